@@ -1,0 +1,1 @@
+"""Preference training: GT-Pairs, losses, the trainer and parallelism."""

@@ -1,0 +1,50 @@
+"""The `workbench` command line: one module per subcommand, each with add_parser and run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from workbench.cli import data, env, world
+from workbench.errors import WorkbenchError
+from workbench.store import default_home
+
+COMMANDS = (world, data, env)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Reg-DPO Workbench: GT-Pair data, preference training, judges and votes.",
+        epilog="example: workbench world make --n 64 && workbench data list",
+    )
+    parser.add_argument(
+        "--home",
+        type=Path,
+        default=None,
+        help="folder holding the DuckDB store and media (env WORKBENCH_HOME; "
+        f"default {default_home()})",
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

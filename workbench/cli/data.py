@@ -1,0 +1,101 @@
+"""`workbench data`: import real videos, list datasets."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import sys
+
+from workbench.cli.output import emit
+from workbench.errors import WorkbenchError
+from workbench.store import Store
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("data", help="datasets: import real videos, list")
+    commands = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    imp = commands.add_parser(
+        "import",
+        help="import a folder of videos with captions (all or nothing, or --skip-bad)",
+        epilog="captions: CSV with a header (file,caption[,split]) or JSONL "
+        '({"file": ..., "caption": ...}).\n'
+        "example:\n  workbench data import --videos clips/ --captions clips.csv "
+        "--dataset real --size 480x832 --frames 81 --fps 16",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    imp.add_argument("--videos", required=True, help="folder of video files")
+    imp.add_argument("--captions", required=True, help="CSV or JSONL mapping file -> caption")
+    imp.add_argument("--dataset", default="videos", help="dataset name (default: videos)")
+    imp.add_argument("--fps", type=float, default=None, help="new dataset: frame rate (8)")
+    imp.add_argument("--frames", type=int, default=None, help="new dataset: frames (8)")
+    imp.add_argument("--size", default=None, help="new dataset: HxW (32x32)")
+    imp.add_argument("--split", default="train", choices=("train", "test"),
+                     help="split for rows without a split column")  # fmt: skip
+    imp.add_argument("--skip-bad", action="store_true", help="import the good files anyway")
+    imp.set_defaults(run=run_import)
+    ls = commands.add_parser("list", help="datasets with their format and sample counts")
+    ls.set_defaults(run=run_list)
+    sheet = commands.add_parser("sheet", help="a contact sheet PNG of a dataset's clips")
+    sheet.add_argument("--dataset", default="shapes")
+    sheet.add_argument("--split", default=None, choices=("train", "test"))
+    sheet.add_argument("--n", type=int, default=8, help="clips (rows), first by index")
+    sheet.add_argument(
+        "--out", default=None, help="PNG path (default: <home>/sheets/<dataset>.png)"
+    )
+    sheet.set_defaults(run=run_sheet)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from workbench.importer import import_videos
+
+    store = Store(args.home)
+    spec = _import_spec(store, args)
+    outcomes = import_videos(store, args.videos, args.captions, spec, args.split, args.skip_bad)
+    rows = [dataclasses.asdict(o) | {"ok": o.ok} for o in outcomes]
+    emit(args, rows)
+    bad = sum(not o.ok for o in outcomes)
+    if bad:
+        print(f"skipped {bad} bad file(s); imported {len(outcomes) - bad}", file=sys.stderr)
+    return 0
+
+
+def _import_spec(store: Store, args: argparse.Namespace):
+    """The dataset's format: the existing dataset's, else the flags' (with defaults)."""
+    from workbench.datasets import DatasetSpec, find_dataset
+
+    with store.read() as con:
+        existing = find_dataset(con, args.dataset)
+    if existing is not None:
+        return existing
+    size = args.size or "32x32"
+    match = re.fullmatch(r"(\d+)x(\d+)", size)
+    if not match or int(match[1]) % 2 or int(match[2]) % 2:
+        raise WorkbenchError(f"--size must be HxW with even sides, got {size!r}")
+    fps, frames = args.fps or 8.0, args.frames or 8
+    if fps <= 0 or frames < 1:
+        raise WorkbenchError("--fps must be > 0 and --frames >= 1")
+    return DatasetSpec(name=args.dataset, kind="videos", fps=fps, frames=frames,
+                       height=int(match[1]), width=int(match[2]), config={})  # fmt: skip
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from workbench.datasets import list_datasets
+
+    emit(args, list_datasets(Store(args.home)))
+    return 0
+
+
+def run_sheet(args: argparse.Namespace) -> int:
+    from workbench import media
+    from workbench.datasets import load_gt_frames, load_samples
+
+    store = Store(args.home)
+    samples = load_samples(store, args.dataset, args.split)[: args.n]
+    if not samples:
+        raise WorkbenchError(f"dataset {args.dataset!r} has no {args.split or ''} samples")
+    out = args.out or store.home / "sheets" / f"{args.dataset}.png"
+    clips = [load_gt_frames(store, s) for s in samples]
+    media.contact_sheet(clips, out, labels=[s["prompt"][:60] for s in samples], scale=3)
+    emit(args, {"sheet": str(out), "clips": len(clips)})
+    return 0

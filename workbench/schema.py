@@ -1,0 +1,101 @@
+"""The store's schema as an ordered list of migrations; the version is the count applied.
+
+Append new migrations; never edit one that has shipped. Scores, votes and metrics are
+append-only events: tables and ratings are recomputed from them.
+"""
+
+MIGRATIONS: list[str] = [
+    # 1: the foundation.
+    """
+    CREATE TABLE datasets (
+        name VARCHAR PRIMARY KEY,
+        kind VARCHAR NOT NULL,            -- 'world' | 'videos'
+        fps DOUBLE NOT NULL,
+        frames INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        width INTEGER NOT NULL,
+        config JSON NOT NULL,
+        created_at TIMESTAMP DEFAULT current_timestamp
+    );
+    CREATE TABLE videos (
+        id VARCHAR PRIMARY KEY,           -- first 16 hex of sha256
+        sha256 VARCHAR NOT NULL,          -- of the mp4 bytes
+        path VARCHAR NOT NULL,            -- relative to the home folder
+        frames INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        width INTEGER NOT NULL,
+        fps DOUBLE NOT NULL,
+        source VARCHAR NOT NULL,          -- 'gt' | 'generated' | 'external'
+        sample_id VARCHAR,
+        checkpoint VARCHAR,
+        seed BIGINT,
+        settings JSON,
+        created_at TIMESTAMP DEFAULT current_timestamp
+    );
+    CREATE TABLE samples (
+        id VARCHAR PRIMARY KEY,           -- '<dataset>:<index>'
+        dataset VARCHAR NOT NULL,
+        split VARCHAR NOT NULL,           -- 'train' | 'test'
+        idx INTEGER NOT NULL,
+        prompt VARCHAR NOT NULL,
+        attributes JSON,                  -- exact world attributes (judges), or import info
+        video_id VARCHAR NOT NULL,        -- the ground-truth video
+        first_frame VARCHAR NOT NULL,     -- PNG, relative path: the I2V condition
+        created_at TIMESTAMP DEFAULT current_timestamp
+    );
+    CREATE TABLE runs (
+        id VARCHAR PRIMARY KEY,
+        kind VARCHAR NOT NULL,            -- 'world.make', 'data.import', 'train', 'eval', ...
+        config JSON NOT NULL,
+        seed BIGINT,
+        code_version VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,          -- 'running' | 'done' | 'failed'
+        started_at TIMESTAMP DEFAULT current_timestamp,
+        finished_at TIMESTAMP
+    );
+    CREATE TABLE checkpoints (
+        name VARCHAR PRIMARY KEY,
+        path VARCHAR NOT NULL,
+        method VARCHAR NOT NULL,          -- 'base' | 'sft' | 'dpo' | 'regdpo' | 'external'
+        parent VARCHAR,
+        run_id VARCHAR,
+        config JSON,
+        created_at TIMESTAMP DEFAULT current_timestamp
+    );
+    CREATE TABLE train_metrics (
+        run_id VARCHAR NOT NULL,
+        step INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        value DOUBLE,
+        created_at TIMESTAMP DEFAULT current_timestamp
+    );
+    CREATE TABLE pairs (
+        id VARCHAR PRIMARY KEY,
+        pairset VARCHAR NOT NULL,
+        sample_id VARCHAR NOT NULL,
+        winner_video VARCHAR NOT NULL,
+        loser_video VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,            -- 'gt' | 'annotated'
+        provenance JSON,
+        created_at TIMESTAMP DEFAULT current_timestamp
+    );
+    CREATE TABLE scores (
+        video_id VARCHAR NOT NULL,
+        judge VARCHAR NOT NULL,
+        judge_version VARCHAR NOT NULL,
+        dimension VARCHAR NOT NULL,
+        value DOUBLE,
+        run_id VARCHAR,
+        created_at TIMESTAMP DEFAULT current_timestamp
+    );
+    CREATE TABLE votes (
+        id VARCHAR PRIMARY KEY,
+        annotator VARCHAR NOT NULL,
+        video_a VARCHAR NOT NULL,
+        video_b VARCHAR NOT NULL,
+        aspect VARCHAR NOT NULL,          -- 'vq' | 'pf'
+        outcome VARCHAR NOT NULL,         -- 'good' | 'same' | 'bad', for A against B
+        created_at TIMESTAMP DEFAULT current_timestamp
+    );
+    """,
+]
