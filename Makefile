@@ -26,7 +26,7 @@ demo: setup
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 lint: setup
 	$(VENV)/bin/ruff format .

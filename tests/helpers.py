@@ -6,8 +6,8 @@ import numpy as np
 
 from workbench.store import Store
 
-TABLES = ("datasets", "videos", "samples", "runs", "checkpoints", "train_metrics", "pairs",
-          "scores", "votes")  # fmt: skip
+TABLES = ("datasets", "videos", "samples", "generations", "runs", "checkpoints",
+          "train_metrics", "pairs", "scores", "votes")  # fmt: skip
 
 
 def snapshot(store: Store) -> dict:

@@ -27,9 +27,16 @@ MIGRATIONS: list[str] = [
         fps DOUBLE NOT NULL,
         source VARCHAR NOT NULL,          -- 'gt' | 'generated' | 'external'
         sample_id VARCHAR,
-        checkpoint VARCHAR,
-        seed BIGINT,
-        settings JSON,
+        created_at TIMESTAMP DEFAULT current_timestamp
+    );
+    CREATE TABLE generations (
+        key VARCHAR PRIMARY KEY,          -- hash of (weights, sample, settings, seed)
+        checkpoint VARCHAR NOT NULL,
+        sample_id VARCHAR NOT NULL,
+        seed BIGINT NOT NULL,
+        settings JSON NOT NULL,
+        video_id VARCHAR NOT NULL,
+        run_id VARCHAR,
         created_at TIMESTAMP DEFAULT current_timestamp
     );
     CREATE TABLE samples (
@@ -55,8 +62,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE checkpoints (
         name VARCHAR PRIMARY KEY,
-        path VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,            -- absolute, or relative to the home folder
         method VARCHAR NOT NULL,          -- 'base' | 'sft' | 'dpo' | 'regdpo' | 'external'
+        fingerprint VARCHAR NOT NULL,     -- hash of the weight files: same name, same weights
+        task VARCHAR NOT NULL,            -- 't2v' | 'i2v'
         parent VARCHAR,
         run_id VARCHAR,
         config JSON,

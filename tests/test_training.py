@@ -1,0 +1,84 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from workbench.cli import main
+from workbench.store import Store
+
+SCRIPT = str(Path(sys.executable).parent / "workbench")
+TRAIN = ["train", "--steps", "40", "--batch-size", "2", "--checkpoint-every", "4", "--lr", "1e-3"]
+
+
+def _weights(home: Path, name: str) -> dict[str, torch.Tensor]:
+    return load_file(
+        home / "checkpoints" / name / "transformer" / "diffusion_pytorch_model.safetensors"
+    )
+
+
+@pytest.fixture
+def world(home):
+    assert main(["world", "make", "--n", "12"]) == 0
+    return home
+
+
+def test_resume_after_sigkill_gives_identical_weights(world):
+    env = {**os.environ, "WORKBENCH_HOME": str(world)}
+    subprocess.run([SCRIPT, *TRAIN, "--name", "straight"], env=env, check=True, capture_output=True)
+
+    proc = subprocess.Popen([SCRIPT, *TRAIN, "--name", "killed"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    state = world / "checkpoints" / "killed" / "training_state.pt"
+    deadline = time.monotonic() + 120
+    while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, (
+        "the run must be killed mid-way for this test to mean anything"
+    )
+    saved_step = torch.load(state, weights_only=False)["step"]
+    assert 0 < saved_step < 40
+
+    assert main([*TRAIN, "--name", "killed"]) == 1  # refuses to overwrite an unfinished run
+    assert main([*TRAIN, "--name", "killed", "--resume"]) == 0
+    straight, resumed = _weights(world, "straight"), _weights(world, "killed")
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        assert torch.equal(straight[key], resumed[key]), key
+    # Metrics are complete and unique per step after the resume.
+    store = Store(world)
+    rows = store.query("""SELECT r.config->>'name' AS name, count(*) AS n FROM train_metrics m
+                          JOIN runs r ON r.id = m.run_id WHERE m.name = 'loss' GROUP BY ALL""")
+    assert {r["name"]: r["n"] for r in rows} == {"straight": 40, "killed": 40}
+
+
+def test_bad_training_inputs_fail_with_one_line(world, tmp_path, capsys):
+    assert main(["train", "--name", "x", "--init", "nope", "--steps", "1"]) == 1
+    assert "unknown checkpoint 'nope'" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["train", "--name", "x", "--init", str(tmp_path / "empty"), "--steps", "1"]) == 1
+    assert "is not a model" in capsys.readouterr().err
+    assert main(["train", "--name", "x", "--lr", "-1"]) == 1
+    assert "bad training config" in capsys.readouterr().err
+    assert main(["train", "--name", "x", "--method", "ppo"]) == 1
+    assert "unknown method 'ppo'" in capsys.readouterr().err
+    assert Store(world).query("SELECT count(*) AS n FROM checkpoints")[0]["n"] == 0
+
+
+def test_checkpoint_for_another_resolution_is_refused(world, capsys):
+    assert main(["train", "--name", "small", "--steps", "1", "--batch-size", "2"]) == 0
+    assert main(["world", "make", "--n", "4", "--dataset", "big", "--size", "48"]) == 0
+    capsys.readouterr()
+    assert main(["generate", "--ckpt", "small", "--dataset", "big", "--n", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "built for 8 frames at 32x32" in err and "48x48" in err
+    assert (
+        main(["train", "--name", "ft", "--init", "small", "--dataset", "big", "--steps", "1"]) == 1
+    )
+    assert "built for 8 frames at 32x32" in capsys.readouterr().err

@@ -1,0 +1,75 @@
+"""The training configuration: one dataclass, validated, recorded with every run."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from training.timesteps import SCHEMES
+
+METHODS = ("sft",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    method: str = "sft"
+    """sft: flow matching on ground-truth videos (also pretrains the embedded base)."""
+    dataset: str = "shapes"
+    init: str = "tiny"
+    """Checkpoint name or path to start from; 'tiny' builds a new embedded model."""
+    task: str = "t2v"
+    """t2v or i2v; only used when init is 'tiny' (a loaded model has its own)."""
+    steps: int = 200
+    batch_size: int = 8
+    grad_accum: int = 1
+    """Micro-batches per optimiser step (effective batch = batch_size * grad_accum)."""
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    warmup: int = 0
+    """Linear warm-up steps."""
+    schedule: str = "constant"
+    """After warm-up: constant or cosine (to 10% of lr)."""
+    grad_clip: float = 1.0
+    """Max global grad norm; 0 disables clipping."""
+    timesteps: str = "logit-normal"
+    t_mean: float = 0.0
+    t_std: float = 1.0
+    t_shift: float = 1.0
+    lora: bool = True
+    """LoRA via peft (the paper's best) or, when False, full fine-tuning. A model built from
+    scratch (init 'tiny') always trains all weights."""
+    lora_rank: int = 16
+    lora_alpha: float = 32.0
+    lora_targets: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out.0")
+    prompt_dropout: float = 0.1
+    """Share of prompts replaced by '' so the model also learns the unconditional velocity."""
+    seed: int = 0
+    checkpoint_every: int = 100
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose from {', '.join(METHODS)}")
+        if self.task not in ("t2v", "i2v"):
+            raise ValueError(f"task must be t2v or i2v, got {self.task!r}")
+        if self.timesteps not in SCHEMES:
+            raise ValueError(f"unknown timestep scheme {self.timesteps!r}; choose from {SCHEMES}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule must be constant or cosine, got {self.schedule!r}")
+        for name in ("steps", "batch_size", "grad_accum", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if self.lr <= 0 or self.lora_rank < 1 or not 0 <= self.prompt_dropout < 1:
+            raise ValueError("lr must be > 0, lora_rank >= 1, prompt_dropout in [0, 1)")
+
+    @property
+    def trains_lora(self) -> bool:
+        return self.lora and self.init != "tiny"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})

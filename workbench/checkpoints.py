@@ -1,0 +1,104 @@
+"""The checkpoint registry: names for model folders, with method, parent and fingerprint."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from workbench.errors import WorkbenchError, unknown_name
+from workbench.store import Store, fetch_dicts, insert_rows
+
+CHECKPOINTS_DIR = "checkpoints"
+
+
+@dataclass(frozen=True)
+class CheckpointRef:
+    name: str
+    path: Path
+    method: str
+    task: str
+    fingerprint: str
+    parent: str | None = None
+
+
+def checkpoint_dir(store: Store, name: str) -> Path:
+    return store.home / CHECKPOINTS_DIR / name
+
+
+def register_checkpoint(
+    con: duckdb.DuckDBPyConnection,
+    store: Store,
+    *,
+    name: str,
+    path: Path,
+    method: str,
+    task: str,
+    parent: str | None = None,
+    run_id: str | None = None,
+    config: dict[str, Any] | None = None,
+) -> CheckpointRef:
+    from workbench.models.loading import weights_fingerprint
+
+    if fetch_dicts(con, "SELECT name FROM checkpoints WHERE name = ?", [name]):
+        raise WorkbenchError(f"checkpoint {name!r} is already registered; choose another name")
+    path = Path(path).resolve()
+    stored = (
+        path.relative_to(store.home.resolve())
+        if path.is_relative_to(store.home.resolve())
+        else path
+    )
+    ref = CheckpointRef(name, path, method, task, weights_fingerprint(path), parent)
+    insert_rows(con, "checkpoints", [{
+        "name": name, "path": str(stored), "method": method, "fingerprint": ref.fingerprint,
+        "task": task, "parent": parent, "run_id": run_id, "config": config or {},
+    }])  # fmt: skip
+    return ref
+
+
+def resolve_checkpoint(store: Store, name_or_path: str) -> CheckpointRef:
+    """A registered name, or a model folder (registered on first use as 'external').
+
+    Raises:
+        WorkbenchError: neither a registered name nor a model folder.
+    """
+    rows = store.query("SELECT * FROM checkpoints WHERE name = ?", [name_or_path])
+    if rows:
+        return _ref(store, rows[0])
+    path = Path(name_or_path)
+    if not path.is_dir():
+        known = [r["name"] for r in store.query("SELECT name FROM checkpoints")]
+        raise unknown_name("checkpoint", name_or_path, known)
+    from workbench.models.loading import model_task
+
+    task = model_task(path)  # raises for a folder that is not a model
+    with store.write() as con:
+        for row in fetch_dicts(con, "SELECT * FROM checkpoints"):
+            if _ref(store, row).path == path.resolve():
+                return _ref(store, row)
+        names = {r[0] for r in con.execute("SELECT name FROM checkpoints").fetchall()}
+        name, n = path.resolve().name, 1
+        while name in names:
+            n += 1
+            name = f"{path.resolve().name}-{n}"
+        return register_checkpoint(con, store, name=name, path=path, method="external", task=task)
+
+
+def _ref(store: Store, row: dict[str, Any]) -> CheckpointRef:
+    return CheckpointRef(row["name"], store.path(row["path"]).resolve(), row["method"],
+                         row["task"], row["fingerprint"], row["parent"])  # fmt: skip
+
+
+def list_checkpoints(store: Store) -> list[dict[str, Any]]:
+    rows = store.query(
+        "SELECT name, method, task, parent, path, created_at FROM checkpoints ORDER BY created_at"
+    )
+    return rows
+
+
+def checkpoint_config(store: Store, name: str) -> dict[str, Any]:
+    rows = store.query("SELECT config FROM checkpoints WHERE name = ?", [name])
+    return json.loads(rows[0]["config"]) if rows and rows[0]["config"] else {}

@@ -1,0 +1,151 @@
+"""Generating a dataset split's videos with a checkpoint, cached by what determines them.
+
+A video is a pure function of (weights, sample, sampler settings, seed); the hash of those is
+the generation key, so a rerun reuses every video it already has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from workbench.checkpoints import CheckpointRef, resolve_checkpoint
+from workbench.datasets import get_dataset, load_samples
+from workbench.errors import WorkbenchError
+from workbench.models.loading import load_model, sampling_defaults
+from workbench.provenance import run_row
+from workbench.sampling import SamplerSettings, sample_videos
+from workbench.staging import media_stage
+from workbench.store import Store, insert_rows
+
+
+def generation_key(ref: CheckpointRef, sample_id: str, settings: SamplerSettings, seed: int) -> str:
+    payload = json.dumps([ref.fingerprint, sample_id, settings.to_dict(), seed], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def generate(
+    store: Store,
+    ckpt: str,
+    dataset: str,
+    split: str = "test",
+    n: int | None = None,
+    seed: int = 0,
+    batch_size: int = 8,
+    allow_new: bool = True,
+    progress: bool = True,
+    **overrides: Any,
+) -> list[dict[str, Any]]:
+    """Videos of `ckpt` for the first `n` samples of a split; one row per sample.
+
+    Sample i gets seed `seed + i`. With allow_new False nothing is generated: missing videos
+    raise instead.
+
+    Raises:
+        WorkbenchError: unknown checkpoint or dataset, a clip format the model cannot make,
+            missing videos when generation is not allowed.
+    """
+    ref = resolve_checkpoint(store, ckpt)
+    spec = get_dataset(store, dataset)
+    samples = load_samples(store, dataset, split)[:n]
+    if not samples:
+        raise WorkbenchError(f"dataset {dataset!r} has no {split} samples")
+    defaults = {
+        k: v for k, v in sampling_defaults(ref.path).items() if k in SamplerSettings.fields()
+    }
+    try:
+        settings = SamplerSettings(
+            **defaults | {k: v for k, v in overrides.items() if v is not None}
+        )
+    except ValueError as exc:
+        raise WorkbenchError(str(exc)) from exc
+    jobs = [
+        (s, seed + s["idx"], generation_key(ref, s["id"], settings, seed + s["idx"]))
+        for s in samples
+    ]
+    keys = [k for _, _, k in jobs]
+    have = {
+        r["key"]: r["video_id"]
+        for r in store.query(
+            "SELECT key, video_id FROM generations WHERE list_contains(?, key)", [keys]
+        )
+    }
+    todo = [j for j in jobs if j[2] not in have]
+    if todo and not allow_new:
+        raise WorkbenchError(
+            f"checkpoint {ref.name!r} has no videos for {len(todo)} {split} samples "
+            "and generation is disabled"
+        )
+    if todo:
+        model = load_model(ref.path)
+        model.check_clip_format(spec.frames, spec.height, spec.width)
+        run = run_row(
+            "generate",
+            {
+                "checkpoint": ref.name,
+                "dataset": dataset,
+                "split": split,
+                "settings": settings.to_dict(),
+            },
+            seed,
+        )
+        store.insert("runs", [run])
+        bar = tqdm(total=len(todo), desc=f"generate {ref.name}", unit="video", disable=not progress)
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
+            have.update(_generate_batch(store, model, ref, spec, batch, settings, run["id"]))
+            bar.update(len(batch))
+        bar.close()
+    return [
+        {"sample_id": s["id"], "seed": sd, "video_id": have[k], "new": (s, sd, k) in todo}
+        for s, sd, k in jobs
+    ]
+
+
+def _generate_batch(store, model, ref, spec, batch, settings, run_id) -> dict[str, str]:
+    first = None
+    if model.task == "i2v":
+        first = np.stack(
+            [
+                np.asarray(Image.open(store.path(s["first_frame"])).convert("RGB"))
+                for s, _, _ in batch
+            ]
+        )
+    videos = sample_videos(
+        model,
+        [s["prompt"] for s, _, _ in batch],
+        [sd for _, sd, _ in batch],
+        settings,
+        spec.frames,
+        spec.height,
+        spec.width,
+        first,
+    )
+    video_rows, gen_rows = [], []
+    with media_stage(store) as stage:
+        for (sample, sd, key), frames in zip(batch, videos, strict=True):
+            row = stage.add_video(frames, spec.fps)
+            video_rows.append({**row, "source": "generated", "sample_id": sample["id"]})
+            gen_rows.append(
+                {
+                    "key": key,
+                    "checkpoint": ref.name,
+                    "sample_id": sample["id"],
+                    "seed": sd,
+                    "settings": settings.to_dict(),
+                    "video_id": row["id"],
+                    "run_id": run_id,
+                }
+            )
+
+        def write(con) -> None:
+            insert_rows(con, "videos", video_rows, ignore_existing=True)
+            insert_rows(con, "generations", gen_rows)
+
+        stage.commit(write)
+    return {g["key"]: g["video_id"] for g in gen_rows}

@@ -1,0 +1,1 @@
+"""Video models behind one adapter: prompts in, velocities and videos out."""

@@ -1,0 +1,218 @@
+"""Loading and saving models from local directories only: nothing is ever downloaded."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from workbench.errors import WorkbenchError
+from workbench.models.codecs import PixelCodec, WanVAECodec
+from workbench.models.text import PromptEncoder
+from workbench.models.wan import LORA_TARGETS, MODEL_FILE, WanVideoModel
+
+WAN_PIPELINES = {"WanPipeline": "t2v", "WanImageToVideoPipeline": "i2v"}
+WAN_DEFAULT_SAMPLING = {"steps": 50, "guidance": 5.0, "shift": 5.0, "cfg_min_t": 0.0}
+
+
+def load_model(path: str | Path) -> WanVideoModel:
+    """A model from a diffusers Wan pipeline folder or a workbench checkpoint folder.
+
+    Raises:
+        WorkbenchError: the folder is missing, or is neither kind of model.
+    """
+    path = Path(path)
+    model_task(path)  # checks what the folder is before any weights load
+    if (path / MODEL_FILE).is_file():
+        return _load_checkpoint(path)
+    return _load_diffusers_wan(path)
+
+
+def model_task(path: str | Path) -> str:
+    """'t2v' or 'i2v' for a model folder, read from its config without loading weights.
+
+    Raises:
+        WorkbenchError: the folder is missing or is not a model.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise WorkbenchError(f"model folder not found: {path}")
+    if (path / MODEL_FILE).is_file():
+        return json.loads((path / MODEL_FILE).read_text())["task"]
+    if (path / "model_index.json").is_file():
+        index = json.loads((path / "model_index.json").read_text())
+        if index.get("_class_name") not in WAN_PIPELINES:
+            raise WorkbenchError(
+                f"{path}: pipeline {index.get('_class_name')!r} is not a Wan2.1 pipeline "
+                f"(expected one of {sorted(WAN_PIPELINES)})"
+            )
+        return WAN_PIPELINES[index["_class_name"]]
+    raise WorkbenchError(
+        f"{path} is not a model: no {MODEL_FILE} (workbench checkpoint) or model_index.json "
+        "(diffusers Wan pipeline) in it"
+    )
+
+
+def _load_diffusers_wan(path: Path) -> WanVideoModel:
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+    from transformers import AutoTokenizer, UMT5EncoderModel
+
+    task = model_task(path)
+    for part in ("transformer", "vae", "text_encoder", "tokenizer"):
+        if not (path / part).is_dir():
+            raise WorkbenchError(f"{path}: missing component folder {part}/")
+    kw: dict[str, Any] = {"local_files_only": True}
+    transformer = WanTransformer3DModel.from_pretrained(path / "transformer", **kw)
+    vae = AutoencoderKLWan.from_pretrained(path / "vae", **kw)
+    text_encoder = UMT5EncoderModel.from_pretrained(path / "text_encoder", **kw)
+    tokenizer = AutoTokenizer.from_pretrained(path / "tokenizer", **kw)
+    image_encoder = image_processor = None
+    if (path / "image_encoder").is_dir():
+        from transformers import CLIPImageProcessor, CLIPVisionModel
+
+        image_encoder = CLIPVisionModel.from_pretrained(path / "image_encoder", **kw)
+        image_processor = CLIPImageProcessor.from_pretrained(path / "image_processor", **kw)
+    shift = _scheduler_shift(path)
+    info = {"family": "wan", "codec": "wan-vae", "clip": None, "text_max_length": 512,
+            "sampling": {**WAN_DEFAULT_SAMPLING, "shift": shift}, "source": str(path)}  # fmt: skip
+    return WanVideoModel(
+        transformer, PromptEncoder(tokenizer, text_encoder, 512), WanVAECodec(vae.eval()),
+        task, info, image_encoder, image_processor,
+    )  # fmt: skip
+
+
+def _scheduler_shift(path: Path) -> float:
+    config = path / "scheduler" / "scheduler_config.json"
+    if not config.is_file():
+        return WAN_DEFAULT_SAMPLING["shift"]
+    data = json.loads(config.read_text())
+    return float(data.get("flow_shift") or data.get("shift") or WAN_DEFAULT_SAMPLING["shift"])
+
+
+def _load_checkpoint(path: Path) -> WanVideoModel:
+    from diffusers import WanTransformer3DModel
+
+    info = json.loads((path / MODEL_FILE).read_text())
+    if info.get("parent"):
+        parent = (path.parent / info["parent"]).resolve()
+        model = load_model(parent)
+        if info["kind"] == "lora":
+            # Merged into the weights: the result is a plain model that can carry the next
+            # adapter (a LoRA fine-tune of a LoRA fine-tune) or be sampled as is.
+            from diffusers import WanPipeline
+
+            # Read as the pipeline does, so lora_alpha comes from the file's metadata.
+            weights, metadata = WanPipeline.lora_state_dict(path, return_lora_metadata=True)
+            model.transformer.load_lora_adapter(weights, prefix="transformer", metadata=metadata)
+            model.transformer.fuse_lora()
+            model.transformer.unload_lora()
+        else:
+            transformer = WanTransformer3DModel.from_pretrained(
+                path / "transformer", local_files_only=True
+            )
+            parts = (model.prompts, model.codec, model.task, model.info)
+            model = WanVideoModel(transformer, *parts, model.image_encoder, model.image_processor)
+        model.info = {**model.info, **{k: v for k, v in info.items() if k != "parent"}}
+        return model
+    return _load_standalone(path, info)
+
+
+def _load_standalone(path: Path, info: dict[str, Any]) -> WanVideoModel:
+    from diffusers import WanTransformer3DModel
+    from transformers import PreTrainedTokenizerFast, UMT5EncoderModel
+
+    if info.get("codec") != "pixel":
+        raise WorkbenchError(f"{path}: a standalone checkpoint needs the pixel codec")
+    kw: dict[str, Any] = {"local_files_only": True}
+    transformer = WanTransformer3DModel.from_pretrained(path / "transformer", **kw)
+    text_encoder = UMT5EncoderModel.from_pretrained(path / "text_encoder", **kw)
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(path / "tokenizer", **kw)
+    prompts = PromptEncoder(tokenizer, text_encoder, info["text_max_length"])
+    return WanVideoModel(transformer, prompts, PixelCodec(), info["task"], info)
+
+
+def apply_lora(
+    transformer, rank: int = 16, alpha: float = 32.0, targets: list[str] | None = None
+) -> None:
+    """Add a LoRA adapter (peft) to the transformer; only its weights will train."""
+    from peft import LoraConfig
+
+    config = LoraConfig(r=rank, lora_alpha=alpha, init_lora_weights=True,
+                        target_modules=list(targets or LORA_TARGETS))  # fmt: skip
+    transformer.add_adapter(config)
+
+
+def save_model(model: WanVideoModel, path: str | Path, parent: str | Path | None = None) -> Path:
+    """Write a checkpoint into the (new, empty) folder `path`.
+
+    With a LoRA adapter on the transformer only the adapter is written (in the format
+    diffusers' `WanPipeline.load_lora_weights` reads); with a parent only the transformer;
+    otherwise every component. Wrap in `atomic_directory` to replace a folder safely.
+    """
+    path = Path(path)
+    info = dict(model.info)
+    if getattr(model.transformer, "peft_config", None):
+        from diffusers import WanPipeline
+        from peft.utils import get_peft_model_state_dict
+
+        if parent is None:
+            raise WorkbenchError("a LoRA checkpoint needs its parent model")
+        layers = get_peft_model_state_dict(model.transformer)
+        # The metadata carries lora_alpha: without it diffusers assumes alpha = rank.
+        metadata = model.transformer.peft_config["default"].to_dict()
+        WanPipeline.save_lora_weights(
+            path, transformer_lora_layers=layers, transformer_lora_adapter_metadata=metadata
+        )
+        info["kind"], info["lora"] = "lora", lora_config_of(model.transformer)
+    else:
+        model.transformer.save_pretrained(path / "transformer")
+        info["kind"] = "full"
+        if parent is None:
+            model.prompts.text_encoder.save_pretrained(path / "text_encoder")
+            model.prompts.tokenizer.save_pretrained(path / "tokenizer")
+    info["task"] = model.task
+    # The parent is recorded relative to the checkpoint, so a home can move as a whole. The
+    # final folder name is what counts, not a scratch folder beside it.
+    info["parent"] = None if parent is None else os.path.relpath(parent, path.parent)
+    (path / MODEL_FILE).write_text(json.dumps(info, indent=2))
+    return path
+
+
+def weights_fingerprint(path: str | Path) -> str:
+    """A hash over a model folder's weight files (and a checkpoint's parent chain)."""
+    import hashlib
+
+    from workbench.media import file_sha256
+
+    path = Path(path)
+    digest = hashlib.sha256()
+    for file in sorted(path.rglob("*.safetensors")):
+        digest.update(f"{file.relative_to(path)}:{file_sha256(file)}".encode())
+    info_file = path / MODEL_FILE
+    if info_file.is_file():
+        parent = json.loads(info_file.read_text()).get("parent")
+        if parent:
+            digest.update(weights_fingerprint((path.parent / parent).resolve()).encode())
+    return digest.hexdigest()[:16]
+
+
+def lora_config_of(transformer) -> dict[str, Any] | None:
+    config = getattr(transformer, "peft_config", {}).get("default")
+    if config is None:
+        return None
+    return {"rank": config.r, "alpha": config.lora_alpha, "targets": sorted(config.target_modules)}
+
+
+def trainable_parameters(transformer) -> list[torch.nn.Parameter]:
+    return [p for p in transformer.parameters() if p.requires_grad]
+
+
+def sampling_defaults(path: str | Path) -> dict[str, Any]:
+    """A model folder's recorded sampler defaults, read without loading weights."""
+    path = Path(path)
+    if model_task(path) and (path / MODEL_FILE).is_file():
+        return json.loads((path / MODEL_FILE).read_text()).get("sampling", {})
+    return {**WAN_DEFAULT_SAMPLING, "shift": _scheduler_shift(path)}
