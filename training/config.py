@@ -8,14 +8,31 @@ from typing import Any
 
 from training.timesteps import SCHEMES
 
-METHODS = ("sft",)
+METHODS = ("sft", "dpo", "regdpo")
+REFERENCES = ("auto", "lora", "copy", "cached")
 
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     method: str = "sft"
-    """sft: flow matching on ground-truth videos (also pretrains the embedded base)."""
+    """sft: flow matching on ground-truth videos (also pretrains the embedded base);
+    dpo: Diffusion-DPO on pairs; regdpo: DPO plus r times the SFT loss on the winner."""
     dataset: str = "shapes"
+    """Ground-truth clips for sft without pairs (its train split)."""
+    pairs: str | None = None
+    """Pair set to train on (dpo and regdpo need one; sft uses its winners)."""
+    beta: float = 500.0
+    """DPO temperature (the paper: 500)."""
+    r: float | None = None
+    """Reg-DPO's SFT weight: None = r_scale * DGR, recomputed each step; a number = fixed."""
+    r_scale: float = 1.0
+    reference: str = "auto"
+    """lora (adapters disabled), copy (frozen copy of the start), cached (errors computed
+    ahead); auto = lora when training LoRA, else copy."""
+    ref_ckpt: str | None = None
+    """Use this checkpoint's transformer as a frozen reference instead of the start."""
+    max_bad_steps: int = 5
+    """Stop after this many non-finite steps in a row (each is skipped)."""
     init: str = "tiny"
     """Checkpoint name or path to start from; 'tiny' builds a new embedded model."""
     task: str = "t2v"
@@ -60,12 +77,32 @@ class TrainConfig:
         for name in ("steps", "batch_size", "grad_accum", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
+        if self.method in ("dpo", "regdpo") and not self.pairs:
+            raise ValueError(f"method {self.method} trains on pairs: give a pair set")
+        if self.beta <= 0:
+            raise ValueError(f"beta must be > 0, got {self.beta}")
+        if self.reference not in REFERENCES:
+            raise ValueError(f"unknown reference {self.reference!r}; choose from {REFERENCES}")
+        if self.reference == "lora" and not self.trains_lora:
+            raise ValueError("reference 'lora' needs LoRA training (not --full, not init tiny)")
+        if self.ref_ckpt and self.reference == "lora":
+            raise ValueError(
+                "a reference checkpoint is a frozen copy: use reference copy or cached"
+            )
+        if self.r is not None and self.r < 0:
+            raise ValueError(f"r must be >= 0, got {self.r}")
         if self.lr <= 0 or self.lora_rank < 1 or not 0 <= self.prompt_dropout < 1:
             raise ValueError("lr must be > 0, lora_rank >= 1, prompt_dropout in [0, 1)")
 
     @property
     def trains_lora(self) -> bool:
         return self.lora and self.init != "tiny"
+
+    @property
+    def reference_kind(self) -> str:
+        if self.reference != "auto":
+            return self.reference
+        return "lora" if self.trains_lora and not self.ref_ckpt else "copy"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

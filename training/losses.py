@@ -81,3 +81,14 @@ def dpo_loss(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Plain Diffusion-DPO (Reg-DPO with r = 0)."""
     return regdpo_loss(model_err_w, model_err_l, ref_err_w, ref_err_l, beta, r=0.0)
+
+
+def bucket_accuracy(s: torch.Tensor, t: torch.Tensor, buckets: int = 4) -> dict[str, float]:
+    """Implicit accuracy (s < 0) per timestep bucket: acc_t0 for t in [0, 0.25), ...
+
+    Buckets with no sample in the batch are left out.
+    """
+    index = (t.clamp(0, 1 - 1e-6) * buckets).long().to(s.device)
+    correct = (s.detach() < 0).float()
+    return {f"acc_t{b}": float(correct[index == b].mean()) for b in range(buckets)
+            if (index == b).any()}  # fmt: skip

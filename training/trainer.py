@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from pathlib import Path
@@ -17,8 +18,14 @@ from training.checkpointing import (
     save_training_checkpoint,
 )
 from training.config import TrainConfig
-from training.data import ClipSet, batch_indices, load_clips, step_generator
-from training.losses import per_sample_error, sft_loss
+from training.data import TrainingSet, batch_draws, load_clips, load_pairs
+from training.objectives import preference_objective, sft_objective
+from training.reference import (
+    ReferenceFn,
+    cached_reference,
+    frozen_reference,
+    lora_disabled_reference,
+)
 from training.timesteps import noisy_latents, sample_timesteps
 from workbench.atomic import existing_version
 from workbench.checkpoints import (
@@ -31,7 +38,7 @@ from workbench.datasets import get_dataset
 from workbench.errors import WorkbenchError
 from workbench.models.loading import apply_lora, load_model, trainable_parameters
 from workbench.models.tiny import TinyWanConfig, build_tiny_wan
-from workbench.models.wan import WanVideoModel
+from workbench.models.wan import Conditioning, WanVideoModel
 from workbench.provenance import run_row
 from workbench.store import Store
 
@@ -39,15 +46,17 @@ METRICS_FLUSH_EVERY = 50
 
 
 def build_model(store: Store, cfg: TrainConfig) -> tuple[WanVideoModel, CheckpointRef | None]:
-    """The model to train (with its LoRA adapter when asked) and the checkpoint it came from."""
+    """The model to train and the checkpoint it came from (None when built from scratch)."""
     if cfg.init == "tiny":
         spec = get_dataset(store, cfg.dataset)
         model = build_tiny_wan(TinyWanConfig(), cfg.task, spec.frames, spec.height,
                                spec.width, spec.fps, seed=cfg.seed)  # fmt: skip
-        parent = None
-    else:
-        parent = resolve_checkpoint(store, cfg.init)
-        model = load_model(parent.path)
+        return model, None
+    parent = resolve_checkpoint(store, cfg.init)
+    return load_model(parent.path), parent
+
+
+def make_trainable(model: WanVideoModel, cfg: TrainConfig) -> None:
     if cfg.trains_lora:
         model.transformer.requires_grad_(False)
         apply_lora(model.transformer, cfg.lora_rank, cfg.lora_alpha, list(cfg.lora_targets))
@@ -56,7 +65,44 @@ def build_model(store: Store, cfg: TrainConfig) -> tuple[WanVideoModel, Checkpoi
     # A model built from scratch learns its tiny text encoder too (a frozen random one carries
     # too little of the prompt); afterwards it stays frozen, as a pretrained UMT5 does.
     model.prompts.set_trainable(cfg.init == "tiny")
-    return model, parent
+
+
+def build_reference(
+    store: Store, cfg: TrainConfig, model: WanVideoModel, data: TrainingSet, device
+) -> ReferenceFn | None:
+    """The DPO reference, built before any weight changes (a copy is of the start)."""
+    if cfg.method == "sft":
+        return None
+    if cfg.ref_ckpt:
+        other = load_model(resolve_checkpoint(store, cfg.ref_ckpt).path).transformer
+        base = frozen_reference(model, other.to(device))
+    elif cfg.trains_lora and cfg.reference_kind in ("lora", "cached"):
+        base = lora_disabled_reference(model)
+    else:
+        base = frozen_reference(model)
+    if cfg.reference_kind != "cached":
+        return base
+    return cached_reference(precompute_reference(model, data, cfg, base, device))
+
+
+def precompute_reference(
+    model: WanVideoModel, data: TrainingSet, cfg: TrainConfig, base: ReferenceFn, device
+) -> dict[tuple[int, int], tuple[float, float]]:
+    """Reference errors for every (item, epoch) the run will draw."""
+    table: dict[tuple[int, int], tuple[float, float]] = {}
+    total = cfg.steps * cfg.grad_accum * cfg.batch_size
+    for position in tqdm(range(0, total, cfg.batch_size), desc="reference errors", leave=False):
+        draws = batch_draws(data, position, cfg.batch_size, cfg.seed, _t_sampler(cfg),
+                            cfg.prompt_dropout)  # fmt: skip
+        cond = _condition(model, data, draws)
+        xw, vw = noisy_latents(data.winners[draws.items], draws.noise, draws.t)
+        xl, vl = noisy_latents(data.losers[draws.items], draws.noise, draws.t)
+        errors = base(torch.cat([xw, xl]).to(device), torch.cat([draws.t, draws.t]).to(device),
+                      Conditioning.cat([cond, cond]), torch.cat([vw, vl]).to(device))  # fmt: skip
+        err_w, err_l = errors.cpu().chunk(2)
+        for k, key in enumerate(zip(draws.items, draws.epochs, strict=True)):
+            table[key] = (float(err_w[k]), float(err_l[k]))
+    return table
 
 
 def lr_lambda(cfg: TrainConfig):
@@ -77,20 +123,26 @@ def train(
     """Train to `cfg.steps` and register the checkpoint `name`.
 
     Raises:
-        WorkbenchError: the name is taken, a run to resume is missing or differs, bad data.
+        WorkbenchError: the name is taken, a run to resume is missing or differs, bad data,
+            too many non-finite steps in a row.
     """
     out = checkpoint_dir(store, name)
     state = _previous_state(store, cfg, name, out, resume)
     model, parent = build_model(store, cfg)
-    clips = load_clips(store, model, cfg.dataset, "train")
+    data = (
+        load_pairs(store, model, cfg.pairs) if cfg.pairs else load_clips(store, model, cfg.dataset)
+    )
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model.transformer.to(device).train()
+    model.transformer.to(device)
+    if not model.prompts.trainable:
+        model.prompts.encode([*data.prompts, ""])  # every embedding once, before the loop
+    make_trainable(model, cfg)
+    reference = build_reference(store, cfg, model, data, device)
+    model.transformer.train()
     params = trainable_parameters(model.transformer)
     params += trainable_parameters(model.prompts.text_encoder)
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
-    if not model.prompts.trainable:
-        model.prompts.encode([*clips.prompts, ""])  # every embedding once, before the loop
 
     if state is None:
         run = run_row("train", {"name": name, **cfg.to_dict()}, cfg.seed, status="running")
@@ -105,17 +157,28 @@ def train(
         with store.write() as con:  # steps after the checkpoint will be logged again
             con.execute("DELETE FROM train_metrics WHERE run_id = ? AND step > ?", [run_id, start])
 
+    step_fn = functools.partial(train_step, model, data, cfg, optimizer, params, device=device,
+                                reference=reference)  # fmt: skip
     metrics: list[dict[str, Any]] = []
+    bad_in_a_row = 0
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"train {name}",
                disable=not progress)  # fmt: skip
     for step in bar:
-        stats = train_step(model, clips, cfg, optimizer, params, step, device)
+        stats = step_fn(step)
         stats["lr"] = scheduler.get_last_lr()[0]
-        scheduler.step()
+        if not stats["skipped"]:
+            scheduler.step()
         done = step + 1
         metrics += [{"run_id": run_id, "step": done, "name": k, "value": float(v)}
                     for k, v in stats.items()]  # fmt: skip
         bar.set_postfix(loss=f"{stats['loss']:.4f}")
+        bad_in_a_row = bad_in_a_row + 1 if stats["skipped"] else 0
+        if bad_in_a_row >= cfg.max_bad_steps:
+            store.insert("train_metrics", metrics)
+            raise WorkbenchError(
+                f"stopped at step {done}: {bad_in_a_row} non-finite steps in a row (loss or "
+                f"gradient); the last finite checkpoint stays in {out} (--resume)"
+            )
         checkpoint = done % cfg.checkpoint_every == 0 or done == cfg.steps
         if checkpoint or done % METRICS_FLUSH_EVERY == 0:
             store.insert("train_metrics", metrics)
@@ -124,8 +187,71 @@ def train(
             state = {"step": done, "config": cfg.to_dict(), "run_id": run_id}
             state |= {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
             state["torch_rng"] = torch.get_rng_state()  # for any module that draws from it
+            _check_finite(params, done)
             save_training_checkpoint(out, model, parent and parent.path, state)
     return _finish(store, cfg, name, out, model.task, parent, run_id)
+
+
+def train_step(
+    model: WanVideoModel,
+    data: TrainingSet,
+    cfg: TrainConfig,
+    optimizer: torch.optim.Optimizer,
+    params: list[torch.nn.Parameter],
+    step: int,
+    device: torch.device,
+    reference: ReferenceFn | None = None,
+) -> dict[str, float]:
+    """One optimiser step over grad_accum micro-batches; returns averaged stats.
+
+    A non-finite loss or gradient skips the update ('skipped' = 1).
+    """
+    started = time.perf_counter()
+    totals: dict[str, float] = {}
+    finite = True
+    for micro in range(cfg.grad_accum):
+        position = (step * cfg.grad_accum + micro) * cfg.batch_size
+        draws = batch_draws(data, position, cfg.batch_size, cfg.seed, _t_sampler(cfg),
+                            cfg.prompt_dropout)  # fmt: skip
+        cond = _condition(model, data, draws)
+        with torch.autocast("cuda", torch.bfloat16, enabled=device.type == "cuda"):
+            if cfg.method == "sft":
+                loss, stats = sft_objective(model, data, draws, cond, device)
+            else:
+                loss, stats = preference_objective(model, data, draws, cond, device, cfg, reference)
+        finite = finite and bool(torch.isfinite(loss))
+        if finite:
+            (loss / cfg.grad_accum).backward()
+        for k, v in stats.items():
+            totals[k] = totals.get(k, 0.0) + v / cfg.grad_accum
+    max_norm = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
+    grad_norm = (
+        torch.nn.utils.clip_grad_norm_(params, max_norm) if finite else torch.tensor(math.nan)
+    )
+    finite = finite and bool(torch.isfinite(grad_norm))
+    if finite:
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    totals |= {"grad_norm": float(grad_norm), "skipped": float(not finite)}
+    totals["step_time"] = time.perf_counter() - started
+    return totals
+
+
+def _t_sampler(cfg: TrainConfig):
+    return functools.partial(sample_timesteps, scheme=cfg.timesteps, mean=cfg.t_mean,
+                             std=cfg.t_std, shift=cfg.t_shift)  # fmt: skip
+
+
+def _condition(model: WanVideoModel, data: TrainingSet, draws):
+    prompts = [
+        "" if d else data.prompts[i] for i, d in zip(draws.items, draws.drop.tolist(), strict=True)
+    ]
+    return model.condition(prompts, data.first_frames[draws.items], data.num_frames)
+
+
+def _check_finite(params: list[torch.nn.Parameter], step: int) -> None:
+    if not all(bool(torch.isfinite(p).all()) for p in params):
+        raise WorkbenchError(f"weights became non-finite by step {step}; not writing a checkpoint")
 
 
 def _previous_state(
@@ -157,40 +283,3 @@ def _finish(
         )  # fmt: skip
         con.execute("UPDATE runs SET status = 'done', finished_at = now() WHERE id = ?", [run_id])
     return ref
-
-
-def train_step(
-    model: WanVideoModel,
-    clips: ClipSet,
-    cfg: TrainConfig,
-    optimizer: torch.optim.Optimizer,
-    params: list[torch.nn.Parameter],
-    step: int,
-    device: torch.device,
-) -> dict[str, float]:
-    """One optimiser step over grad_accum micro-batches; returns averaged stats."""
-    started = time.perf_counter()
-    totals: dict[str, float] = {}
-    for micro in range(cfg.grad_accum):
-        gen = step_generator(cfg.seed, step, micro)
-        position = (step * cfg.grad_accum + micro) * cfg.batch_size
-        idx = batch_indices(len(clips), cfg.batch_size, cfg.seed, position)
-        x0 = clips.latents[idx]
-        drop = torch.rand(len(idx), generator=gen) < cfg.prompt_dropout
-        prompts = ["" if d else clips.prompts[i] for i, d in zip(idx, drop.tolist(), strict=True)]
-        cond = model.condition(prompts, clips.first_frames[idx], clips.num_frames)
-        noise = torch.randn(x0.shape, generator=gen)
-        t = sample_timesteps(len(idx), gen, cfg.timesteps, cfg.t_mean, cfg.t_std, cfg.t_shift)
-        x_t, target = noisy_latents(x0, noise, t)
-        with torch.autocast("cuda", torch.bfloat16, enabled=device.type == "cuda"):
-            v_pred = model.velocity(x_t.to(device), t.to(device), cond)
-        loss, stats = sft_loss(per_sample_error(v_pred, target.to(device)))
-        (loss / cfg.grad_accum).backward()
-        for k, v in stats.items():
-            totals[k] = totals.get(k, 0.0) + v / cfg.grad_accum
-    max_norm = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
-    totals["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    totals["step_time"] = time.perf_counter() - started
-    return totals

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from workbench.cli.output import emit
 from workbench.errors import WorkbenchError
@@ -20,7 +21,16 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--name", required=True, help="name of the checkpoint to create")
-    parser.add_argument("--method", default="sft")
+    parser.add_argument("--method", default="sft", help="sft | dpo | regdpo")
+    parser.add_argument("--pairs", default=None, help="pair set (dpo, regdpo; sft: winners)")
+    parser.add_argument("--beta", type=float, default=500.0, help="DPO temperature")
+    parser.add_argument("--r", default="dgr", help="Reg-DPO SFT weight: 'dgr' or a number")
+    parser.add_argument("--r-scale", type=float, default=1.0, help="r = r_scale * DGR")
+    parser.add_argument("--reference", default="auto", help="auto | lora | copy | cached")
+    parser.add_argument("--ref-ckpt", default=None, help="frozen reference checkpoint")
+    parser.add_argument(
+        "--max-bad-steps", type=int, default=5, help="stop after N non-finite steps in a row"
+    )
     parser.add_argument("--dataset", default="shapes")
     parser.add_argument(
         "--init", default="tiny", help="checkpoint name or model folder; 'tiny' = new model"
@@ -45,18 +55,17 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+
     from training.config import TrainConfig
     from training.trainer import train
 
+    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"r", "lora"}
     try:
         cfg = TrainConfig(
-            method=args.method, dataset=args.dataset, init=args.init, task=args.task,
-            steps=args.steps, batch_size=args.batch_size, grad_accum=args.grad_accum,
-            lr=args.lr, warmup=args.warmup, schedule=args.schedule, grad_clip=args.grad_clip,
-            timesteps=args.timesteps, t_shift=args.t_shift, lora=not args.full,
-            lora_rank=args.lora_rank, lora_alpha=args.lora_alpha, seed=args.seed,
-            checkpoint_every=args.checkpoint_every,
-        )  # fmt: skip
+            **{k: v for k, v in vars(args).items() if k in names},
+            r=None if args.r == "dgr" else float(args.r),
+            lora=not args.full,
+        )
     except ValueError as exc:
         raise WorkbenchError(f"bad training config: {exc}") from exc
     ref = train(Store(args.home), cfg, args.name, resume=args.resume)

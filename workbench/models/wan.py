@@ -134,13 +134,18 @@ class WanVideoModel:
 
     # -- the network -------------------------------------------------------------------
 
-    def velocity(self, latents: torch.Tensor, t: torch.Tensor, cond: Conditioning) -> torch.Tensor:
-        """Predicted v = noise - x0 at x_t = (1 - t) x0 + t noise, t in [0, 1] per sample."""
+    def velocity(
+        self, latents: torch.Tensor, t: torch.Tensor, cond: Conditioning, transformer=None
+    ) -> torch.Tensor:
+        """Predicted v = noise - x0 at x_t = (1 - t) x0 + t noise, t in [0, 1] per sample.
+
+        `transformer` swaps in another network of the same architecture (a frozen reference).
+        """
         x = latents
         if cond.image_latents is not None:
             x = torch.cat([latents, cond.image_latents.to(latents)], dim=1)
         image = None if cond.image_embeds is None else cond.image_embeds.to(latents)
-        return self.transformer(
+        return (transformer or self.transformer)(
             hidden_states=x,
             timestep=t * 1000.0,  # Wan's time embedding expects [0, 1000]
             encoder_hidden_states=cond.text.to(latents),

@@ -1,0 +1,157 @@
+"""GT-Pair building and DPO / Reg-DPO training on the embedded world."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from training.config import TrainConfig
+from training.data import TrainingSet, batch_draws
+from training.objectives import preference_objective
+from training.reference import cached_reference, frozen_reference, lora_disabled_reference
+from training.timesteps import sample_timesteps
+from training.trainer import precompute_reference
+from workbench import media
+from workbench.cli import main
+from workbench.models.loading import apply_lora
+from workbench.models.tiny import TinyWanConfig, build_tiny_wan
+from workbench.store import Store
+from workbench.world.shapes import WorldConfig, make_sample
+
+DIAGNOSTICS = {"loss", "dpo", "sft", "dgr", "r", "s", "win_gap", "lose_gap", "implicit_acc",
+               "grad_norm", "lr", "skipped"}  # fmt: skip
+
+
+def test_three_references_give_the_same_loss_on_the_same_batch():
+    model = build_tiny_wan(TinyWanConfig(layers=2), "t2v", 8, 32, 32, 8)
+    samples = [make_sample(WorldConfig(), 0, i) for i in range(4)]
+    winners = model.codec.encode(np.stack([s.frames for s in samples]))
+    data = TrainingSet(winners, winners.flip(0) * 0.9, [s.prompt for s in samples],
+                       np.stack([s.frames[0] for s in samples]), 8)  # fmt: skip
+    copy = frozen_reference(model)  # the start, before any adapter exists
+    apply_lora(model.transformer, rank=4, alpha=8.0)
+    with torch.no_grad():  # move the adapter so that the model differs from its reference
+        for name, p in model.transformer.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.05, generator=torch.Generator().manual_seed(len(name)))
+    cfg = TrainConfig(method="regdpo", pairs="p", init="x", steps=1, batch_size=4,
+                      prompt_dropout=0.0)  # fmt: skip
+    lora = lora_disabled_reference(model)
+    cached = cached_reference(precompute_reference(model, data, cfg, lora, "cpu"))
+    draws = batch_draws(data, 0, 4, cfg.seed, sample_timesteps, 0.0)
+    cond = model.condition([data.prompts[i] for i in draws.items], None, 8)
+    losses = [preference_objective(model, data, draws, cond, "cpu", cfg, ref)
+              for ref in (lora, copy, cached)]  # fmt: skip
+    values = [loss.item() for loss, _ in losses]
+    assert abs(losses[0][1]["s"]) > 1e-4, "the test needs a model that differs from its reference"
+    assert values[1] == pytest.approx(values[0], rel=1e-5)
+    assert values[2] == pytest.approx(values[0], rel=1e-5)
+
+
+@pytest.fixture
+def base(home):
+    assert main(["world", "make", "--n", "16"]) == 0
+    assert (
+        main(["train", "--name", "base", "--steps", "10", "--batch-size", "4", "--task", "i2v"])
+        == 0
+    )
+    return home
+
+
+def test_gtpair_dpo_and_regdpo_end_to_end(base, capsys):
+    assert (
+        main(
+            [
+                "--json",
+                "gtpair",
+                "build",
+                "--generators",
+                "base",
+                "--per-sample",
+                "2",
+                "--steps",
+                "3",
+            ]
+        )
+        == 0
+    )
+    summary = json.loads(capsys.readouterr().out)
+    store = Store(base)
+    train_ids = {r["id"] for r in store.query("SELECT id FROM samples WHERE split = 'train'")}
+    assert summary["pairs"] == 2 * len(train_ids) and summary["samples"] == len(train_ids)
+    pair = store.query("""SELECT p.*, s.video_id AS gt FROM pairs p
+                          JOIN samples s ON s.id = p.sample_id LIMIT 1""")[0]
+    assert pair["winner_video"] == pair["gt"] and pair["loser_video"] != pair["gt"]
+    assert json.loads(pair["provenance"])["generator"] == "base"
+
+    for method in ("dpo", "regdpo"):
+        args = ["train", "--method", method, "--pairs", "gt-shapes", "--init", "base",
+                "--name", method, "--steps", "12", "--batch-size", "4", "--lr", "1e-3"]  # fmt: skip
+        assert main(args) == 0
+        assert main(["generate", "--ckpt", method, "--n", "2", "--steps", "3"]) == 0
+    rows = store.query("""SELECT r.config->>'name' AS run, m.name, m.step, m.value
+                          FROM train_metrics m JOIN runs r ON r.id = m.run_id""")
+    for method in ("dpo", "regdpo"):
+        names = {r["name"] for r in rows if r["run"] == method}
+        assert names >= DIAGNOSTICS and any(n.startswith("acc_t") for n in names)
+        first = {r["name"]: r["value"] for r in rows if r["run"] == method and r["step"] == 1}
+        assert first["dgr"] == pytest.approx(500 / 4, rel=1e-4)  # theta = ref at the start
+        assert first["s"] == 0
+        assert first["r"] == (0.0 if method == "dpo" else pytest.approx(first["dgr"]))
+    videos = store.query("SELECT checkpoint FROM generations")
+    assert {"dpo", "regdpo"} <= {v["checkpoint"] for v in videos}
+
+
+def test_bad_preference_inputs_fail_cleanly(base, tmp_path, capsys):
+    from helpers import snapshot
+    from wan_fixtures import save_tiny_wan_pipeline
+
+    assert main(["gtpair", "build", "--generators", "base", "--n", "3", "--steps", "2"]) == 0
+    store = Store(base)
+    dpo = ["train", "--method", "dpo", "--pairs", "gt-shapes", "--init", "base", "--steps", "1"]
+    cases = [
+        (["train", "--method", "ppo", "--name", "x"], "unknown method 'ppo'"),
+        ([*dpo, "--name", "x", "--beta", "0"], "beta must be > 0"),
+        (["train", "--method", "dpo", "--init", "base", "--name", "x"], "trains on pairs"),
+        ([*dpo, "--name", "x", "--ref-ckpt", str(save_tiny_wan_pipeline(tmp_path / "w", "t2v")),
+          "--reference", "copy"], "another architecture"),
+    ]  # fmt: skip
+    before = snapshot(store)
+    for args, message in cases:
+        capsys.readouterr()
+        assert main(args) == 1, args
+        err = capsys.readouterr().err
+        errors = [line for line in err.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and message in errors[0], err
+    # A pair whose loser has another size than its winner.
+    pair = store.query("SELECT * FROM pairs LIMIT 1")[0]
+    odd = media.write_mp4(tmp_path / "odd.mp4", np.zeros((8, 16, 16, 3), np.uint8), fps=8)
+    with store.write() as con:
+        row = ["odd", "odd", str(odd), 8, 16, 16, 8, "external", None]
+        con.execute("INSERT INTO videos VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now())", row)
+        con.execute("UPDATE pairs SET loser_video = 'odd' WHERE id = ?", [pair["id"]])
+    before = snapshot(store)
+    assert main([*dpo, "--name", "x"]) == 1
+    assert "differ in shape" in capsys.readouterr().err
+    assert snapshot(store) == before
+    assert not (base / "checkpoints" / "x").exists()
+
+
+def test_non_finite_steps_are_skipped_then_the_run_stops(base, monkeypatch, capsys):
+    import training.trainer as trainer
+
+    def nan_objective(*args, **kwargs):
+        return torch.tensor(float("nan"), requires_grad=True), {"loss": float("nan")}
+
+    monkeypatch.setattr(trainer, "sft_objective", nan_objective)
+    args = ["train", "--name", "nan", "--init", "base", "--steps", "10", "--max-bad-steps", "3",
+            "--checkpoint-every", "1", "--batch-size", "2"]  # fmt: skip
+    assert main(args) == 1
+    assert "3 non-finite steps in a row" in capsys.readouterr().err
+    store = Store(base)
+    skipped = store.query("""SELECT m.value FROM train_metrics m JOIN runs r ON r.id = m.run_id
+                             WHERE r.config->>'name' = 'nan' AND m.name = 'skipped'
+                             ORDER BY m.step""")
+    assert [r["value"] for r in skipped] == [1.0, 1.0, 1.0]
+    assert not store.query("SELECT * FROM checkpoints WHERE name = 'nan'")

@@ -1,0 +1,77 @@
+"""Reference models for DPO: what the trained model is compared against, three ways.
+
+- lora: the trained model with its LoRA adapters disabled (no second copy in memory).
+- copy: a frozen copy of the starting weights (full fine-tuning), or a given checkpoint.
+- cached: reference errors computed before training for every (item, epoch) the run will
+  visit, possible because noise and timestep are a function of (seed, item, epoch).
+All three give the same numbers on the same batch.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import torch
+
+from training.losses import per_sample_error
+from workbench.errors import WorkbenchError
+from workbench.models.wan import Conditioning, WanVideoModel
+
+REFERENCES = ("lora", "copy", "cached")
+# (x_t (2B), t (2B), cond (2B), target (2B), draws) -> reference errors (2B,)
+ReferenceFn = Callable[..., torch.Tensor]
+
+
+def lora_disabled_reference(model: WanVideoModel) -> ReferenceFn:
+    if not getattr(model.transformer, "peft_config", None):
+        raise WorkbenchError("reference 'lora' needs LoRA training; use 'copy' for full tuning")
+
+    @torch.no_grad()
+    def errors(x_t, t, cond: Conditioning, target, draws=None) -> torch.Tensor:
+        model.transformer.disable_adapters()
+        try:
+            return per_sample_error(model.velocity(x_t, t, cond), target)
+        finally:
+            model.transformer.enable_adapters()
+
+    return errors
+
+
+def frozen_reference(model: WanVideoModel, transformer=None) -> ReferenceFn:
+    """A frozen network: a copy of the model's current weights, or the one given.
+
+    Raises:
+        WorkbenchError: the given network's architecture differs from the model's.
+    """
+    if transformer is None:
+        transformer = copy.deepcopy(model.transformer)
+    elif diff := _architecture_diff(transformer.config, model.transformer.config):
+        raise WorkbenchError(f"reference checkpoint has another architecture (differs in {diff})")
+    transformer.requires_grad_(False).eval()
+
+    @torch.no_grad()
+    def errors(x_t, t, cond: Conditioning, target, draws=None) -> torch.Tensor:
+        return per_sample_error(model.velocity(x_t, t, cond, transformer=transformer), target)
+
+    return errors
+
+
+def cached_reference(table: dict[tuple[int, int], tuple[float, float]]) -> ReferenceFn:
+    """Reference errors looked up by (item, epoch): table values are (err_w, err_l)."""
+
+    def errors(x_t, t, cond, target, draws) -> torch.Tensor:
+        try:
+            pairs = [table[(i, e)] for i, e in zip(draws.items, draws.epochs, strict=True)]
+        except KeyError as exc:
+            raise WorkbenchError(f"no cached reference error for (item, epoch) {exc}") from None
+        w, l_ = zip(*pairs, strict=True)
+        return torch.tensor([*w, *l_])
+
+    return errors
+
+
+def _architecture_diff(a: dict, b: dict) -> list[str]:
+    """Config keys that differ, ignoring private ones such as the load path."""
+    keys = {k for k in {*a, *b} if not k.startswith("_")}
+    return sorted(k for k in keys if a.get(k) != b.get(k))
