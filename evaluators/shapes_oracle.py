@@ -17,12 +17,17 @@ def nearest(rgb: np.ndarray, palette: dict[str, tuple[int, int, int]]) -> str:
     return min(palette, key=lambda name: float(np.abs(rgb - np.asarray(palette[name])).sum()))
 
 
-def read_background(frames: np.ndarray) -> str:
-    """The palette background nearest to the median border pixel."""
+def border_colour(frames: np.ndarray) -> np.ndarray:
+    """The median colour of the clip's border pixels: its actual background."""
     border = np.concatenate(
         [frames[:, 0], frames[:, -1], frames[:, :, 0], frames[:, :, -1]], axis=1
     )
-    return nearest(np.median(border.reshape(-1, 3), axis=0), BACKGROUNDS)
+    return np.median(border.reshape(-1, 3), axis=0)
+
+
+def read_background(frames: np.ndarray) -> str:
+    """The palette background nearest to the border colour."""
+    return nearest(border_colour(frames), BACKGROUNDS)
 
 
 def foreground(frames: np.ndarray, background_rgb) -> np.ndarray:
@@ -79,3 +84,83 @@ def read_attributes(frames: np.ndarray) -> dict[str, str | None]:
         "motion": read_motion(mask),
         "shape": read_shape(mask),
     }
+
+
+# -- visual quality against what the world renders -----------------------------------------
+
+
+def palette_residual(frames: np.ndarray, background_rgb, object_rgb) -> np.ndarray:
+    """(T, H, W) summed |RGB| distance of each pixel to the nearer of the two true colours."""
+    px = frames.astype(np.int32)
+    to_bg = np.abs(px - np.asarray(background_rgb)).sum(-1)
+    to_obj = np.abs(px - np.asarray(object_rgb)).sum(-1)
+    return np.minimum(to_bg, to_obj)
+
+
+def largest_component_share(mask: np.ndarray) -> float:
+    """Mean over frames of the largest 4-connected blob's share of the foreground (1 = whole)."""
+    shares = []
+    for frame in mask:
+        total = int(frame.sum())
+        shares.append(_largest_component(frame) / total if total else 0.0)
+    return float(np.mean(shares))
+
+
+def _largest_component(frame: np.ndarray) -> int:
+    seen = np.zeros_like(frame, dtype=bool)
+    best = 0
+    h, w = frame.shape
+    for y0, x0 in zip(*np.nonzero(frame), strict=True):
+        if seen[y0, x0]:
+            continue
+        stack, size = [(y0, x0)], 0
+        seen[y0, x0] = True
+        while stack:
+            y, x = stack.pop()
+            size += 1
+            for ny, nx in ((y + 1, x), (y - 1, x), (y, x + 1), (y, x - 1)):
+                if 0 <= ny < h and 0 <= nx < w and frame[ny, nx] and not seen[ny, nx]:
+                    seen[ny, nx] = True
+                    stack.append((ny, nx))
+        best = max(best, size)
+    return best
+
+
+def visual_quality(frames: np.ndarray, attributes: dict) -> dict[str, float]:
+    """VQ components in [0, 1], 1 = as the world renders it.
+
+    clean: share of pixels within 30 of a true colour (blur and noise lower it);
+    noise: 1 - median distance to the nearer true colour / 60;
+    integrity: the object is one blob, not fragments;
+    color_fidelity: the object's median colour against the stated one;
+    stability: no global brightness jumps between frames (flicker).
+    """
+    obj = attributes["objects"][0]
+    bg = attributes["background_rgb"]
+    residual = palette_residual(frames, bg, obj["rgb"])
+    mask = foreground(frames, border_colour(frames))  # the object, even if colours shifted
+    if mask.sum():
+        colour_error = np.abs(np.median(frames[mask], axis=0) - np.asarray(obj["rgb"])).sum()
+    else:
+        colour_error = 3 * 128.0
+    brightness = frames.astype(np.float64).mean(axis=(1, 2, 3))
+    scores = {
+        "clean": float((residual < 30).mean()),
+        "noise": float(1 - min(np.median(residual) / 60, 1.0)),
+        "integrity": largest_component_share(mask),
+        "color_fidelity": float(1 - min(colour_error / (3 * 128), 1.0)),
+        "stability": float(1 - min(np.abs(np.diff(brightness)).mean() / 32, 1.0)),
+    }
+    scores["overall"] = float(np.mean(list(scores.values())))
+    return scores
+
+
+def prompt_following(frames: np.ndarray, attributes: dict) -> dict[str, float]:
+    """1 / 0 per attribute read back from the clip, and their mean."""
+    read = read_attributes(frames)
+    obj = attributes["objects"][0]
+    truth = {"shape": obj["shape"], "color": obj["color"], "motion": obj["motion"],
+             "background": attributes["background"]}  # fmt: skip
+    scores = {k: float(read[k] == v) for k, v in truth.items()}
+    scores["overall"] = float(np.mean(list(scores.values())))
+    return scores

@@ -1,0 +1,111 @@
+"""The batch runner: generate what is missing, score what is not yet scored, store scores.
+
+Scores are keyed by (video content hash, judge, judge version): a rerun scores nothing twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from evaluators.base import Judge, VideoItem
+from evaluators.registry import get_judge
+from workbench import media
+from workbench.datasets import DatasetSpec, get_dataset, load_gt_frames, load_samples
+from workbench.errors import WorkbenchError
+from workbench.generation import generate
+from workbench.store import Store
+
+GROUND_TRUTH = "gt"  # pseudo-checkpoint: the dataset's own videos
+DEFAULT_JUDGES = ("shapes-pf", "shapes-vq", "technical", "vbench")
+
+
+def evaluate(
+    store: Store,
+    ckpts: list[str],
+    judges: list[str],
+    dataset: str = "shapes",
+    split: str = "test",
+    n: int | None = None,
+    generate_missing: bool = True,
+    weights: Path | None = None,
+    batch_size: int = 16,
+    progress: bool = True,
+    sampler: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Score each checkpoint's videos of a split; returns mean scores per dimension.
+
+    `sampler` (seed, steps, guidance, shift) chooses which generated videos are meant.
+
+    Raises:
+        WorkbenchError: unknown or unavailable judge, unknown checkpoint, missing videos
+            with generation disabled, a corrupt video (named; nothing scored for it).
+    """
+    spec = get_dataset(store, dataset)
+    judge_objs = [_usable(get_judge(name, weights), spec) for name in judges]
+    samples = {s["id"]: s for s in load_samples(store, dataset, split)[:n]}
+    summary = []
+    for ckpt in ckpts:
+        if ckpt == GROUND_TRUTH:
+            videos = [(s["video_id"], s) for s in samples.values()]
+        else:
+            rows = generate(store, ckpt, dataset, split, n, allow_new=generate_missing,
+                            progress=progress, **(sampler or {}))  # fmt: skip
+            videos = [(r["video_id"], samples[r["sample_id"]]) for r in rows]
+        for judge in judge_objs:
+            _score_missing(store, judge, spec, videos, batch_size, progress)
+            summary += _summarise(store, ckpt, judge, [v for v, _ in videos])
+    return summary
+
+
+def _usable(judge: Judge, spec: DatasetSpec) -> Judge:
+    reason = judge.unavailable()
+    if reason:
+        raise WorkbenchError(f"judge {judge.name} unavailable: {reason}")
+    if judge.needs_world and spec.kind != "world":
+        raise WorkbenchError(
+            f"judge {judge.name} scores shapes-world datasets only, not {spec.name!r}"
+        )
+    return judge
+
+
+def _score_missing(store, judge: Judge, spec, videos, batch_size: int, progress: bool) -> None:
+    ids = sorted({v for v, _ in videos})
+    done = {r["video_id"] for r in store.query(
+        "SELECT DISTINCT video_id FROM scores WHERE judge = ? AND judge_version = ? "
+        "AND list_contains(?, video_id)", [judge.name, judge.version, ids])}  # fmt: skip
+    todo = list({v: s for v, s in videos if v not in done}.items())
+    bar = tqdm(total=len(todo), desc=f"score {judge.name}", unit="video", disable=not progress)
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        items = [_item(store, spec, video_id, sample) for video_id, sample in batch]
+        rows = [
+            {"video_id": item.video_id, "judge": judge.name, "judge_version": judge.version,
+             "dimension": dim, "value": value}
+            for item, scores in zip(items, judge.score(items), strict=True)
+            for dim, value in scores.items()
+        ]  # fmt: skip
+        store.insert("scores", rows)
+        bar.update(len(batch))
+    bar.close()
+
+
+def _item(store: Store, spec: DatasetSpec, video_id: str, sample: dict) -> VideoItem:
+    path = store.query("SELECT path FROM videos WHERE id = ?", [video_id])[0]["path"]
+    frames, _ = media.read_video(store.path(path))  # a corrupt file raises, naming it
+    reference = load_gt_frames(store, sample) if spec.kind == "world" else None
+    return VideoItem(video_id, frames, sample["prompt"], sample["attributes"], reference)
+
+
+def _summarise(store: Store, ckpt: str, judge: Judge, video_ids: list[str]) -> list[dict]:
+    rows = store.query(
+        """SELECT dimension, avg(value) AS mean, count(*) AS n FROM scores
+           WHERE judge = ? AND judge_version = ? AND list_contains(?, video_id)
+           GROUP BY dimension""",
+        [judge.name, judge.version, video_ids],
+    )
+    order = {d.name: i for i, d in enumerate(judge.dimensions)}
+    rows.sort(key=lambda r: order.get(r["dimension"], len(order)))
+    return [{"checkpoint": ckpt, "judge": judge.name, **r} for r in rows]

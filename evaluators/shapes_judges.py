@@ -1,0 +1,44 @@
+"""Exact judges for shapes-world videos: prompt following (PF) and visual quality (VQ)."""
+
+from __future__ import annotations
+
+from evaluators.base import Dimension, Judge, VideoItem
+from evaluators.registry import register
+from evaluators.shapes_oracle import prompt_following, visual_quality
+
+
+@register("shapes-pf")
+class ShapesPromptFollowing(Judge):
+    name, version, needs_world = "shapes-pf", "1", True
+    dimensions = (
+        Dimension("shape", description="the stated shape is drawn"),
+        Dimension("color", description="the object has the stated colour"),
+        Dimension("background", description="the stated background"),
+        Dimension("motion", description="the object moves as stated"),
+        Dimension("overall", description="mean of the four"),
+    )
+
+    def __init__(self, weights=None) -> None:
+        pass
+
+    def score(self, items: list[VideoItem]) -> list[dict[str, float]]:
+        return [prompt_following(i.frames, i.attributes) for i in items]
+
+
+@register("shapes-vq")
+class ShapesVisualQuality(Judge):
+    name, version, needs_world = "shapes-vq", "1", True
+    dimensions = (
+        Dimension("clean", description="pixels on the true palette (sharp, noise-free)"),
+        Dimension("noise", description="1 - median off-palette distance"),
+        Dimension("integrity", description="the object is one blob"),
+        Dimension("color_fidelity", description="object colour as stated"),
+        Dimension("stability", description="no brightness flicker between frames"),
+        Dimension("overall", description="mean of the five"),
+    )
+
+    def __init__(self, weights=None) -> None:
+        pass
+
+    def score(self, items: list[VideoItem]) -> list[dict[str, float]]:
+        return [visual_quality(i.frames, i.attributes) for i in items]

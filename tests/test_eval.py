@@ -1,0 +1,55 @@
+import json
+import time
+
+from helpers import snapshot
+
+from workbench.cli import main
+from workbench.store import Store
+
+
+def _eval(*extra):
+    return main(["--json", "eval", "--ckpt", "gt", "--ckpt", "base", "--n", "3", *extra])
+
+
+def test_eval_scores_once_and_the_rerun_reuses_everything(home, capsys):
+    assert main(["world", "make", "--n", "12"]) == 0
+    assert main(["train", "--name", "base", "--steps", "2", "--batch-size", "2"]) == 0
+    capsys.readouterr()
+    started = time.perf_counter()
+    assert _eval() == 0
+    first_time = time.perf_counter() - started
+    rows = json.loads(capsys.readouterr().out)
+    means = {(r["checkpoint"], r["judge"], r["dimension"]): r["mean"] for r in rows}
+    assert means[("gt", "shapes-pf", "overall")] == 1.0
+    assert means[("gt", "shapes-vq", "overall")] > means[("base", "shapes-vq", "overall")]
+    store = Store(home)
+    count = store.query("SELECT count(*) AS n FROM scores")[0]["n"]
+    assert count == 2 * 3 * (5 + 6 + 4 + 1)  # two sources x 3 videos x dimensions
+
+    before = snapshot(store)
+    started = time.perf_counter()
+    assert _eval("--no-generate") == 0
+    assert json.loads(capsys.readouterr().out) == rows
+    assert snapshot(store) == before, "nothing new is generated or scored"
+    assert time.perf_counter() - started < first_time
+
+
+def test_bad_eval_inputs_fail_with_a_clear_line(home, capsys):
+    assert main(["world", "make", "--n", "12"]) == 0
+    assert main(["train", "--name", "base", "--steps", "1", "--batch-size", "2"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--ckpt", "base", "--judges", "shapes-qv"]) == 1
+    assert "unknown judge 'shapes-qv'; did you mean shapes-vq" in capsys.readouterr().err
+    assert main(["eval", "--ckpt", "base", "--no-generate", "--n", "2"]) == 1
+    assert "generation is disabled" in capsys.readouterr().err
+
+    assert main(["generate", "--ckpt", "base", "--n", "2", "--steps", "2"]) == 0
+    store = Store(home)
+    video = store.query(
+        "SELECT v.id, v.path FROM generations g JOIN videos v ON v.id = g.video_id"
+    )[0]
+    store.path(video["path"]).write_bytes(b"not a video at all" * 20)
+    capsys.readouterr()
+    assert (
+        main(["eval", "--ckpt", "base", "--n", "2", "--steps", "2", "--judges", "technical"]) != 0
+    )

@@ -1,0 +1,32 @@
+import pytest
+
+from workbench.ratings import gsb_bootstrap_ci, gsb_counts, gsb_score, outcomes_from_scores
+
+
+def test_gsb_score_reproduces_the_papers_tables():
+    assert round(gsb_score(308, 76, 111), 2) == 2.05  # Reg-DPO vs Base, VQ
+    assert round(gsb_score(278, 75, 141), 2) == 1.63  # GT-Pair vs Base, VQ
+    assert round(gsb_score(193, 189, 113), 2) == 1.26  # Reg-DPO vs DPO, PF
+    assert gsb_score(3, 0, 0) == float("inf")
+
+
+def test_outcomes_from_judge_scores_respect_margin_and_direction():
+    a, b = [0.9, 0.5, 0.50, 0.1], [0.5, 0.9, 0.52, 0.1]
+    assert outcomes_from_scores(a, b, margin=0.05) == ["good", "bad", "same", "same"]
+    assert outcomes_from_scores(a, b, margin=0.05, higher_is_better=False)[:2] == ["bad", "good"]
+    assert gsb_counts(["good", "good", "same", "bad"]) == (2, 1, 1)
+
+
+def test_bootstrap_interval_contains_the_score_and_narrows_with_more_data():
+    small = ["good"] * 6 + ["same"] * 2 + ["bad"] * 2
+    large = small * 20
+    lo, hi = gsb_bootstrap_ci(small)
+    lo2, hi2 = gsb_bootstrap_ci(large)
+    score = gsb_score(*gsb_counts(small))
+    assert lo <= score <= hi and lo2 <= score <= hi2
+    assert hi2 - lo2 < hi - lo
+    assert gsb_bootstrap_ci(large) == gsb_bootstrap_ci(large), "seeded"
+    with pytest.raises(ValueError, match="great"):
+        gsb_counts(["good", "great"])
+    with pytest.raises(ValueError):
+        outcomes_from_scores([1.0], [1.0, 2.0], 0.1)

@@ -1,0 +1,63 @@
+"""`workbench eval` and `workbench judges`: score checkpoints into the store."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from workbench.cli.output import emit
+from workbench.store import Store
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="score checkpoints' videos with judges (generates and scores only what is missing)",
+        epilog="examples:\n  workbench eval --ckpt base\n"
+        "  workbench eval --ckpt gt --ckpt base --ckpt regdpo --judges shapes-pf,shapes-vq\n"
+        "('gt' scores the dataset's own videos)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--ckpt", action="append", required=True, help="repeat to compare")
+    parser.add_argument(
+        "--judges", default=None, help="comma list (default: shapes-pf,shapes-vq,technical,vbench)"
+    )
+    parser.add_argument("--dataset", default="shapes")
+    parser.add_argument("--split", default="test", choices=("train", "test"))
+    parser.add_argument("--n", type=int, default=None, help="first N samples")
+    parser.add_argument("--no-generate", action="store_true", help="fail on missing videos")
+    parser.add_argument("--weights", type=Path, default=None, help="folder of judge weights")
+    parser.add_argument("--steps", type=int, default=None, help="sampler steps (model default)")
+    parser.add_argument("--guidance", type=float, default=None)
+    parser.add_argument("--seed", type=int, default=0, help="sample i uses seed + i")
+    parser.set_defaults(run=run)
+    judges = subparsers.add_parser("judges", help="list judges, dimensions and availability")
+    judges.add_argument("--weights", type=Path, default=None)
+    judges.set_defaults(run=run_judges)
+
+
+def run(args: argparse.Namespace) -> int:
+    from evaluators.runner import DEFAULT_JUDGES, evaluate
+
+    judges = args.judges.split(",") if args.judges else list(DEFAULT_JUDGES)
+    sampler = {"steps": args.steps, "guidance": args.guidance, "seed": args.seed}
+    rows = evaluate(
+        Store(args.home), args.ckpt, [j.strip() for j in judges], args.dataset, args.split,
+        args.n, not args.no_generate, args.weights, sampler=sampler,
+    )  # fmt: skip
+    emit(args, rows)
+    return 0
+
+
+def run_judges(args: argparse.Namespace) -> int:
+    from evaluators.registry import get_judge, judge_names
+
+    rows = []
+    for name in judge_names():
+        judge = get_judge(name, args.weights)
+        dims = ", ".join(f"{d.name}{'' if d.higher_is_better else ' (lower better)'}"
+                         for d in judge.dimensions)  # fmt: skip
+        rows.append({"judge": name, "version": judge.version, "dimensions": dims,
+                     "available": judge.unavailable() or "yes"})  # fmt: skip
+    emit(args, rows)
+    return 0
