@@ -53,3 +53,21 @@ def test_bad_eval_inputs_fail_with_a_clear_line(home, capsys):
     assert (
         main(["eval", "--ckpt", "base", "--n", "2", "--steps", "2", "--judges", "technical"]) != 0
     )
+
+
+def test_report_has_gsb_vbench_rank_sum_and_judge_tables(home, tmp_path, capsys):
+    assert main(["world", "make", "--n", "12"]) == 0
+    assert main(["train", "--name", "base", "--steps", "2", "--batch-size", "2"]) == 0
+    assert _eval() == 0
+    out = tmp_path / "report"
+    assert (
+        main(["report", "--ckpt", "gt", "--ckpt", "base", "--ckpt", "unscored", "--out", str(out)])
+        == 0
+    )
+    md = (out / "report.md").read_text()
+    assert "| gt vs base | PF | 3/0/0 | inf |" in md  # ground truth follows every prompt
+    assert "| gt | 1 | 2 |" not in md and "Total (rank sum)" in md
+    assert "missing: subject_consistency" in md, "missing VBench dimensions are flagged"
+    assert "No scores yet (run `workbench eval`): unscored" in md
+    assert (out / "report.html").read_text().count("<table") == 3
+    assert (out / "curve_loss.png").is_file()

@@ -49,5 +49,6 @@ def gsb_bootstrap_ci(
     good, same, bad = ((samples == k).sum(axis=1) for k in range(3))
     with np.errstate(divide="ignore", invalid="ignore"):
         scores = np.where(same + bad > 0, (good + same) / np.maximum(same + bad, 1), np.inf)
-    lo, hi = np.quantile(scores, [alpha / 2, 1 - alpha / 2])
+    # 'nearest' keeps an infinite score (A never worse nor tied) instead of interpolating NaN.
+    lo, hi = np.quantile(scores, [alpha / 2, 1 - alpha / 2], method="nearest")
     return float(lo), float(hi)

@@ -7,11 +7,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from workbench.cli import data, env, evaluate, generate, gtpair, train, world
+from workbench.cli import data, env, evaluate, generate, gtpair, report, train, world
 from workbench.errors import WorkbenchError
 from workbench.store import default_home
 
-COMMANDS = (world, data, gtpair, train, generate, evaluate, env)
+COMMANDS = (world, data, gtpair, train, generate, evaluate, report, env)
 
 
 def build_parser() -> argparse.ArgumentParser:

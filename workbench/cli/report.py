@@ -1,0 +1,36 @@
+"""`workbench report`: Markdown + HTML report with GSB, VBench-style tables and curves."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from workbench.cli.output import emit
+from workbench.store import Store
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="tables (GSB with CIs, VBench rank-sum, judge means) and training curves",
+        epilog="example:\n  workbench report --ckpt gt --ckpt base --ckpt dpo --ckpt regdpo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--ckpt", action="append", required=True, help="repeat; 'gt' = dataset")
+    parser.add_argument("--dataset", default="shapes")
+    parser.add_argument("--split", default="test", choices=("train", "test"))
+    parser.add_argument("--margin", type=float, default=0.02, help="GSB tie margin")
+    parser.add_argument("--out", type=Path, default=None, help="folder (default <home>/report)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.datasets import get_dataset
+    from workbench.report import write_report
+
+    store = Store(args.home)
+    get_dataset(store, args.dataset)
+    out = args.out or store.home / "report"
+    path = write_report(store, args.dataset, args.split, args.ckpt, out, args.margin)
+    emit(args, {"report": str(path), "html": str(path.with_suffix(".html"))})
+    return 0
