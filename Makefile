@@ -18,10 +18,22 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
+# The whole loop on the embedded default, in its own home (recreated on every run).
+DEMO_HOME ?= workbench-data/demo
+DEMO := $(WB) --home $(DEMO_HOME)
 demo: setup
-	$(WB) world make --n 64
-	$(WB) data list
-	$(WB) data sheet --dataset shapes --split test --n 8
+	rm -rf $(DEMO_HOME)
+	$(DEMO) world make --n 512
+	$(DEMO) data sheet --dataset shapes --split test --n 8
+	$(DEMO) train --name base --task i2v --steps 1000 --batch-size 16 --lr 5e-4 --warmup 50 \
+		--schedule cosine --t-shift 3
+	$(DEMO) gtpair build --generators base --n 128
+	$(DEMO) train --method sft --pairs gt-shapes --init base --name sft --steps 200
+	$(DEMO) train --method dpo --pairs gt-shapes --init base --name dpo --steps 200
+	$(DEMO) train --method regdpo --pairs gt-shapes --init base --name regdpo --steps 200
+	$(DEMO) eval --ckpt gt --ckpt base --ckpt sft --ckpt dpo --ckpt regdpo --n 48
+	$(DEMO) report --ckpt gt --ckpt base --ckpt sft --ckpt dpo --ckpt regdpo
+	@echo "report: $(DEMO_HOME)/report/report.html"
 
 test: setup
 	$(VENV)/bin/ruff check .

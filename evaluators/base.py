@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,9 @@ class Judge(ABC):
     needs_world: bool = False
     """Only videos of shapes-world samples (with attributes and a reference) can be scored."""
 
+    def __init__(self, weights: Path | None = None) -> None:
+        self.weights = weights  # where a judge that needs weights looks for them
+
     def unavailable(self) -> str | None:
         """None when the judge can run here, else what is missing and where it was looked for."""
         return None
@@ -44,3 +48,13 @@ class Judge(ABC):
     @abstractmethod
     def score(self, items: list[VideoItem]) -> list[dict[str, float]]:
         """One {dimension: value} per item, in order."""
+
+
+class PerVideoJudge(Judge):
+    """A judge whose score of a video depends on that video alone (no batching to gain)."""
+
+    @abstractmethod
+    def score_one(self, item: VideoItem) -> dict[str, float]: ...
+
+    def score(self, items: list[VideoItem]) -> list[dict[str, float]]:
+        return [self.score_one(item) for item in items]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from evaluators.base import Dimension, Judge, VideoItem
+from evaluators.base import Dimension, PerVideoJudge, VideoItem
 from evaluators.registry import register
 from evaluators.shapes_oracle import prompt_following, visual_quality
 
 
 @register("shapes-pf")
-class ShapesPromptFollowing(Judge):
+class ShapesPromptFollowing(PerVideoJudge):
     name, version, needs_world = "shapes-pf", "1", True
     dimensions = (
         Dimension("shape", description="the stated shape is drawn"),
@@ -18,15 +18,12 @@ class ShapesPromptFollowing(Judge):
         Dimension("overall", description="mean of the four"),
     )
 
-    def __init__(self, weights=None) -> None:
-        pass
-
-    def score(self, items: list[VideoItem]) -> list[dict[str, float]]:
-        return [prompt_following(i.frames, i.attributes) for i in items]
+    def score_one(self, item: VideoItem) -> dict[str, float]:
+        return prompt_following(item.frames, item.attributes)
 
 
 @register("shapes-vq")
-class ShapesVisualQuality(Judge):
+class ShapesVisualQuality(PerVideoJudge):
     name, version, needs_world = "shapes-vq", "1", True
     dimensions = (
         Dimension("clean", description="pixels on the true palette (sharp, noise-free)"),
@@ -37,8 +34,5 @@ class ShapesVisualQuality(Judge):
         Dimension("overall", description="mean of the five"),
     )
 
-    def __init__(self, weights=None) -> None:
-        pass
-
-    def score(self, items: list[VideoItem]) -> list[dict[str, float]]:
-        return [visual_quality(i.frames, i.attributes) for i in items]
+    def score_one(self, item: VideoItem) -> dict[str, float]:
+        return visual_quality(item.frames, item.attributes)

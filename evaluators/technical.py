@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluators.base import Dimension, Judge, VideoItem
+from evaluators.base import Dimension, PerVideoJudge, VideoItem
 from evaluators.registry import register
 
 
@@ -47,7 +47,7 @@ def flicker(y: np.ndarray) -> float:
 
 
 @register("technical")
-class TechnicalQuality(Judge):
+class TechnicalQuality(PerVideoJudge):
     name, version = "technical", "1"
     dimensions = (
         Dimension("sharpness", True, "mean |Laplacian| of luma / 255"),
@@ -56,13 +56,7 @@ class TechnicalQuality(Judge):
         Dimension("flicker", False, "mean |change| of mean luma per frame"),
     )
 
-    def __init__(self, weights=None) -> None:
-        pass
-
-    def score(self, items: list[VideoItem]) -> list[dict[str, float]]:
-        out = []
-        for item in items:
-            y = luma(item.frames)
-            out.append({"sharpness": sharpness(y), "noise": noise_sigma(y),
-                        "blockiness": blockiness(y), "flicker": flicker(y)})  # fmt: skip
-        return out
+    def score_one(self, item: VideoItem) -> dict[str, float]:
+        y = luma(item.frames)
+        return {"sharpness": sharpness(y), "noise": noise_sigma(y), "blockiness": blockiness(y),
+                "flicker": flicker(y)}  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluators.base import Dimension, Judge, VideoItem
+from evaluators.base import Dimension, PerVideoJudge, VideoItem
 from evaluators.registry import register
 
 
@@ -22,12 +22,9 @@ def temporal_flickering(frames: np.ndarray) -> float:
 
 
 @register("vbench")
-class VBenchNative(Judge):
+class VBenchNative(PerVideoJudge):
     name, version = "vbench", "1"
     dimensions = (Dimension("temporal_flickering", True, "VBench's formula, native"),)
 
-    def __init__(self, weights=None) -> None:
-        pass
-
-    def score(self, items: list[VideoItem]) -> list[dict[str, float]]:
-        return [{"temporal_flickering": temporal_flickering(i.frames)} for i in items]
+    def score_one(self, item: VideoItem) -> dict[str, float]:
+        return {"temporal_flickering": temporal_flickering(item.frames)}

@@ -11,6 +11,7 @@ import numpy as np
 
 from workbench import media
 from workbench.errors import WorkbenchError, unknown_name
+from workbench.staging import MediaStage
 from workbench.store import Store, fetch_dicts, insert_rows
 
 
@@ -72,6 +73,24 @@ def register_dataset(con: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> None:
     if not check_dataset(con, spec):
         row = {k: getattr(spec, k) for k in ("name", "kind", "fps", "frames", "height", "width")}
         insert_rows(con, "datasets", [{**row, "config": spec.config}])
+
+
+def commit_samples(
+    stage: MediaStage,
+    spec: DatasetSpec,
+    videos: list[dict[str, Any]],
+    samples: list[dict[str, Any]],
+    run: dict[str, Any],
+) -> None:
+    """Register the dataset and publish new clips, samples and the run, all or nothing."""
+
+    def write(con: duckdb.DuckDBPyConnection) -> None:
+        register_dataset(con, spec)
+        insert_rows(con, "videos", videos, ignore_existing=True)
+        insert_rows(con, "samples", samples)
+        insert_rows(con, "runs", [run])
+
+    stage.commit(write)
 
 
 def list_datasets(store: Store) -> list[dict[str, Any]]:

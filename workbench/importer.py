@@ -16,11 +16,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from workbench import media
-from workbench.datasets import DatasetSpec, check_dataset, register_dataset
+from workbench.datasets import DatasetSpec, check_dataset, commit_samples
 from workbench.errors import WorkbenchError
 from workbench.provenance import run_row
 from workbench.staging import media_stage
-from workbench.store import Store, insert_rows
+from workbench.store import Store
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif"}
 FILE_COLUMNS = ("file", "video", "path")
@@ -141,14 +141,7 @@ def import_videos(
                 "captions": str(captions_file),
             }
             run = run_row("data.import", config, seed=None)
-
-            def write(con) -> None:
-                register_dataset(con, spec)
-                insert_rows(con, "videos", videos, ignore_existing=True)
-                insert_rows(con, "samples", samples)
-                insert_rows(con, "runs", [run])
-
-            stage.commit(write)
+            commit_samples(stage, spec, videos, samples, run)
     return outcomes
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from tqdm.auto import tqdm
 
-from workbench.datasets import DatasetSpec, check_dataset, register_dataset
+from workbench.datasets import DatasetSpec, check_dataset, commit_samples
 from workbench.provenance import run_row
 from workbench.staging import media_stage
-from workbench.store import Store, insert_rows
+from workbench.store import Store
 from workbench.world.shapes import WorldConfig, make_sample
 
 
@@ -45,14 +45,7 @@ def make_world_dataset(
                 "first_frame": stage.add_png(sample.frames[0]),
             })  # fmt: skip
         run = run_row("world.make", {"dataset": name, "n": n, **spec.config}, seed)
-
-        def write(con) -> None:
-            register_dataset(con, spec)
-            insert_rows(con, "videos", videos, ignore_existing=True)
-            insert_rows(con, "samples", samples)
-            insert_rows(con, "runs", [run])
-
-        stage.commit(write)
+        commit_samples(stage, spec, videos, samples, run)
     splits = [s["split"] for s in samples]
     return {"dataset": name, "added": len(todo), "existing": len(have),
             "train": splits.count("train"), "test": splits.count("test")}  # fmt: skip
