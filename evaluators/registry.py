@@ -37,6 +37,7 @@ def get_judge(name: str, weights: Path | None = None) -> Judge:
 
 def _load_builtin() -> None:
     # Importing the modules registers their judges.
+    import evaluators.clip_judges  # noqa: F401
     import evaluators.shapes_judges  # noqa: F401
     import evaluators.technical  # noqa: F401
     import evaluators.vbench  # noqa: F401

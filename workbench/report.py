@@ -86,6 +86,13 @@ def vbench_rows(scores: dict[str, dict[str, dict]]) -> tuple[list[dict[str, Any]
     return rows, missing
 
 
+def _vbench_mean(per_sample: dict[str, dict], dimension: str) -> float:
+    """A VBench dimension from whichever vbench* judge scored it."""
+    keys = {k for v in per_sample.values() for k in v}
+    key = next((k for k in sorted(keys) if k[0].startswith("vbench") and k[1] == dimension), None)
+    return float("nan") if key is None else _mean(per_sample, key)
+
+
 def _mean(per_sample: dict[str, dict], key: tuple[str, str]) -> float:
     values = [v[key] for v in per_sample.values() if key in v]
     return float(np.mean(values)) if values else float("nan")

@@ -1,0 +1,74 @@
+"""CLIP judges through open_clip with local weights: tiny random CLIPs saved by the test."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from evaluators.base import VideoItem
+from evaluators.clip_judges import background_consistency
+from evaluators.registry import get_judge
+from workbench.world.shapes import WorldConfig, make_sample
+
+TINY = {
+    "embed_dim": 16,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """A weights folder with tiny random CLIPs under the names the judges look for."""
+    import open_clip
+
+    root = tmp_path_factory.mktemp("weights")
+    (root / "clip").mkdir()
+    (root / "aesthetic").mkdir()
+    for name in ("ViT-B-32", "ViT-L-14"):
+        config = root / "clip" / f"{name}.json"  # declares the (tiny) architecture
+        config.write_text(json.dumps(TINY))
+        open_clip.add_model_config(config)
+        torch.manual_seed(0)
+        model = open_clip.create_model(name)
+        torch.save(model.state_dict(), root / "clip" / f"{name}.pt")
+    torch.save(torch.nn.Linear(16, 1).state_dict(), root / "aesthetic" / "ViT-L-14-linear.pth")
+    return root
+
+
+def _items():
+    samples = [make_sample(WorldConfig(), 0, i) for i in range(2)]
+    return [VideoItem(str(i), s.frames, s.prompt, s.attributes) for i, s in enumerate(samples)]
+
+
+def test_without_weights_each_clip_judge_says_what_is_missing_and_where(tmp_path):
+    assert "needs --weights" in get_judge("clip-pf").unavailable()
+    reason = get_judge("clip-pf", tmp_path).unavailable()
+    assert "ViT-B-32" in reason and str(tmp_path / "clip") in reason
+
+
+def test_clip_judges_score_from_local_weights(weights):
+    cases = {
+        "clip-pf": {"clip_score"},
+        "clip-aesthetic": {"aesthetic"},
+        "vbench-clip": {"background_consistency", "aesthetic_quality"},
+    }
+    for name, dims in cases.items():
+        judge = get_judge(name, weights)
+        assert judge.unavailable() is None
+        scores = judge.score(_items())
+        assert len(scores) == 2 and all(set(s) == dims for s in scores)
+        assert all(np.isfinite(v) for s in scores for v in s.values())
+    still = _items()[0]
+    still.frames = np.repeat(still.frames[:1], 8, axis=0)
+    assert get_judge("vbench-clip", weights).score([still])[0][
+        "background_consistency"
+    ] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_background_consistency_is_vbenchs_formula():
+    f = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]), dim=-1)
+    c = 2**-0.5
+    # frame 1: (cos(f1,f0) + cos(f1,f0)) / 2 = c; frame 2: (cos(f2,f0) + cos(f2,f1)) / 2 = c / 2
+    assert background_consistency(f) == pytest.approx((c + c / 2) / 2)
