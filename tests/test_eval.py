@@ -71,3 +71,22 @@ def test_report_has_gsb_vbench_rank_sum_and_judge_tables(home, tmp_path, capsys)
     assert "No scores yet (run `workbench eval`): unscored" in md
     assert (out / "report.html").read_text().count("<table") == 3
     assert (out / "curve_loss.png").is_file()
+
+
+def test_official_vbench_results_are_ingested_by_video_file_name(home, tmp_path, capsys):
+    assert main(["world", "make", "--n", "4"]) == 0
+    store = Store(home)
+    videos = store.query("SELECT id, path FROM videos ORDER BY id")
+    results = {"subject_consistency": [0.9, [{"video_path": f"/elsewhere/{v['id']}.mp4",
+                                              "video_results": 0.9} for v in videos]]}  # fmt: skip
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    assert main(["eval", "--ingest-vbench", str(path)]) == 0
+    rows = store.query("SELECT * FROM scores WHERE judge = 'vbench-official'")
+    assert len(rows) == len(videos) and {r["dimension"] for r in rows} == {"subject_consistency"}
+    results["subject_consistency"][1].append({"video_path": "x/unknown.mp4", "video_results": 1})
+    path.write_text(json.dumps(results))
+    before = snapshot(store)
+    assert main(["eval", "--ingest-vbench", str(path)]) == 1
+    assert "not in the store: unknown" in capsys.readouterr().err
+    assert snapshot(store) == before

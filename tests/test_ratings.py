@@ -30,3 +30,15 @@ def test_bootstrap_interval_contains_the_score_and_narrows_with_more_data():
         gsb_counts(["good", "great"])
     with pytest.raises(ValueError):
         outcomes_from_scores([1.0], [1.0, 2.0], 0.1)
+
+
+def test_vbench_quality_normalises_with_vbenchs_constants_and_needs_every_dimension():
+    from workbench.report import vbench_quality_score
+
+    perfect = {"subject_consistency": 1.0, "background_consistency": 1.0,
+               "temporal_flickering": 1.0, "motion_smoothness": 0.9975, "dynamic_degree": 1.0,
+               "aesthetic_quality": 1.0, "imaging_quality": 1.0}  # fmt: skip
+    assert vbench_quality_score(perfect) == pytest.approx(1.0)
+    half_dynamic = {**perfect, "dynamic_degree": 0.0}  # weight 0.5 of 6.5
+    assert vbench_quality_score(half_dynamic) == pytest.approx(6.0 / 6.5)
+    assert vbench_quality_score({k: v for k, v in perfect.items() if k != "dynamic_degree"}) is None

@@ -21,6 +21,14 @@ ASPECTS = {"VQ": [("shapes-vq", "overall")], "PF": [("shapes-pf", "overall")]}
 VBENCH_DIMENSIONS = ("subject_consistency", "background_consistency", "motion_smoothness",
                      "dynamic_degree", "aesthetic_quality", "imaging_quality",
                      "temporal_flickering")  # fmt: skip
+# VBench's normalisation (scripts/constant.py): (score - Min) / (Max - Min), then a weighted
+# mean over the quality dimensions, dynamic degree at half weight.
+VBENCH_NORMALIZE = {
+    "subject_consistency": (0.1462, 1.0), "background_consistency": (0.2615, 1.0),
+    "temporal_flickering": (0.6293, 1.0), "motion_smoothness": (0.706, 0.9975),
+    "dynamic_degree": (0.0, 1.0), "aesthetic_quality": (0.0, 1.0), "imaging_quality": (0.0, 1.0),
+}  # fmt: skip
+VBENCH_WEIGHT = {"dynamic_degree": 0.5}
 CURVES = ("loss", "dgr", "win_gap", "lose_gap", "implicit_acc", "sft")
 
 
@@ -81,9 +89,25 @@ def vbench_rows(scores: dict[str, dict[str, dict]]) -> tuple[list[dict[str, Any]
     for d in present:  # the best of n groups gets n points, the worst 1
         for rank, c in enumerate(sorted(means, key=lambda c: means[c][d]), start=1):
             totals[c] += rank
-    rows = [{"checkpoint": c, **{d: means[c][d] for d in present}, "Total (rank sum)": totals[c]}
-            for c in means]  # fmt: skip
+    rows = []
+    for c in means:
+        quality = vbench_quality_score(means[c])
+        row = {"checkpoint": c, **{d: means[c][d] for d in present}, "Total (rank sum)": totals[c]}
+        row["VBench Quality"] = "n/a (missing dims)" if quality is None else quality
+        rows.append(row)
     return rows, missing
+
+
+def vbench_quality_score(means: dict[str, float]) -> float | None:
+    """VBench's normalised Quality score; None unless every quality dimension is present."""
+    if any(np.isnan(means.get(d, np.nan)) for d in VBENCH_NORMALIZE):
+        return None
+    total = weights = 0.0
+    for dim, (lo, hi) in VBENCH_NORMALIZE.items():
+        w = VBENCH_WEIGHT.get(dim, 1.0)
+        total += w * (means[dim] - lo) / (hi - lo)
+        weights += w
+    return total / weights
 
 
 def _vbench_mean(per_sample: dict[str, dict], dimension: str) -> float:

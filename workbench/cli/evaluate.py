@@ -18,7 +18,9 @@ def add_parser(subparsers) -> None:
         "('gt' scores the dataset's own videos)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--ckpt", action="append", required=True, help="repeat to compare")
+    parser.add_argument("--ckpt", action="append", default=[], help="repeat to compare")
+    parser.add_argument("--ingest-vbench", type=Path, default=None, metavar="RESULTS_JSON",
+                        help="store the official vbench package's per-video results")  # fmt: skip
     parser.add_argument(
         "--judges", default=None, help="comma list (default: shapes-pf,shapes-vq,technical,vbench)"
     )
@@ -38,7 +40,16 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evaluators.runner import DEFAULT_JUDGES, evaluate
+    from evaluators.vbench import ingest_official_results
+    from workbench.errors import WorkbenchError
 
+    if not args.ckpt and args.ingest_vbench is None:
+        raise WorkbenchError("give --ckpt (one or more) or --ingest-vbench")
+    if args.ingest_vbench is not None:
+        stored = ingest_official_results(Store(args.home), args.ingest_vbench)
+        emit(args, {"ingested": str(args.ingest_vbench), "scores": stored})
+        if not args.ckpt:
+            return 0
     judges = args.judges.split(",") if args.judges else list(DEFAULT_JUDGES)
     sampler = {"steps": args.steps, "guidance": args.guidance, "seed": args.seed}
     rows = evaluate(
