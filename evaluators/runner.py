@@ -22,6 +22,12 @@ GROUND_TRUTH = "gt"  # pseudo-checkpoint: the dataset's own videos
 DEFAULT_JUDGES = ("shapes-pf", "shapes-vq", "technical", "vbench")
 
 
+def default_judges(store: Store, dataset: str) -> list[str]:
+    """Every default judge that can score the dataset (shapes-* need the shapes world)."""
+    world = get_dataset(store, dataset).kind == "world"
+    return [j for j in DEFAULT_JUDGES if world or not get_judge(j).needs_world]
+
+
 def evaluate(
     store: Store,
     ckpts: list[str],

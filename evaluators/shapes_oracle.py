@@ -64,23 +64,39 @@ def read_motion(mask: np.ndarray, min_shift: float = 2.0) -> str | None:
 
 
 def read_shape(mask: np.ndarray) -> str | None:
-    """circle / square / triangle from how much of its bounding box the middle frame fills."""
-    frame = mask[len(mask) // 2]
-    ys, xs = np.nonzero(frame)
-    if len(xs) < 6:
+    """circle / square / triangle from how much of its bounding box the object fills
+    (median over frames: one compressed frame does not decide)."""
+    fills = []
+    for frame in mask:
+        ys, xs = np.nonzero(frame)
+        if len(xs) >= 6:
+            fills.append(len(xs) / ((np.ptp(xs) + 1) * (np.ptp(ys) + 1)))
+    if not fills:
         return None
-    fill = len(xs) / ((np.ptp(xs) + 1) * (np.ptp(ys) + 1))
+    fill = float(np.median(fills))
     return min({"circle": 0.785, "square": 1.0, "triangle": 0.5}.items(),
                key=lambda kv: abs(kv[1] - fill))[0]  # fmt: skip
 
 
+def object_mask(frames: np.ndarray, background_rgb, object_rgb) -> np.ndarray:
+    """(T, H, W) pixels nearer the object's colour than the background's: the midpoint
+    threshold, so colour bleeding from compression splits evenly at the edges."""
+    px = frames.astype(np.int32)
+    to_obj = np.abs(px - np.asarray(object_rgb)).sum(-1)
+    to_bg = np.abs(px - np.asarray(background_rgb)).sum(-1)
+    return to_obj < to_bg
+
+
 def read_attributes(frames: np.ndarray) -> dict[str, str | None]:
     """Everything the oracle can read from a single-object clip."""
-    background = read_background(frames)
-    mask = foreground(frames, BACKGROUNDS[background])
+    background_rgb = border_colour(frames)
+    mask = foreground(frames, background_rgb)
+    colour = read_colour(frames, mask)
+    if colour is not None:  # refine the outline for shape and motion
+        mask = object_mask(frames, background_rgb, np.median(frames[mask], axis=0))
     return {
-        "background": background,
-        "color": read_colour(frames, mask),
+        "background": nearest(background_rgb, BACKGROUNDS),
+        "color": colour,
         "motion": read_motion(mask),
         "shape": read_shape(mask),
     }

@@ -55,6 +55,8 @@ def generate(
     samples = load_samples(store, dataset, split)[:n]
     if not samples:
         raise WorkbenchError(f"dataset {dataset!r} has no {split} samples")
+    if ref.method == "videos":  # an external source: its videos are all there is
+        return _external_videos(store, ref, samples)
     defaults = {
         k: v for k, v in sampling_defaults(ref.path).items() if k in SamplerSettings.fields()
     }
@@ -105,6 +107,17 @@ def generate(
         {"sample_id": s["id"], "seed": sd, "video_id": have[k], "new": (s, sd, k) in todo}
         for s, sd, k in jobs
     ]
+
+
+def _external_videos(store: Store, ref: CheckpointRef, samples: list[dict]) -> list[dict]:
+    rows = store.query(
+        "SELECT sample_id, seed, video_id FROM generations WHERE checkpoint = ? "
+        "AND list_contains(?, sample_id)",
+        [ref.name, [s["id"] for s in samples]],
+    )
+    if not rows:
+        raise WorkbenchError(f"source {ref.name!r} has no videos for these samples")
+    return [{**r, "new": False} for r in rows]
 
 
 def _generate_batch(store, model, ref, spec, batch, settings, run_id) -> dict[str, str]:

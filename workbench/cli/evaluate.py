@@ -19,12 +19,23 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--ckpt", action="append", default=[], help="repeat to compare")
+    parser.add_argument(
+        "--videos",
+        type=Path,
+        default=None,
+        help="score a folder of videos made elsewhere (with --prompts, --name)",
+    )
+    parser.add_argument("--prompts", type=Path, default=None, help="CSV / JSONL file -> prompt")
+    parser.add_argument("--name", default=None, help="name of the external source")
     parser.add_argument("--ingest-vbench", type=Path, default=None, metavar="RESULTS_JSON",
                         help="store the official vbench package's per-video results")  # fmt: skip
     parser.add_argument(
-        "--judges", default=None, help="comma list (default: shapes-pf,shapes-vq,technical,vbench)"
+        "--judges",
+        default=None,
+        help="comma list (default: shapes-pf,shapes-vq,technical,vbench; without shapes-* "
+        "for other datasets)",
     )
-    parser.add_argument("--dataset", default="shapes")
+    parser.add_argument("--dataset", default=None, help="default: shapes")
     parser.add_argument("--split", default="test", choices=("train", "test"))
     parser.add_argument("--n", type=int, default=None, help="first N samples")
     parser.add_argument("--no-generate", action="store_true", help="fail on missing videos")
@@ -39,21 +50,31 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evaluators.runner import DEFAULT_JUDGES, evaluate
+    from evaluators.runner import default_judges, evaluate
     from evaluators.vbench import ingest_official_results
     from workbench.errors import WorkbenchError
 
-    if not args.ckpt and args.ingest_vbench is None:
-        raise WorkbenchError("give --ckpt (one or more) or --ingest-vbench")
+    if not args.ckpt and args.ingest_vbench is None and args.videos is None:
+        raise WorkbenchError("give --ckpt (one or more), --videos or --ingest-vbench")
+    if args.videos is not None:
+        from workbench.external import register_external_videos
+
+        if args.prompts is None or not args.name:
+            raise WorkbenchError("--videos needs --prompts and --name")
+        source = register_external_videos(
+            Store(args.home), args.videos, args.prompts, args.name, args.dataset
+        )
+        args.ckpt, args.dataset = [*args.ckpt, args.name], source["dataset"]
     if args.ingest_vbench is not None:
         stored = ingest_official_results(Store(args.home), args.ingest_vbench)
         emit(args, {"ingested": str(args.ingest_vbench), "scores": stored})
         if not args.ckpt:
             return 0
-    judges = args.judges.split(",") if args.judges else list(DEFAULT_JUDGES)
+    dataset = args.dataset or "shapes"
+    judges = args.judges.split(",") if args.judges else default_judges(Store(args.home), dataset)
     sampler = {"steps": args.steps, "guidance": args.guidance, "seed": args.seed}
     rows = evaluate(
-        Store(args.home), args.ckpt, [j.strip() for j in judges], args.dataset, args.split,
+        Store(args.home), args.ckpt, [j.strip() for j in judges], dataset, args.split,
         args.n, not args.no_generate, args.weights, sampler=sampler,
     )  # fmt: skip
     emit(args, rows)
