@@ -7,8 +7,7 @@ architecture. The LAION aesthetic head is `<weights>/aesthetic/<MODEL>-linear.pt
 
 clip-pf           prompt following: mean over frames of cos(text, frame) (CLIPScore / 100).
 clip-aesthetic    visual quality: mean over frames of the LAION aesthetic score (1..10).
-vbench-clip       VBench's background_consistency: for frames i >= 1 the mean of
-                  cos(f_i, f_0) and cos(f_i, f_{i-1}), averaged over i; and VBench's
+vbench-clip       VBench's background_consistency (`vbench_consistency` of CLIP features) and
                   aesthetic_quality = aesthetic score / 10.
 """
 
@@ -26,12 +25,14 @@ from evaluators.registry import register
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".bin")
 
 
-def background_consistency(features: torch.Tensor) -> float:
-    """VBench's formula over L2-normalised per-frame features (T, D)."""
+def vbench_consistency(features: torch.Tensor) -> float:
+    """VBench's subject / background consistency over L2-normalised per-frame features
+    (T, D): for frames i >= 1 the mean of max(0, cos(f_i, f_0)) and max(0, cos(f_i, f_i-1)),
+    averaged over i."""
     if len(features) < 2:
-        raise ValueError("background consistency needs at least two frames")
-    to_first = (features[1:] * features[:1]).sum(-1)
-    to_previous = (features[1:] * features[:-1]).sum(-1)
+        raise ValueError("consistency needs at least two frames")
+    to_first = (features[1:] * features[:1]).sum(-1).clamp(min=0)
+    to_previous = (features[1:] * features[:-1]).sum(-1).clamp(min=0)
     return float(((to_first + to_previous) / 2).mean())
 
 
@@ -134,6 +135,6 @@ class VBenchClip(ClipJudge):
         for item in items:
             features = self.frame_features(item.frames)
             aesthetic = float(self.aesthetic(features).mean())
-            out.append({"background_consistency": background_consistency(features),
+            out.append({"background_consistency": vbench_consistency(features),
                         "aesthetic_quality": aesthetic / 10})  # fmt: skip
         return out

@@ -41,3 +41,4 @@ def _load_builtin() -> None:
     import evaluators.shapes_judges  # noqa: F401
     import evaluators.technical  # noqa: F401
     import evaluators.vbench  # noqa: F401
+    import evaluators.vbench_models  # noqa: F401

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from evaluators.base import VideoItem
-from evaluators.clip_judges import background_consistency
+from evaluators.clip_judges import vbench_consistency
 from evaluators.registry import get_judge
 from workbench.world.shapes import WorldConfig, make_sample
 
@@ -67,8 +67,10 @@ def test_clip_judges_score_from_local_weights(weights):
     ] == pytest.approx(1.0, abs=1e-5)
 
 
-def test_background_consistency_is_vbenchs_formula():
+def test_consistency_is_vbenchs_formula():
     f = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]), dim=-1)
     c = 2**-0.5
     # frame 1: (cos(f1,f0) + cos(f1,f0)) / 2 = c; frame 2: (cos(f2,f0) + cos(f2,f1)) / 2 = c / 2
-    assert background_consistency(f) == pytest.approx((c + c / 2) / 2)
+    assert vbench_consistency(f) == pytest.approx((c + c / 2) / 2)
+    opposite = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
+    assert vbench_consistency(opposite) == 0.0  # negative similarity is clamped to 0
