@@ -18,12 +18,6 @@ def snapshot(store: Store) -> dict:
     return {"rows": rows, "files": files}
 
 
-def foreground(frames: np.ndarray, background_rgb, threshold: int = 60) -> np.ndarray:
-    """(T, H, W) mask of pixels that differ clearly from the background colour."""
-    diff = np.abs(frames.astype(int) - np.asarray(background_rgb)).sum(-1)
-    return diff > threshold
-
-
 def centroids(mask: np.ndarray) -> np.ndarray:
     """(T, 2) centroid (x, y) of each frame's mask."""
     out = []

@@ -3,8 +3,9 @@ import json
 import av
 import numpy as np
 import pytest
-from helpers import centroids, foreground
+from helpers import centroids
 
+from evaluators.shapes_oracle import foreground
 from workbench import media
 from workbench.cli import main
 from workbench.datasets import load_gt_frames, load_samples
