@@ -9,7 +9,7 @@ SCRIPT = Path(sys.executable).parent / "workbench"
 
 def test_console_script_help_lists_the_commands():
     out = subprocess.run([str(SCRIPT), "--help"], capture_output=True, text=True, check=True)
-    for command in ("world", "data", "env"):
+    for command in ("world", "data", "gtpair", "train", "generate", "eval", "report", "env"):
         assert command in out.stdout
     assert "--home" in out.stdout and "--json" in out.stdout
 

@@ -24,6 +24,9 @@ def test_generate_writes_videos_with_provenance_and_reuses_them(home, capsys):
     assert json.loads(gens[0]["settings"])["steps"] == 3
     frames, _ = media.read_video(store.path(gens[0]["path"]))
     assert frames.shape == (8, 32, 32, 3)
+    assert main(["--json", "checkpoints"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert (listed["name"], listed["method"], listed["videos"]) == ("b", "sft", 3)
     # Another setting is another video; the same seed is the same video.
     assert main(["--json", "generate", "--ckpt", "b", "--n", "1", "--steps", "4"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["new"] is True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,12 +92,9 @@ def _ref(store: Store, row: dict[str, Any]) -> CheckpointRef:
 
 
 def list_checkpoints(store: Store) -> list[dict[str, Any]]:
-    rows = store.query(
-        "SELECT name, method, task, parent, path, created_at FROM checkpoints ORDER BY created_at"
+    """Every checkpoint and external source, oldest first, with how many videos it made."""
+    return store.query(
+        """SELECT c.name, c.method, c.task, c.parent, count(g.key) AS videos, c.created_at
+           FROM checkpoints c LEFT JOIN generations g ON g.checkpoint = c.name
+           GROUP BY ALL ORDER BY c.created_at"""
     )
-    return rows
-
-
-def checkpoint_config(store: Store, name: str) -> dict[str, Any]:
-    rows = store.query("SELECT config FROM checkpoints WHERE name = ?", [name])
-    return json.loads(rows[0]["config"]) if rows and rows[0]["config"] else {}

@@ -7,11 +7,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from workbench.cli import data, env, evaluate, generate, gtpair, report, train, world
+from workbench.cli import (
+    checkpoints,
+    data,
+    env,
+    evaluate,
+    generate,
+    gtpair,
+    report,
+    train,
+    world,
+)
 from workbench.errors import WorkbenchError
 from workbench.store import default_home
 
-COMMANDS = (world, data, gtpair, train, generate, evaluate, report, env)
+COMMANDS = (world, data, gtpair, train, generate, evaluate, report, checkpoints, env)
 
 
 def build_parser() -> argparse.ArgumentParser:

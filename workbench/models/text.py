@@ -46,7 +46,3 @@ class PromptEncoder:
         mask = tokens.attention_mask.to(device)
         hidden = self.text_encoder(tokens.input_ids.to(device), mask).last_hidden_state.float()
         return hidden * mask[..., None]  # Wan zero-pads past the text
-
-    @property
-    def dim(self) -> int:
-        return self.text_encoder.config.d_model
