@@ -77,7 +77,9 @@ def _usable(judge: Judge, spec: DatasetSpec) -> Judge:
     return judge
 
 
-def _score_missing(store, judge: Judge, spec, videos, batch_size: int, progress: bool) -> None:
+def _score_missing(
+    store: Store, judge: Judge, spec: DatasetSpec, videos, batch_size: int, progress: bool
+) -> None:
     ids = sorted({v for v, _ in videos})
     done = {r["video_id"] for r in store.query(
         "SELECT DISTINCT video_id FROM scores WHERE judge = ? AND judge_version = ? "
@@ -86,7 +88,7 @@ def _score_missing(store, judge: Judge, spec, videos, batch_size: int, progress:
     bar = tqdm(total=len(todo), desc=f"score {judge.name}", unit="video", disable=not progress)
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
-        items = [_item(store, spec, video_id, sample) for video_id, sample in batch]
+        items = _items(store, spec, batch)
         rows = [
             {"video_id": item.video_id, "judge": judge.name, "judge_version": judge.version,
              "dimension": dim, "value": value}
@@ -98,11 +100,18 @@ def _score_missing(store, judge: Judge, spec, videos, batch_size: int, progress:
     bar.close()
 
 
-def _item(store: Store, spec: DatasetSpec, video_id: str, sample: dict) -> VideoItem:
-    path = store.query("SELECT path FROM videos WHERE id = ?", [video_id])[0]["path"]
-    frames, _ = media.read_video(store.path(path))  # a corrupt file raises, naming it
-    reference = load_gt_frames(store, sample) if spec.kind == "world" else None
-    return VideoItem(video_id, frames, sample["prompt"], sample["attributes"], reference)
+def _items(store: Store, spec: DatasetSpec, batch: list[tuple[str, dict]]) -> list[VideoItem]:
+    """Decoded videos of a batch (one path query for all); a corrupt file raises, naming it.
+    World samples carry their exact ground truth as the reference (a cheap re-render)."""
+    ids = [video_id for video_id, _ in batch]
+    paths = {r["id"]: r["path"] for r in store.query(
+        "SELECT id, path FROM videos WHERE list_contains(?, id)", [ids])}  # fmt: skip
+    items = []
+    for video_id, sample in batch:
+        frames, _ = media.read_video(store.path(paths[video_id]))
+        reference = load_gt_frames(store, sample) if spec.kind == "world" else None
+        items.append(VideoItem(video_id, frames, sample["prompt"], sample["attributes"], reference))
+    return items
 
 
 def _summarise(store: Store, ckpt: str, judge: Judge, video_ids: list[str]) -> list[dict]:
