@@ -68,6 +68,8 @@ def test_bad_training_inputs_fail_with_one_line(world, tmp_path, capsys):
     assert "bad training config" in capsys.readouterr().err
     assert main(["train", "--name", "x", "--method", "ppo"]) == 1
     assert "unknown method 'ppo'" in capsys.readouterr().err
+    assert main(["train", "--name", "x", "--tiny-patch", "1,4"]) == 1
+    assert "--tiny-patch must be three positive integers" in capsys.readouterr().err
     assert Store(world).query("SELECT count(*) AS n FROM checkpoints")[0]["n"] == 0
 
 

@@ -37,6 +37,8 @@ class TrainConfig:
     """Checkpoint name or path to start from; 'tiny' builds a new embedded model."""
     task: str = "t2v"
     """t2v or i2v; only used when init is 'tiny' (a loaded model has its own)."""
+    tiny_patch: tuple[int, int, int] = (2, 4, 4)
+    """Patch (t, h, w) of a model built from scratch: (1, 4, 4) doubles the tokens."""
     steps: int = 200
     batch_size: int = 8
     grad_accum: int = 1

@@ -49,7 +49,8 @@ def build_model(store: Store, cfg: TrainConfig) -> tuple[WanVideoModel, Checkpoi
     """The model to train and the checkpoint it came from (None when built from scratch)."""
     if cfg.init == "tiny":
         spec = get_dataset(store, cfg.dataset)
-        model = build_tiny_wan(TinyWanConfig(), cfg.task, spec.frames, spec.height,
+        tiny = TinyWanConfig(patch_size=tuple(cfg.tiny_patch))
+        model = build_tiny_wan(tiny, cfg.task, spec.frames, spec.height,
                                spec.width, spec.fps, seed=cfg.seed)  # fmt: skip
         return model, None
     parent = resolve_checkpoint(store, cfg.init)

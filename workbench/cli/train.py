@@ -36,6 +36,7 @@ def add_parser(subparsers) -> None:
         "--init", default="tiny", help="checkpoint name or model folder; 'tiny' = new model"
     )
     parser.add_argument("--task", default="t2v", choices=("t2v", "i2v"), help="with --init tiny")
+    parser.add_argument("--tiny-patch", default="2,4,4", help="with --init tiny: patch t,h,w")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--grad-accum", type=int, default=1)
@@ -59,12 +60,13 @@ def run(args: argparse.Namespace) -> int:
     from training.config import TrainConfig
     from training.trainer import train
 
-    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"r", "lora"}
+    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"r", "lora", "tiny_patch"}
     try:
         cfg = TrainConfig(
             **{k: v for k, v in vars(args).items() if k in names},
             r=None if args.r == "dgr" else float(args.r),
             lora=not args.full,
+            tiny_patch=_patch(args.tiny_patch),
         )
     except ValueError as exc:
         raise WorkbenchError(f"bad training config: {exc}") from exc
@@ -72,3 +74,10 @@ def run(args: argparse.Namespace) -> int:
     emit(args, {"checkpoint": ref.name, "path": str(ref.path), "method": ref.method,
                 "task": ref.task, "parent": ref.parent})  # fmt: skip
     return 0
+
+
+def _patch(text: str) -> tuple[int, int, int]:
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise WorkbenchError(f"--tiny-patch must be three positive integers t,h,w, got {text!r}")
+    return tuple(int(p) for p in parts)  # type: ignore[return-value]
