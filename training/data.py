@@ -83,9 +83,9 @@ def load_pairs(store: Store, model: WanVideoModel, pairset: str) -> TrainingSet:
             )
         winners.append(w)
         losers.append(l_)
-    w, l_ = np.stack(winners), np.stack(losers)
     if len({x.shape for x in winners}) > 1:
         raise WorkbenchError(f"pair set {pairset!r} mixes clip formats")
+    w, l_ = np.stack(winners), np.stack(losers)
     model.check_clip_format(*w.shape[1:4])
     return TrainingSet(_encode(model, w), _encode(model, l_), [r["prompt"] for r in rows],
                        w[:, 0].copy(), w.shape[1])  # fmt: skip

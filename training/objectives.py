@@ -21,6 +21,17 @@ def sft_objective(
     return sft_loss(per_sample_error(v_pred, target.to(device)))
 
 
+def fused_pair_inputs(
+    data: TrainingSet, draws: Draws, cond: Conditioning, device
+) -> tuple[torch.Tensor, torch.Tensor, Conditioning, torch.Tensor]:
+    """x_t, t, conditioning and velocity targets of winners then losers (a 2B batch), with
+    the same noise and timestep on both sides of each pair."""
+    xw, vw = noisy_latents(data.winners[draws.items], draws.noise, draws.t)
+    xl, vl = noisy_latents(data.losers[draws.items], draws.noise, draws.t)
+    x_t, target = torch.cat([xw, xl]).to(device), torch.cat([vw, vl]).to(device)
+    return x_t, torch.cat([draws.t, draws.t]).to(device), Conditioning.cat([cond, cond]), target
+
+
 def preference_objective(
     model: WanVideoModel,
     data: TrainingSet,
@@ -31,10 +42,7 @@ def preference_objective(
     reference: ReferenceFn,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """DPO / Reg-DPO: winner and loser share noise and t, in one fused 2B forward."""
-    xw, vw = noisy_latents(data.winners[draws.items], draws.noise, draws.t)
-    xl, vl = noisy_latents(data.losers[draws.items], draws.noise, draws.t)
-    x_t, target = torch.cat([xw, xl]).to(device), torch.cat([vw, vl]).to(device)
-    t2, cond2 = torch.cat([draws.t, draws.t]).to(device), Conditioning.cat([cond, cond])
+    x_t, t2, cond2, target = fused_pair_inputs(data, draws, cond, device)
     err_w, err_l = per_sample_error(model.velocity(x_t, t2, cond2), target).chunk(2)
     ref_w, ref_l = reference(x_t, t2, cond2, target, draws).to(err_w).chunk(2)
     r = 0.0 if cfg.method == "dpo" else cfg.r

@@ -19,14 +19,14 @@ from training.checkpointing import (
 )
 from training.config import TrainConfig
 from training.data import TrainingSet, batch_draws, load_clips, load_pairs
-from training.objectives import preference_objective, sft_objective
+from training.objectives import fused_pair_inputs, preference_objective, sft_objective
 from training.reference import (
     ReferenceFn,
     cached_reference,
     frozen_reference,
     lora_disabled_reference,
 )
-from training.timesteps import noisy_latents, sample_timesteps
+from training.timesteps import sample_timesteps
 from workbench.atomic import existing_version
 from workbench.checkpoints import (
     CheckpointRef,
@@ -38,7 +38,7 @@ from workbench.datasets import get_dataset
 from workbench.errors import WorkbenchError
 from workbench.models.loading import apply_lora, load_model, trainable_parameters
 from workbench.models.tiny import TinyWanConfig, build_tiny_wan
-from workbench.models.wan import Conditioning, WanVideoModel
+from workbench.models.wan import WanVideoModel
 from workbench.provenance import run_row
 from workbench.store import Store
 
@@ -96,11 +96,8 @@ def precompute_reference(
         draws = batch_draws(data, position, cfg.batch_size, cfg.seed, _t_sampler(cfg),
                             cfg.prompt_dropout)  # fmt: skip
         cond = _condition(model, data, draws)
-        xw, vw = noisy_latents(data.winners[draws.items], draws.noise, draws.t)
-        xl, vl = noisy_latents(data.losers[draws.items], draws.noise, draws.t)
-        errors = base(torch.cat([xw, xl]).to(device), torch.cat([draws.t, draws.t]).to(device),
-                      Conditioning.cat([cond, cond]), torch.cat([vw, vl]).to(device))  # fmt: skip
-        err_w, err_l = errors.cpu().chunk(2)
+        x_t, t2, cond2, target = fused_pair_inputs(data, draws, cond, device)
+        err_w, err_l = base(x_t, t2, cond2, target).cpu().chunk(2)
         for k, key in enumerate(zip(draws.items, draws.epochs, strict=True)):
             table[key] = (float(err_w[k]), float(err_l[k]))
     return table

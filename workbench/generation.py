@@ -57,13 +57,8 @@ def generate(
         raise WorkbenchError(f"dataset {dataset!r} has no {split} samples")
     if ref.method == "videos":  # an external source: its videos are all there is
         return _external_videos(store, ref, samples)
-    defaults = {
-        k: v for k, v in sampling_defaults(ref.path).items() if k in SamplerSettings.fields()
-    }
     try:
-        settings = SamplerSettings(
-            **defaults | {k: v for k, v in overrides.items() if v is not None}
-        )
+        settings = SamplerSettings.from_defaults(sampling_defaults(ref.path), **overrides)
     except ValueError as exc:
         raise WorkbenchError(str(exc)) from exc
     jobs = [
@@ -103,8 +98,9 @@ def generate(
             have.update(_generate_batch(store, model, ref, spec, batch, settings, run["id"]))
             bar.update(len(batch))
         bar.close()
+    new = {k for _, _, k in todo}
     return [
-        {"sample_id": s["id"], "seed": sd, "video_id": have[k], "new": (s, sd, k) in todo}
+        {"sample_id": s["id"], "seed": sd, "video_id": have[k], "new": k in new}
         for s, sd, k in jobs
     ]
 

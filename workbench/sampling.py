@@ -29,14 +29,11 @@ class SamplerSettings:
             raise ValueError(f"bad sampler settings: {self}")
 
     @classmethod
-    def for_model(cls, model: WanVideoModel, **overrides: Any) -> SamplerSettings:
-        """The model's recorded defaults, with any non-None overrides."""
-        defaults = {k: v for k, v in model.info.get("sampling", {}).items() if k in cls.fields()}
-        return cls(**defaults | {k: v for k, v in overrides.items() if v is not None})
-
-    @staticmethod
-    def fields() -> set[str]:
-        return {f.name for f in dataclasses.fields(SamplerSettings)}
+    def from_defaults(cls, defaults: dict[str, Any], **overrides: Any) -> SamplerSettings:
+        """A model's recorded defaults (unknown keys ignored), with any non-None overrides."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        known = {k: v for k, v in defaults.items() if k in names}
+        return cls(**known | {k: v for k, v in overrides.items() if v is not None})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
