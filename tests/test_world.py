@@ -9,7 +9,14 @@ from evaluators.shapes_oracle import foreground
 from workbench import media
 from workbench.cli import main
 from workbench.datasets import load_gt_frames, load_samples
-from workbench.world.shapes import COLORS, MOTIONS, WorldConfig, make_sample, render
+from workbench.world.shapes import (
+    COLORS,
+    MOTIONS,
+    WorldConfig,
+    make_sample,
+    render,
+    sample_attributes,
+)
 
 DIRECTIONS = {m: np.array(v[:2]) for m, v in MOTIONS.items() if v[2] == 0}
 
@@ -84,6 +91,21 @@ def test_world_is_deterministic_and_holds_out_combinations():
             assert (obj["shape"], obj["color"]) != ("circle", "green")
             assert (obj["color"], obj["motion"]) != ("red", "up")
     assert len({s.prompt for s in samples}) > 200, "captions should vary in phrasing"
+
+
+def test_first_frame_does_not_give_the_motion_away_unless_asked():
+    def mean_start_x(cfg: WorldConfig, motion: str) -> float:
+        starts = [sample_attributes(cfg, 0, i)["objects"][0] for i in range(400)]
+        return float(np.mean([o["start"][0] for o in starts if o["motion"] == motion]))
+
+    cue_free = WorldConfig()
+    assert abs(mean_start_x(cue_free, "right") - mean_start_x(cue_free, "left")) < 0.5
+    cued = WorldConfig(cue_free_start=False)
+    assert mean_start_x(cued, "left") - mean_start_x(cued, "right") > 5
+
+    with pytest.raises(ValueError, match="no start position"):
+        WorldConfig(travel=0.45)
+    WorldConfig(travel=0.45, cue_free_start=False)  # each path alone still fits
 
 
 def test_grow_shrink_and_two_objects_render_as_described():

@@ -31,6 +31,9 @@ def add_parser(subparsers) -> None:
     make.add_argument("--max-objects", type=int, default=1, choices=(1, 2))
     make.add_argument("--two-object-prob", type=float, default=0.0)
     make.add_argument("--test-fraction", type=float, default=0.2)
+    make.add_argument("--cued-start", action="store_true",
+                      help="start objects anywhere their path fits (the start position then "
+                      "predicts the motion; default: only where every motion fits)")  # fmt: skip
     make.set_defaults(run=run_make)
 
 
@@ -45,7 +48,7 @@ def run_make(args: argparse.Namespace) -> int:
             frames=args.frames, size=args.size, fps=args.fps,
             motions=tuple(m.strip() for m in args.motions.split(",") if m.strip()),
             max_objects=args.max_objects, two_object_prob=args.two_object_prob,
-            test_fraction=args.test_fraction,
+            test_fraction=args.test_fraction, cue_free_start=not args.cued_start,
         )  # fmt: skip
     except ValueError as exc:
         raise WorkbenchError(f"bad world config: {exc}") from exc

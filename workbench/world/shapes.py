@@ -75,8 +75,12 @@ class WorldConfig:
     two_object_prob: float = 0.0
     radius: float = 0.18
     """Object radius as a fraction of the frame side."""
-    travel: float = 0.35
+    travel: float = 0.3
     """Distance moved over the clip, as a fraction of the frame side."""
+    cue_free_start: bool = True
+    """Start objects only where every one of `motions` fits, so the first frame does not give
+    the motion away (an I2V model must read it from the prompt). False: anywhere the object's
+    own path fits, which lets the start position predict the direction."""
     test_fraction: float = 0.2
     """Share of in-distribution samples put in the test split."""
     holdout: tuple[str, ...] = ("circle+green", "square+yellow", "triangle+cyan", "red+up")
@@ -98,8 +102,14 @@ class WorldConfig:
             raise ValueError(f"max_objects must be 1 or 2, got {self.max_objects}")
         if not 0.0 <= self.test_fraction < 1.0:
             raise ValueError(f"test_fraction must be in [0, 1), got {self.test_fraction}")
-        if not 0.05 <= self.radius <= 0.3 or not 0.0 <= self.travel <= 1.0 - 2.6 * self.radius:
-            raise ValueError("radius must be in [0.05, 0.3] and travel fit in the frame")
+        if not 0.05 <= self.radius <= 0.3 or self.travel < 0:
+            raise ValueError("radius must be in [0.05, 0.3] and travel >= 0")
+        groups = [self.motions] if self.cue_free_start else [(m,) for m in self.motions]
+        if any(lo > hi for g in groups for lo, hi in start_region(self, g)):
+            raise ValueError(
+                f"radius {self.radius} and travel {self.travel} leave no start position inside "
+                f"the frame{' for all motions (cue_free_start)' if self.cue_free_start else ''}"
+            )
         known = set(SHAPES) | set(COLORS) | set(MOTIONS)
         for entry in self.holdout:
             unknown = [v for v in entry.split("+") if v not in known]
@@ -156,21 +166,30 @@ def sample_attributes(cfg: WorldConfig, seed: int, index: int) -> dict:
 
 def _sample_object(cfg: WorldConfig, rng: np.random.Generator) -> dict:
     shape, color, motion = (str(rng.choice(v)) for v in (cfg.shapes, cfg.colors, cfg.motions))
-    dx, dy, _ = MOTIONS[motion]
-    r = cfg.radius * cfg.size
-    margin = 1.3 * r  # room for the largest (grown) object
-    travel = cfg.travel * cfg.size
-    # Start so the whole path stays inside the frame.
-    x_lo, x_hi = margin - min(dx, 0) * travel, cfg.size - margin - max(dx, 0) * travel
-    y_lo, y_hi = margin - min(dy, 0) * travel, cfg.size - margin - max(dy, 0) * travel
+    (x_lo, x_hi), (y_lo, y_hi) = start_region(cfg, cfg.motions if cfg.cue_free_start else (motion,))
     return {
         "shape": shape,
         "color": color,
         "rgb": list(COLORS[color]),
         "motion": motion,
         "start": [float(rng.uniform(x_lo, x_hi)), float(rng.uniform(y_lo, y_hi))],
-        "radius": r,
+        "radius": cfg.radius * cfg.size,
     }
+
+
+def start_region(cfg: WorldConfig, motions: tuple[str, ...]) -> list[tuple[float, float]]:
+    """(lo, hi) of the start x and y (pixels) from which the whole path of each of `motions`
+    stays inside the frame; lo > hi when there is none."""
+    travel = cfg.travel * cfg.size
+    region = [(0.0, float(cfg.size))] * 2
+    for m in motions:
+        dx, dy, dr = MOTIONS[m]
+        margin = cfg.radius * cfg.size * (1.4 if dr > 0 else 1.0)  # a grown object is 1.4r
+        region = [
+            (max(lo, margin - min(d, 0) * travel), min(hi, cfg.size - margin - max(d, 0) * travel))
+            for (lo, hi), d in zip(region, (dx, dy), strict=True)
+        ]
+    return region
 
 
 def _matches_holdout(cfg: WorldConfig, obj: dict) -> bool:
