@@ -9,7 +9,7 @@ from evaluators.shapes_oracle import prompt_following, visual_quality
 
 @register("shapes-pf")
 class ShapesPromptFollowing(PerVideoJudge):
-    name, version, needs_world = "shapes-pf", "1", True
+    name, version, needs_world = "shapes-pf", "2", True
     dimensions = (
         Dimension("shape", description="the stated shape is drawn"),
         Dimension("color", description="the object has the stated colour"),

@@ -63,6 +63,11 @@ def read_motion(mask: np.ndarray, min_shift: float = 2.0) -> str | None:
     return None
 
 
+# Share of its bounding box a shape fills once rasterised at world sizes (a 6-pixel triangle
+# fills about 0.6, not the continuum's 0.5: its edge pixels count whole).
+BOX_FILL = {"circle": 0.785, "square": 1.0, "triangle": 0.6}
+
+
 def read_shape(mask: np.ndarray) -> str | None:
     """circle / square / triangle from how much of its bounding box the object fills
     (median over frames: one compressed frame does not decide)."""
@@ -74,8 +79,7 @@ def read_shape(mask: np.ndarray) -> str | None:
     if not fills:
         return None
     fill = float(np.median(fills))
-    return min({"circle": 0.785, "square": 1.0, "triangle": 0.5}.items(),
-               key=lambda kv: abs(kv[1] - fill))[0]  # fmt: skip
+    return min(BOX_FILL, key=lambda shape: abs(BOX_FILL[shape] - fill))
 
 
 def object_mask(frames: np.ndarray, background_rgb, object_rgb) -> np.ndarray:
