@@ -16,6 +16,8 @@ from workbench.world.shapes import (
     make_sample,
     render,
     sample_attributes,
+    shape_mask,
+    trajectory,
 )
 
 DIRECTIONS = {m: np.array(v[:2]) for m, v in MOTIONS.items() if v[2] == 0}
@@ -106,6 +108,18 @@ def test_first_frame_does_not_give_the_motion_away_unless_asked():
     with pytest.raises(ValueError, match="no start position"):
         WorldConfig(travel=0.45)
     WorldConfig(travel=0.45, cue_free_start=False)  # each path alone still fits
+
+
+@pytest.mark.parametrize("cue_free", [True, False])
+def test_objects_stay_whole_inside_the_frame(cue_free):
+    cfg = WorldConfig(cue_free_start=cue_free, motions=("left", "right", "up", "down", "grow"))
+    pad = 16
+    for i in range(60):
+        (obj,) = sample_attributes(cfg, 0, i)["objects"]
+        for cx, cy, r in trajectory(cfg, obj):
+            inside = shape_mask(obj["shape"], cx, cy, r, cfg.size).sum()
+            whole = shape_mask(obj["shape"], cx + pad, cy + pad, r, cfg.size + 2 * pad).sum()
+            assert inside == pytest.approx(whole), (i, obj["shape"], obj["motion"])
 
 
 def test_grow_shrink_and_two_objects_render_as_described():

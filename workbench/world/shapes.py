@@ -53,6 +53,12 @@ TEMPLATES = (
     "on a plain {bg} background a {obj}",
 )
 SUPERSAMPLE = 4  # anti-aliased edges: render at 4x and average down
+GROWTH = 0.4  # grow / shrink take the radius from (1 -+ GROWTH) r to (1 +- GROWTH) r
+TRIANGLE = 1.35  # the triangle's circumradius, in radii (apex up)
+# Farthest any shape reaches from its centre towards each side, in radii: the triangle's apex
+# upwards, its base corners sideways, the circle downwards.
+_SIDE = TRIANGLE * np.sqrt(3) / 2  # half its base
+REACH = {"left": _SIDE, "right": _SIDE, "up": TRIANGLE, "down": 1.0}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,7 +81,7 @@ class WorldConfig:
     two_object_prob: float = 0.0
     radius: float = 0.18
     """Object radius as a fraction of the frame side."""
-    travel: float = 0.3
+    travel: float = 0.28
     """Distance moved over the clip, as a fraction of the frame side."""
     cue_free_start: bool = True
     """Start objects only where every one of `motions` fits, so the first frame does not give
@@ -178,18 +184,18 @@ def _sample_object(cfg: WorldConfig, rng: np.random.Generator) -> dict:
 
 
 def start_region(cfg: WorldConfig, motions: tuple[str, ...]) -> list[tuple[float, float]]:
-    """(lo, hi) of the start x and y (pixels) from which the whole path of each of `motions`
-    stays inside the frame; lo > hi when there is none."""
+    """(lo, hi) of the start x and y (pixels) from which the whole object stays inside the
+    frame along the path of each of `motions`; lo > hi when there is none."""
     travel = cfg.travel * cfg.size
-    region = [(0.0, float(cfg.size))] * 2
+    (x_lo, x_hi), (y_lo, y_hi) = (0.0, float(cfg.size)), (0.0, float(cfg.size))
     for m in motions:
         dx, dy, dr = MOTIONS[m]
-        margin = cfg.radius * cfg.size * (1.4 if dr > 0 else 1.0)  # a grown object is 1.4r
-        region = [
-            (max(lo, margin - min(d, 0) * travel), min(hi, cfg.size - margin - max(d, 0) * travel))
-            for (lo, hi), d in zip(region, (dx, dy), strict=True)
-        ]
-    return region
+        r = cfg.radius * cfg.size * (1.0 + GROWTH * max(dr, 0))  # its largest radius
+        x_lo = max(x_lo, REACH["left"] * r - min(dx, 0) * travel)
+        x_hi = min(x_hi, cfg.size - REACH["right"] * r - max(dx, 0) * travel)
+        y_lo = max(y_lo, REACH["up"] * r - min(dy, 0) * travel)
+        y_hi = min(y_hi, cfg.size - REACH["down"] * r - max(dy, 0) * travel)
+    return [(x_lo, x_hi), (y_lo, y_hi)]
 
 
 def _matches_holdout(cfg: WorldConfig, obj: dict) -> bool:
@@ -204,7 +210,7 @@ def trajectory(cfg: WorldConfig, obj: dict) -> np.ndarray:
     travel = cfg.travel * cfg.size
     cx = obj["start"][0] + dx * travel * s
     cy = obj["start"][1] + dy * travel * s
-    radius = obj["radius"] * (1.0 + 0.4 * dr * (2 * s - 1))  # grow: 0.6r -> 1.4r
+    radius = obj["radius"] * (1.0 + GROWTH * dr * (2 * s - 1))
     return np.stack([cx, cy, radius], axis=1)
 
 
@@ -219,7 +225,7 @@ def shape_mask(shape: str, cx: float, cy: float, r: float, size: int) -> np.ndar
         half = 0.886 * r  # same area as the circle
         inside = (np.abs(x - cx) <= half) & (np.abs(y - cy) <= half)
     elif shape == "triangle":
-        inside = _triangle(x - cx, y - cy, 1.35 * r)  # equilateral, apex up
+        inside = _triangle(x - cx, y - cy, TRIANGLE * r)  # equilateral, apex up
     else:
         raise ValueError(f"unknown shape {shape!r}")
     return inside.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE).mean(axis=(1, 3))
