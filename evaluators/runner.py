@@ -103,12 +103,10 @@ def _score_missing(
 def _items(store: Store, spec: DatasetSpec, batch: list[tuple[str, dict]]) -> list[VideoItem]:
     """Decoded videos of a batch (one path query for all); a corrupt file raises, naming it.
     World samples carry their exact ground truth as the reference (a cheap re-render)."""
-    ids = [video_id for video_id, _ in batch]
-    paths = {r["id"]: r["path"] for r in store.query(
-        "SELECT id, path FROM videos WHERE list_contains(?, id)", [ids])}  # fmt: skip
+    paths = store.video_paths([video_id for video_id, _ in batch])
     items = []
     for video_id, sample in batch:
-        frames, _ = media.read_video(store.path(paths[video_id]))
+        frames, _ = media.read_video(paths[video_id])
         reference = load_gt_frames(store, sample) if spec.kind == "world" else None
         items.append(VideoItem(video_id, frames, sample["prompt"], sample["attributes"], reference))
     return items

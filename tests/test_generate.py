@@ -1,5 +1,8 @@
 import json
 
+import numpy as np
+from PIL import Image
+
 from workbench import media
 from workbench.cli import main
 from workbench.store import Store
@@ -30,3 +33,17 @@ def test_generate_writes_videos_with_provenance_and_reuses_them(home, capsys):
     # Another setting is another video; the same seed is the same video.
     assert main(["--json", "generate", "--ckpt", "b", "--n", "1", "--steps", "4"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["new"] is True
+
+    # A contact sheet puts the checkpoint's video under each clip, generated once.
+    sheet = home / "sheet.png"
+    before = len(store.query("SELECT key FROM generations"))
+    for _ in range(2):
+        args = ["data", "sheet", "--split", "test", "--n", "2", "--ckpt", "b", "--out", str(sheet)]
+        assert main(args) == 0
+    assert len(store.query("SELECT key FROM generations")) == before + 2
+    image = np.asarray(Image.open(sheet))
+    row = 3 * (32 + 4)
+    assert image.shape[0] == 4 * row  # gt, b, gt, b
+    assert not np.array_equal(image[:row, -row:], image[row : 2 * row, -row:])
+    assert main(["data", "sheet", "--n", "2", "--ckpt", "b"]) == 1
+    assert "--ckpt needs --split" in capsys.readouterr().err

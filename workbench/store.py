@@ -134,6 +134,13 @@ class Store:
         """Absolute path of a file recorded relative to the home folder."""
         return self.home / relative
 
+    def video_paths(self, video_ids: Sequence[str]) -> dict[str, Path]:
+        """Absolute mp4 path of each video id, in one query."""
+        rows = self.query(
+            "SELECT id, path FROM videos WHERE list_contains(?, id)", [list(video_ids)]
+        )
+        return {r["id"]: self.path(r["path"]) for r in rows}
+
 
 def fetch_dicts(
     con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()

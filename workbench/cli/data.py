@@ -36,10 +36,23 @@ def add_parser(subparsers) -> None:
     imp.set_defaults(run=run_import)
     ls = commands.add_parser("list", help="datasets with their format and sample counts")
     ls.set_defaults(run=run_list)
-    sheet = commands.add_parser("sheet", help="a contact sheet PNG of a dataset's clips")
+    sheet = commands.add_parser(
+        "sheet",
+        help="a contact sheet PNG of a dataset's clips, or of checkpoints' videos beside them",
+        epilog="examples:\n  workbench data sheet --split test --n 8\n"
+        "  workbench data sheet --split test --n 8 --ckpt base --ckpt regdpo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sheet.add_argument("--dataset", default="shapes")
     sheet.add_argument("--split", default=None, choices=("train", "test"))
-    sheet.add_argument("--n", type=int, default=8, help="clips (rows), first by index")
+    sheet.add_argument("--n", type=int, default=8, help="samples, first by index")
+    sheet.add_argument(
+        "--ckpt",
+        action="append",
+        default=[],
+        help="repeat: under each clip, this checkpoint's video for its prompt (the one "
+        "`workbench eval` scores: seed 0 + index, default sampler; made if missing)",
+    )
     sheet.add_argument(
         "--out", default=None, help="PNG path (default: <home>/sheets/<dataset>.png)"
     )
@@ -89,13 +102,27 @@ def run_list(args: argparse.Namespace) -> int:
 def run_sheet(args: argparse.Namespace) -> int:
     from workbench import media
     from workbench.datasets import load_gt_frames, load_samples
+    from workbench.generation import generate
 
     store = Store(args.home)
     samples = load_samples(store, args.dataset, args.split)[: args.n]
     if not samples:
         raise WorkbenchError(f"dataset {args.dataset!r} has no {args.split or ''} samples")
-    out = args.out or store.home / "sheets" / f"{args.dataset}.png"
-    clips = [load_gt_frames(store, s) for s in samples]
-    media.contact_sheet(clips, out, labels=[s["prompt"][:60] for s in samples], scale=3)
+    if args.ckpt and args.split is None:
+        raise WorkbenchError("--ckpt needs --split (videos are generated per split)")
+    out = args.out or store.home / "sheets" / f"{'-'.join([args.dataset, *args.ckpt])}.png"
+    rows = [[("gt", load_gt_frames(store, s))] for s in samples]
+    for ckpt in args.ckpt:
+        made = generate(store, ckpt, args.dataset, args.split, len(samples))
+        paths = store.video_paths([m["video_id"] for m in made])
+        for row, m in zip(rows, made, strict=True):
+            row.append((ckpt, media.read_video(paths[m["video_id"]])[0]))
+    clips = [clip for row in rows for _, clip in row]
+    labels = [
+        f"{source}: {s['prompt'][:60]}" if args.ckpt else s["prompt"][:60]
+        for s, row in zip(samples, rows, strict=True)
+        for source, _ in row
+    ]
+    media.contact_sheet(clips, out, labels=labels, scale=3)
     emit(args, {"sheet": str(out), "clips": len(clips)})
     return 0
