@@ -25,13 +25,14 @@ demo: setup
 	rm -rf $(DEMO_HOME)
 	$(DEMO) world make --n 512
 	$(DEMO) data sheet --dataset shapes --split test --n 8
-	$(DEMO) train --name base --task i2v --steps 1000 --batch-size 16 --lr 5e-4 --warmup 50 \
+	$(DEMO) train --name base --task i2v --steps 2000 --batch-size 16 --lr 2e-3 --warmup 50 \
 		--schedule cosine --t-shift 3
 	$(DEMO) gtpair build --generators base --n 128
 	$(DEMO) train --method sft --pairs gt-shapes --init base --name sft --steps 200
 	$(DEMO) train --method dpo --pairs gt-shapes --init base --name dpo --steps 200
 	$(DEMO) train --method regdpo --pairs gt-shapes --init base --name regdpo --steps 200
 	$(DEMO) eval --ckpt gt --ckpt base --ckpt sft --ckpt dpo --ckpt regdpo --n 48
+	$(DEMO) data sheet --split test --n 8 --ckpt base --ckpt sft --ckpt dpo --ckpt regdpo
 	$(DEMO) report --ckpt gt --ckpt base --ckpt sft --ckpt dpo --ckpt regdpo
 	@echo "report: $(DEMO_HOME)/report/report.html"
 
