@@ -25,7 +25,7 @@ demo: setup
 	rm -rf $(DEMO_HOME)
 	$(DEMO) world make --n 512
 	$(DEMO) data sheet --dataset shapes --split test --n 8
-	$(DEMO) train --name base --task i2v --steps 2000 --batch-size 16 --lr 2e-3 --warmup 50 \
+	$(DEMO) train --name base --task i2v --steps 1500 --batch-size 16 --lr 3e-3 --warmup 50 \
 		--schedule cosine --t-shift 3
 	$(DEMO) gtpair build --generators base --n 128
 	$(DEMO) train --method sft --pairs gt-shapes --init base --name sft --steps 200
