@@ -54,7 +54,7 @@ def add_parser(subparsers) -> None:
         "`workbench eval` scores: seed 0 + index, default sampler; made if missing)",
     )
     sheet.add_argument(
-        "--out", default=None, help="PNG path (default: <home>/sheets/<dataset>.png)"
+        "--out", default=None, help="PNG path (default: <home>/sheets/<dataset>[-<ckpt>...].png)"
     )
     sheet.set_defaults(run=run_sheet)
 
