@@ -29,6 +29,7 @@ class VideoItem:
     prompt: str
     attributes: dict[str, Any] = field(default_factory=dict)  # exact world attributes, if any
     reference: np.ndarray | None = None  # the ground-truth clip of the same sample, if any
+    fps: float | None = None  # the stored frame rate (VBench samples frames by it)
 
 
 class Judge(ABC):

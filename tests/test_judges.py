@@ -54,7 +54,7 @@ def reverse(frames, k):
 # corruption -> (judge, dimension it must lower)
 CASES = {
     noise: ("shapes-vq", "noise"),
-    blur: ("shapes-vq", "clean"),
+    blur: ("shapes-vq", "sharpness"),
     colour_shift: ("shapes-vq", "color_fidelity"),
     flicker: ("shapes-vq", "stability"),
     frozen: ("shapes-pf", "motion"),
@@ -64,7 +64,7 @@ CASES = {
 
 def _scores(judge_name, frames_list, samples):
     judge = get_judge(judge_name)
-    items = [VideoItem(str(i), f, s.prompt, s.attributes) for i, (f, s) in
+    items = [VideoItem(str(i), f, s.prompt, s.attributes, s.frames) for i, (f, s) in
              enumerate(zip(frames_list, samples, strict=True))]  # fmt: skip
     return judge.score(items)
 

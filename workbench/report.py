@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import html
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from workbench.ratings import gsb_bootstrap_ci, gsb_counts, gsb_score, outcomes_from_scores
+from workbench.ratings import (
+    format_gsb_score,
+    gsb_bootstrap_ci,
+    gsb_counts,
+    gsb_score,
+    outcomes_from_scores,
+    win_rate,
+    win_rate_bootstrap_ci,
+)
 from workbench.store import Store
 
 # Which (judge, dimension) stands for the paper's two GSB aspects, in order of preference.
@@ -29,11 +38,31 @@ VBENCH_NORMALIZE = {
     "dynamic_degree": (0.0, 1.0), "aesthetic_quality": (0.0, 1.0), "imaging_quality": (0.0, 1.0),
 }  # fmt: skip
 VBENCH_WEIGHT = {"dynamic_degree": 0.5}
+OFFICIAL = "vbench-official"  # results of the official package, ingested by `eval`
+# Native sources of each dimension after the official one: (judge, stored dimension, exact).
+# Not exact = not VBench's procedure (temporal flickering without its static filter): shown,
+# labelled, and kept out of VBench's normalised Quality score.
+NATIVE_VBENCH = {
+    "subject_consistency": [("vbench-dino", "subject_consistency", True)],
+    "background_consistency": [("vbench-clip", "background_consistency", True)],
+    "motion_smoothness": [],  # AMT: ingest-only
+    "dynamic_degree": [("vbench-raft", "dynamic_degree", True)],
+    "aesthetic_quality": [("vbench-clip", "aesthetic_quality", True)],
+    "imaging_quality": [("vbench-musiq", "imaging_quality", True)],
+    "temporal_flickering": [("vbench-raft", "temporal_flickering", True),
+                            ("vbench", "temporal_flickering_unfiltered", False)],
+}  # fmt: skip
 CURVES = ("loss", "dgr", "win_gap", "lose_gap", "implicit_acc", "sft")
+
+Scores = dict[str, dict[str, dict[tuple[str, str], float]]]  # ckpt -> sample -> key -> value
 
 
 def checkpoint_scores(store: Store, dataset: str, split: str, ckpt: str) -> dict[str, dict]:
-    """sample_id -> {(judge, dimension): value} for a checkpoint's newest video per sample."""
+    """sample_id -> {(judge, dimension): value} for a checkpoint's newest video per sample.
+
+    Only each judge's newest version counts (the version of its most recent score), so a
+    judge fixed since some videos were scored never mixes old and new numbers.
+    """
     video_of = (
         "SELECT id AS sample_id, video_id FROM samples WHERE dataset = ? AND split = ?"
         if ckpt == "gt"
@@ -43,8 +72,12 @@ def checkpoint_scores(store: Store, dataset: str, split: str, ckpt: str) -> dict
     )
     params = [dataset, split] if ckpt == "gt" else [dataset, split, ckpt]
     rows = store.query(
-        f"""SELECT v.sample_id, s.judge, s.dimension, avg(s.value) AS value
-            FROM ({video_of}) v JOIN scores s ON s.video_id = v.video_id GROUP BY ALL""",
+        f"""WITH newest AS (SELECT judge, arg_max(judge_version, created_at) AS judge_version
+                            FROM scores GROUP BY judge)
+            SELECT v.sample_id, s.judge, s.dimension, avg(s.value) AS value
+            FROM ({video_of}) v JOIN scores s ON s.video_id = v.video_id
+            JOIN newest n ON n.judge = s.judge AND n.judge_version = s.judge_version
+            WHERE s.value IS NOT NULL GROUP BY ALL""",
         params,
     )
     out: dict[str, dict] = {}
@@ -53,49 +86,96 @@ def checkpoint_scores(store: Store, dataset: str, split: str, ckpt: str) -> dict
     return out
 
 
-def gsb_rows(
-    scores: dict[str, dict[str, dict]], margin: float, seed: int = 0
-) -> list[dict[str, Any]]:
-    """Automatic GSB for every ordered pair of checkpoints, per aspect, with a 95% CI."""
+def gsb_rows(scores: Scores, margin: float, seed: int = 0) -> list[dict[str, Any]]:
+    """Automatic GSB for every pair of checkpoints, per aspect, over the samples both have
+    scored on that aspect, with 95% bootstrap intervals of the score and the win rate."""
     rows = []
     for a, b in itertools.combinations(scores, 2):
         for aspect, keys in ASPECTS.items():
-            shared = [s for s in scores[a] if s in scores[b]]
-            key = next((k for k in keys if shared and k in scores[a][shared[0]]), None)
-            if key is None:
+            for key in keys:  # the first judge that scored shared samples stands for the aspect
+                shared = [
+                    s for s in scores[a] if key in scores[a][s] and key in scores[b].get(s, {})
+                ]
+                if shared:
+                    break
+            else:
                 continue
-            a_values = [scores[a][s][key] for s in shared]
-            outcomes = outcomes_from_scores(a_values, [scores[b][s][key] for s in shared], margin)
+            outcomes = outcomes_from_scores(
+                [scores[a][s][key] for s in shared], [scores[b][s][key] for s in shared], margin
+            )
             g, s_, bad = gsb_counts(outcomes)
-            lo, hi = gsb_bootstrap_ci(outcomes, seed=seed)
             rows.append({
-                "A vs B": f"{a} vs {b}", "aspect": aspect, "G/S/B": f"{g}/{s_}/{bad}",
-                "score": gsb_score(g, s_, bad), "95% CI": f"{lo:.2f}-{hi:.2f}",
+                "A": a, "B": b, "aspect": aspect, "judge": key[0],
+                "good": g, "same": s_, "bad": bad, "score": gsb_score(g, s_, bad),
+                "score_ci": gsb_bootstrap_ci(outcomes, seed=seed),
+                "win_rate": win_rate(g, s_, bad),
+                "win_rate_ci": win_rate_bootstrap_ci(outcomes, seed=seed),
             })  # fmt: skip
     return rows
 
 
-def vbench_rows(scores: dict[str, dict[str, dict]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Per checkpoint mean of each VBench dimension and the paper's rank-sum Total.
+def gsb_table(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """GSB rows as people read them: an infinite score is said, never printed as inf."""
+    return [{
+        "A vs B": f"{r['A']} vs {r['B']}", "aspect": r["aspect"],
+        "G/S/B": f"{r['good']}/{r['same']}/{r['bad']}", "score": format_gsb_score(r["score"]),
+        "95% CI": "-".join(_ci_bound(v) for v in r["score_ci"]),
+        "win rate": f"{r['win_rate']:.2f}",
+        "win rate 95% CI": "-".join(f"{v:.2f}" for v in r["win_rate_ci"]),
+    } for r in rows]  # fmt: skip
+
+
+def _ci_bound(value: float) -> str:
+    return "∞" if np.isinf(value) else f"{value:.2f}"
+
+
+def vbench_sources(scores: Scores) -> dict[str, tuple[str, str, bool]]:
+    """Per VBench dimension, the best source that scored it for every checkpoint (official
+    results before native judges); a dimension no source covers for all is left out."""
+    chosen = {}
+    for dim in VBENCH_DIMENSIONS:
+        for judge, key, exact in [(OFFICIAL, dim, True), *NATIVE_VBENCH[dim]]:
+            if scores and all(_has(per, (judge, key)) for per in scores.values()):
+                chosen[dim] = (judge, key, exact)
+                break
+    return chosen
+
+
+def vbench_rows(scores: Scores) -> tuple[list[dict[str, Any]], list[str]]:
+    """Per checkpoint mean of each VBench dimension (the column names its source) and the
+    paper's rank-sum Total over the dimensions present.
 
     Returns the rows and the dimensions that are missing (never counted as 0).
     """
-    means = {
-        c: {d: _mean(per, ("vbench", d)) for d in VBENCH_DIMENSIONS} for c, per in scores.items()
-    }
-    present = [d for d in VBENCH_DIMENSIONS if all(not np.isnan(m[d]) for m in means.values())]
-    missing = [d for d in VBENCH_DIMENSIONS if d not in present]
-    totals = dict.fromkeys(means, 0)
-    for d in present:  # the best of n groups gets n points, the worst 1
-        for rank, c in enumerate(sorted(means, key=lambda c: means[c][d]), start=1):
-            totals[c] += rank
+    sources = vbench_sources(scores)
+    means = {c: {d: _mean(per, sources[d][:2]) for d in sources} for c, per in scores.items()}
+    totals = dict.fromkeys(means, 0.0)
+    for d in sources:  # the best of n groups gets n points, the worst 1; ties share
+        values = [m[d] for m in means.values()]
+        for c in means:
+            below = sum(v < means[c][d] for v in values)
+            totals[c] += 1 + below + (sum(v == means[c][d] for v in values) - 1) / 2
     rows = []
     for c in means:
-        quality = vbench_quality_score(means[c])
-        row = {"checkpoint": c, **{d: means[c][d] for d in present}, "Total (rank sum)": totals[c]}
-        row["VBench Quality"] = "n/a (missing dims)" if quality is None else quality
+        row = {"checkpoint": c}
+        row.update({_column(d, sources[d]): means[c][d] for d in sources})
+        row["Total (rank sum)"] = totals[c]
+        row["VBench Quality"] = _quality_cell(means[c], sources)
         rows.append(row)
-    return rows, missing
+    return rows, [d for d in VBENCH_DIMENSIONS if d not in sources]
+
+
+def _column(dim: str, source: tuple[str, str, bool]) -> str:
+    judge, _, exact = source
+    return f"{dim} [{judge}{'' if exact else ', no static filter'}]"
+
+
+def _quality_cell(means: dict[str, float], sources: dict) -> float | str:
+    inexact = [d for d, (_, _, exact) in sources.items() if not exact]
+    if inexact:
+        return f"n/a (not VBench's procedure: {', '.join(inexact)})"
+    quality = vbench_quality_score(means)
+    return "n/a (missing dims)" if quality is None else quality
 
 
 def vbench_quality_score(means: dict[str, float]) -> float | None:
@@ -110,11 +190,8 @@ def vbench_quality_score(means: dict[str, float]) -> float | None:
     return total / weights
 
 
-def _vbench_mean(per_sample: dict[str, dict], dimension: str) -> float:
-    """A VBench dimension from whichever vbench* judge scored it."""
-    keys = {k for v in per_sample.values() for k in v}
-    key = next((k for k in sorted(keys) if k[0].startswith("vbench") and k[1] == dimension), None)
-    return float("nan") if key is None else _mean(per_sample, key)
+def _has(per_sample: dict[str, dict], key: tuple[str, str]) -> bool:
+    return any(key in v for v in per_sample.values())
 
 
 def _mean(per_sample: dict[str, dict], key: tuple[str, str]) -> float:
@@ -167,20 +244,23 @@ def plot_curves(store: Store, ckpts: list[str], out_dir: Path) -> list[Path]:
 def write_report(
     store: Store, dataset: str, split: str, ckpts: list[str], out_dir: Path, margin: float = 0.02
 ) -> Path:
-    """Write report.md and report.html (with PNG curves) into out_dir; returns report.md."""
+    """Write report.md, report.html (with PNG curves) and report.json into out_dir; returns
+    report.md."""
     out_dir.mkdir(parents=True, exist_ok=True)
     every = {c: checkpoint_scores(store, dataset, split, c) for c in ckpts}
     scores = {c: per for c, per in every.items() if per}
     unscored = [c for c, per in every.items() if not per]
+    gsb = gsb_rows(scores, margin)
     vbench, missing = vbench_rows(scores)
+    judges = judge_rows(scores)
     sections = [
-        (f"GSB, automatic (judge scores, tie margin {margin})", gsb_rows(scores, margin)),
+        (f"GSB, automatic (judge scores, tie margin {margin})", gsb_table(gsb)),
         (
             "VBench dimensions, paper's rank-sum Total"
             + (f" (missing: {', '.join(missing)})" if missing else ""),
             vbench,
         ),  # fmt: skip
-        ("Judge scores (means)", judge_rows(scores)),
+        ("Judge scores (means, newest version of each judge)", judges),
     ]
     curves = plot_curves(store, ckpts, out_dir)
     title = f"Report: {', '.join(ckpts)} on {dataset} / {split}"
@@ -196,9 +276,24 @@ def write_report(
         md += ["## Training curves", ""] + [f"![{p.stem}]({p.name})" for p in curves] + [""]
         page += ["<h2>Training curves</h2>"] + [f"<img src='{p.name}'>" for p in curves]
     (out_dir / "report.html").write_text("\n".join([*page, "</body></html>"]))
+    data = {"dataset": dataset, "split": split, "checkpoints": ckpts, "unscored": unscored,
+            "gsb": [{**r, "score_text": format_gsb_score(r["score"])} for r in gsb],
+            "vbench": vbench, "vbench_missing": missing, "judges": judges}  # fmt: skip
+    (out_dir / "report.json").write_text(json.dumps(_finite(data), indent=1))
     path = out_dir / "report.md"
     path.write_text("\n".join(md))
     return path
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no inf or NaN: they become null (the GSB rows say why in score_text)."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _fmt(value: Any) -> str:
