@@ -16,6 +16,10 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	# pyiqa (MUSIQ, for VBench's imaging_quality) without its own dependency list, which
+	# pulls training and lint tools (bitsandbytes, tensorboard, pre-commit, datasets, ...);
+	# what its MUSIQ imports (opencv-python-headless, scipy) is in pyproject.toml.
+	$(PY) -m pip install -q --no-deps 'pyiqa==0.1.16'
 	touch $@
 
 # The whole loop on the embedded default, in its own home (recreated on every run).

@@ -101,14 +101,19 @@ def _score_missing(
 
 
 def _items(store: Store, spec: DatasetSpec, batch: list[tuple[str, dict]]) -> list[VideoItem]:
-    """Decoded videos of a batch (one path query for all); a corrupt file raises, naming it.
-    World samples carry their exact ground truth as the reference (a cheap re-render)."""
-    paths = store.video_paths([video_id for video_id, _ in batch])
+    """Decoded videos of a batch with their stored frame rates (one query each for the
+    batch); a corrupt file raises, naming it. World samples carry their exact ground truth
+    as the reference (a cheap re-render)."""
+    ids = [video_id for video_id, _ in batch]
+    paths = store.video_paths(ids)
+    stored = store.query("SELECT id, fps FROM videos WHERE list_contains(?, id)", [ids])
+    fps = {r["id"]: r["fps"] for r in stored}
     items = []
     for video_id, sample in batch:
         frames, _ = media.read_video(paths[video_id])
         reference = load_gt_frames(store, sample) if spec.kind == "world" else None
-        items.append(VideoItem(video_id, frames, sample["prompt"], sample["attributes"], reference))
+        items.append(VideoItem(video_id, frames, sample["prompt"], sample["attributes"],
+                               reference, fps=fps[video_id]))  # fmt: skip
     return items
 
 

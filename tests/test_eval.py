@@ -24,7 +24,7 @@ def test_eval_scores_once_and_the_rerun_reuses_everything(home, capsys):
     assert means[("gt", "shapes-vq", "overall")] > means[("base", "shapes-vq", "overall")]
     store = Store(home)
     count = store.query("SELECT count(*) AS n FROM scores")[0]["n"]
-    assert count == 2 * 3 * (5 + 6 + 4 + 1)  # two sources x 3 videos x dimensions
+    assert count == 2 * 3 * (5 + 8 + 6 + 1)  # two sources x 3 videos x dimensions
 
     before = snapshot(store)
     started = time.perf_counter()
@@ -65,7 +65,7 @@ def test_report_has_gsb_vbench_rank_sum_and_judge_tables(home, tmp_path, capsys)
         == 0
     )
     md = (out / "report.md").read_text()
-    assert "| gt vs base | PF | 3/0/0 | inf |" in md  # ground truth follows every prompt
+    assert "| gt vs base | PF | 3/0/0 | ∞ (no S or B) |" in md  # truth follows every prompt
     assert "| gt | 1 | 2 |" not in md and "Total (rank sum)" in md
     assert "missing: subject_consistency" in md, "missing VBench dimensions are flagged"
     assert "No scores yet (run `workbench eval`): unscored" in md
@@ -78,12 +78,17 @@ def test_official_vbench_results_are_ingested_by_video_file_name(home, tmp_path,
     store = Store(home)
     videos = store.query("SELECT id, path FROM videos ORDER BY id")
     results = {"subject_consistency": [0.9, [{"video_path": f"/elsewhere/{v['id']}.mp4",
-                                              "video_results": 0.9} for v in videos]]}  # fmt: skip
+                                              "video_results": 0.9} for v in videos]],
+               "imaging_quality": [0.55, [{"video_path": f"{v['id']}.mp4",
+                                           "video_results": 55.0} for v in videos]]}  # fmt: skip
     path = tmp_path / "results.json"
     path.write_text(json.dumps(results))
     assert main(["eval", "--ingest-vbench", str(path)]) == 0
     rows = store.query("SELECT * FROM scores WHERE judge = 'vbench-official'")
-    assert len(rows) == len(videos) and {r["dimension"] for r in rows} == {"subject_consistency"}
+    assert len(rows) == 2 * len(videos)
+    assert {r["dimension"] for r in rows} == {"subject_consistency", "imaging_quality"}
+    # VBench's per-video MUSIQ results are 0..100; the dimension (and our store) is 0..1.
+    assert {r["value"] for r in rows if r["dimension"] == "imaging_quality"} == {0.55}
     results["subject_consistency"][1].append({"video_path": "x/unknown.mp4", "video_results": 1})
     path.write_text(json.dumps(results))
     before = snapshot(store)

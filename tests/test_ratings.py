@@ -42,3 +42,15 @@ def test_vbench_quality_normalises_with_vbenchs_constants_and_needs_every_dimens
     half_dynamic = {**perfect, "dynamic_degree": 0.0}  # weight 0.5 of 6.5
     assert vbench_quality_score(half_dynamic) == pytest.approx(6.0 / 6.5)
     assert vbench_quality_score({k: v for k, v in perfect.items() if k != "dynamic_degree"}) is None
+
+
+def test_win_rate_is_the_bounded_companion_of_an_infinite_score():
+    from workbench.ratings import format_gsb_score, win_rate, win_rate_bootstrap_ci
+
+    assert format_gsb_score(gsb_score(48, 0, 0)) == "∞ (no S or B)"
+    assert format_gsb_score(gsb_score(308, 76, 111)) == "2.05"
+    assert win_rate(48, 0, 0) == 1.0 and win_rate(2, 2, 0) == 0.75 and win_rate(0, 0, 4) == 0.0
+    outcomes = ["good"] * 30 + ["same"] * 10 + ["bad"] * 10
+    lo, hi = win_rate_bootstrap_ci(outcomes)
+    assert 0.0 <= lo < win_rate(30, 10, 10) < hi <= 1.0
+    assert win_rate_bootstrap_ci(["good"] * 5) == (1.0, 1.0)

@@ -73,9 +73,9 @@ def test_shapes_are_read_from_clear_silhouettes_only():
         unclear_blobs += read_shape(object_coverages(blob, s.attributes)[0]) == UNCLEAR
         smear = media.h264_round_trip(blurred(CFG, s.attributes, s.frames, passes=3))
         unclear_blurs += read_shape(object_coverages(smear, s.attributes)[0]) != true
-    assert right >= 57, "the world's own clips read right after H.264 (measured 193 / 200)"
+    assert right >= 57, "the world's own clips read right after H.264 (measured 194 / 200)"
     assert unclear_blobs == 60, "a blurry blob is never credited as a circle"
-    assert unclear_blurs >= 40, "a heavy blur mostly loses the shape"
+    assert unclear_blurs >= 40, "a heavy blur mostly loses the shape (measured 160 / 200)"
     circle = next(s for s in samples if s.attributes["objects"][0]["shape"] == "circle")
     scores = prompt_following(media.h264_round_trip(_blob(circle)), circle.attributes)
     assert scores["shape"] == 0.0 and scores["color"] == 1.0
@@ -91,13 +91,16 @@ def _apart(cfg, sample) -> bool:
 
 
 def test_two_object_clips_are_read_object_by_object():
-    cfg = WorldConfig(max_objects=2, two_object_prob=1.0, cue_free_start=False, radius=0.12)
+    cfg = WorldConfig(max_objects=2, two_object_prob=1.0, cue_free_start=False, radius=0.12,
+                      size=64)  # fmt: skip
     sample = next(s for s in (make_sample(cfg, 0, i) for i in range(200)) if _apart(cfg, s))
-    truth = prompt_following(sample.frames, sample.attributes)
+    truth = prompt_following(media.h264_round_trip(sample.frames), sample.attributes)
     assert truth == {"shape": 1.0, "color": 1.0, "background": 1.0, "motion": 1.0, "overall": 1.0}
     only_first = copy.deepcopy(sample.attributes)
     only_first["objects"] = only_first["objects"][:1]
-    missing_second = prompt_following(render(cfg, only_first), sample.attributes)
+    missing_second = prompt_following(
+        media.h264_round_trip(render(cfg, only_first)), sample.attributes
+    )
     assert missing_second["color"] == 0.5 and missing_second["motion"] == 0.5
     vq = get_judge("shapes-vq").score(
         [VideoItem("v", render(cfg, only_first), sample.prompt, sample.attributes, sample.frames)]

@@ -1,0 +1,98 @@
+"""`workbench report` reads what the store holds honestly: the newest version of each judge,
+every VBench source (official results first, the source named in the column), partial
+scoring, and a GSB score that is infinite said in words beside a bounded win rate."""
+
+import json
+
+import pytest
+
+from workbench.cli import main
+from workbench.report import VBENCH_DIMENSIONS, write_report
+from workbench.store import Store
+
+
+@pytest.fixture
+def two_sources(home):
+    """A world's test split ('gt') and a second source 'other' with videos of its own."""
+    assert main(["world", "make", "--n", "24"]) == 0
+    store = Store(home)
+    samples = store.query("SELECT id, video_id FROM samples WHERE split = 'test' ORDER BY idx")
+    fakes = [f"other{i:04d}" for i in range(len(samples))]
+    store.insert("videos", [{"id": v, "sha256": v, "path": f"media/{v}.mp4", "frames": 8,
+                             "height": 32, "width": 32, "fps": 8.0, "source": "external"}
+                            for v in fakes])  # fmt: skip
+    store.insert("generations", [{"key": v, "checkpoint": "other", "sample_id": s["id"],
+                                  "seed": 0, "settings": {}, "video_id": v}
+                                 for s, v in zip(samples, fakes, strict=True)])  # fmt: skip
+    return store, [s["video_id"] for s in samples], fakes
+
+
+def _scores(store, judge, version, dimension, values: dict[str, float]):
+    rows = [{"video_id": v, "judge": judge, "judge_version": version, "dimension": dimension,
+             "value": x} for v, x in values.items()]  # fmt: skip
+    store.insert("scores", rows)
+
+
+def _report(store, tmp_path, ckpts=("gt", "other")):
+    out = tmp_path / "report"
+    write_report(store, "shapes", "test", list(ckpts), out)
+    return (out / "report.md").read_text(), json.loads((out / "report.json").read_text())
+
+
+def test_only_the_newest_judge_version_counts(two_sources, tmp_path):
+    store, gt, other = two_sources
+    _scores(store, "shapes-vq", "1", "overall", dict.fromkeys(gt + other, 0.0))
+    _scores(store, "shapes-vq", "2", "overall", dict.fromkeys(gt, 0.9) | dict.fromkeys(other, 0.5))
+    _, data = _report(store, tmp_path)
+    means = {r["judge / dimension"]: r for r in data["judges"]}["shapes-vq / overall"]
+    assert means["gt"] == pytest.approx(0.9) and means["other"] == pytest.approx(0.5)
+
+
+def test_partial_scoring_compares_shared_samples_and_an_infinite_score_is_said(
+    two_sources, tmp_path
+):
+    store, gt, other = two_sources
+    _scores(store, "shapes-pf", "3", "overall", dict.fromkeys(gt, 1.0))
+    _scores(store, "shapes-pf", "3", "overall", dict.fromkeys(other[:3], 0.25))  # 3 scored
+    md, data = _report(store, tmp_path)
+    (row,) = [r for r in data["gsb"] if r["aspect"] == "PF"]
+    assert (row["good"], row["same"], row["bad"]) == (3, 0, 0)
+    assert row["score"] is None and row["score_text"] == "∞ (no S or B)"
+    assert row["win_rate"] == 1.0 and row["win_rate_ci"] == [1.0, 1.0]
+    assert "| gt vs other | PF | 3/0/0 | ∞ (no S or B) | ∞-∞ | 1.00 | 1.00-1.00 |" in md
+    assert "inf" not in md
+
+
+def test_vbench_table_reads_every_source_and_names_it(two_sources, tmp_path):
+    store, gt, other = two_sources
+    _scores(store, "vbench-dino", "2", "subject_consistency",
+            dict.fromkeys(gt, 0.95) | dict.fromkeys(other, 0.90))  # fmt: skip
+    _scores(store, "vbench", "2", "temporal_flickering_unfiltered",
+            dict.fromkeys(gt, 0.99) | dict.fromkeys(other, 0.97))  # fmt: skip
+    _scores(store, "vbench-official", "official", "subject_consistency", dict.fromkeys(gt, 0.5))
+    md, data = _report(store, tmp_path)
+    row = {r["checkpoint"]: r for r in data["vbench"]}["gt"]
+    # Official results exist for gt only: the column stays with the source that covers both.
+    assert row["subject_consistency [vbench-dino]"] == pytest.approx(0.95)
+    assert row["temporal_flickering [vbench, no static filter]"] == pytest.approx(0.99)
+    assert row["Total (rank sum)"] == 4.0  # best of two on both dimensions
+    assert row["VBench Quality"].startswith("n/a (not VBench's procedure: temporal_flickering")
+    assert "missing: background_consistency, motion_smoothness" in md
+
+    _scores(store, "vbench-official", "official", "subject_consistency", dict.fromkeys(other, 0.7))
+    _, data = _report(store, tmp_path)
+    row = {r["checkpoint"]: r for r in data["vbench"]}["other"]
+    assert row["subject_consistency [vbench-official]"] == pytest.approx(0.7), "official first"
+    assert row["Total (rank sum)"] == 3.0
+
+
+def test_vbench_quality_score_once_all_seven_dimensions_exist(two_sources, tmp_path):
+    store, gt, other = two_sources
+    for dim in VBENCH_DIMENSIONS:
+        _scores(store, "vbench-official", "official", dim, dict.fromkeys(gt + other, 1.0))
+    _, data = _report(store, tmp_path)
+    assert data["vbench_missing"] == []
+    # Six dimensions normalise to 1 (dynamic degree at weight 0.5); motion smoothness 1.0
+    # normalises above 1 with VBench's max 0.9975.
+    smooth = (1.0 - 0.706) / (0.9975 - 0.706)
+    assert data["vbench"][0]["VBench Quality"] == pytest.approx((5.5 + smooth) / 6.5)
