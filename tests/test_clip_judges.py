@@ -26,11 +26,11 @@ def weights(tmp_path_factory):
     root = tmp_path_factory.mktemp("weights")
     (root / "clip").mkdir()
     (root / "aesthetic").mkdir()
-    for name in ("ViT-B-32", "ViT-L-14"):
+    for seed, name in enumerate(("ViT-B-32", "ViT-L-14")):  # different weights per model
         config = root / "clip" / f"{name}.json"  # declares the (tiny) architecture
         config.write_text(json.dumps(TINY))
         open_clip.add_model_config(config)
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         model = open_clip.create_model(name)
         torch.save(model.state_dict(), root / "clip" / f"{name}.pt")
     torch.save(torch.nn.Linear(16, 1).state_dict(), root / "aesthetic" / "ViT-L-14-linear.pth")
@@ -74,3 +74,28 @@ def test_consistency_is_vbenchs_formula():
     assert vbench_consistency(f) == pytest.approx((c + c / 2) / 2)
     opposite = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
     assert vbench_consistency(opposite) == 0.0  # negative similarity is clamped to 0
+
+
+def test_vbench_clip_uses_vit_b32_for_background_and_the_laion_head_on_vit_l14(weights):
+    """vbench/background_consistency.py loads ViT-B/32; vbench/aesthetic_quality.py runs the
+    LAION head on L2-normalised ViT-L/14 features and divides by 10."""
+    from evaluators.clip_judges import clip_transform, load_clip
+
+    item = _items()[0]
+    scores = get_judge("vbench-clip", weights).score([item])[0]
+    with torch.no_grad():
+        features = {}
+        for name in ("ViT-B-32", "ViT-L-14"):
+            model, _ = load_clip(weights / "clip" / f"{name}.pt", name)
+            pixels = clip_transform(item.frames, 32)  # the tiny models' input size
+            features[name] = torch.nn.functional.normalize(model.encode_image(pixels), dim=-1)
+        head = torch.nn.Linear(16, 1)
+        head.load_state_dict(torch.load(weights / "aesthetic" / "ViT-L-14-linear.pth"))
+        aesthetic = float(head(features["ViT-L-14"]).mean()) / 10
+    assert scores["background_consistency"] == pytest.approx(
+        vbench_consistency(features["ViT-B-32"]), abs=1e-6
+    )
+    assert scores["background_consistency"] != pytest.approx(
+        vbench_consistency(features["ViT-L-14"]), abs=1e-6
+    )
+    assert scores["aesthetic_quality"] == pytest.approx(aesthetic, abs=1e-6)
