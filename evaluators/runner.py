@@ -16,9 +16,9 @@ from workbench import media
 from workbench.datasets import DatasetSpec, get_dataset, load_gt_frames, load_samples
 from workbench.errors import WorkbenchError
 from workbench.generation import generate
+from workbench.sources import GROUND_TRUTH
 from workbench.store import Store
 
-GROUND_TRUTH = "gt"  # pseudo-checkpoint: the dataset's own videos
 DEFAULT_JUDGES = ("shapes-pf", "shapes-vq", "technical", "vbench")
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from workbench.store import Store
 
 TABLES = ("datasets", "videos", "samples", "generations", "runs", "checkpoints",
-          "train_metrics", "pairs", "scores", "votes")  # fmt: skip
+          "train_metrics", "pairs", "scores", "votes", "battles")  # fmt: skip
 
 
 def snapshot(store: Store) -> dict:

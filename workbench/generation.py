@@ -39,9 +39,11 @@ def generate(
     batch_size: int = 8,
     allow_new: bool = True,
     progress: bool = True,
+    sample_ids: list[str] | None = None,
     **overrides: Any,
 ) -> list[dict[str, Any]]:
-    """Videos of `ckpt` for the first `n` samples of a split; one row per sample.
+    """Videos of `ckpt` for the first `n` samples of a split (or the samples `sample_ids`);
+    one row per sample.
 
     Sample i gets seed `seed + i`. With allow_new False nothing is generated: missing videos
     raise instead.
@@ -52,7 +54,8 @@ def generate(
     """
     ref = resolve_checkpoint(store, ckpt)
     spec = get_dataset(store, dataset)
-    samples = load_samples(store, dataset, split)[:n]
+    samples = load_samples(store, dataset, split)
+    samples = [s for s in samples if s["id"] in sample_ids] if sample_ids else samples[:n]
     if not samples:
         raise WorkbenchError(f"dataset {dataset!r} has no {split} samples")
     if ref.method == "videos":  # an external source: its videos are all there is

@@ -84,3 +84,111 @@ def _interval(values: np.ndarray, alpha: float) -> tuple[float, float]:
     # 'nearest' keeps an infinite score (A never worse nor tied) instead of interpolating NaN.
     lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2], method="nearest")
     return float(lo), float(hi)
+
+
+# -- Bradley-Terry ratings (Chatbot Arena's recipe) -----------------------------------------
+#
+# Followed from FastChat (fastchat/serve/monitor/elo_analysis.py, `compute_mle_elo` and the
+# bootstrap over battle outcomes): a logistic fit of outcome ~ ln(10) (r_a - r_b), a tie
+# counted as half a win for each side, rating = 400 r + 1000 (ratings are centred, so their
+# mean is 1000), a multinomial bootstrap over the distinct battle outcomes, and the rank a
+# model gets is 1 + the number of models whose lower bound is above its upper bound.
+
+Battle = tuple[str, str, str]  # (source A, source B, outcome of A against B)
+TIE_OUTCOMES = ("same", "both_bad")
+
+
+def battle_table(battles: Sequence[Battle], ties: bool = True):
+    """Distinct (a, b, y) rows and their counts; y is 1 (A won), 0 (B won) or 0.5 (a tie).
+    Without `ties`, tied battles are left out."""
+    counts: dict[tuple[str, str, float], int] = {}
+    for a, b, outcome in battles:
+        if outcome not in (*OUTCOMES, "both_bad"):
+            raise ValueError(f"unknown battle outcome {outcome!r}")
+        if outcome in TIE_OUTCOMES and not ties:
+            continue
+        y = 1.0 if outcome == "good" else 0.0 if outcome == "bad" else 0.5
+        counts[(a, b, y)] = counts.get((a, b, y), 0) + 1
+    return list(counts), np.array(list(counts.values()), dtype=float)
+
+
+def bradley_terry(
+    rows: list[tuple[str, str, float]], weights: np.ndarray, models: list[str]
+) -> np.ndarray:
+    """Ratings (400 r + 1000, mean 1000) maximising the weighted likelihood of the rows."""
+    index = {m: i for i, m in enumerate(models)}
+    a = np.array([index[r[0]] for r in rows])
+    b = np.array([index[r[1]] for r in rows])
+    y = np.array([r[2] for r in rows])
+    k = np.log(10.0)
+    r = np.zeros(len(models))
+    for _ in range(100):  # Newton's method on the centred ratings
+        p = 1 / (1 + np.exp(-k * (r[a] - r[b])))
+        grad = np.zeros(len(models))
+        np.add.at(grad, a, weights * k * (y - p))
+        np.add.at(grad, b, -weights * k * (y - p))
+        w = weights * k * k * p * (1 - p)
+        hess = np.zeros((len(models), len(models)))
+        np.add.at(hess, (a, a), w)
+        np.add.at(hess, (b, b), w)
+        np.add.at(hess, (a, b), -w)
+        np.add.at(hess, (b, a), -w)
+        # The ratings are defined up to a shift: solve in the centred subspace.
+        step = np.linalg.lstsq(hess + 1e-9 * np.eye(len(models)), grad, rcond=None)[0]
+        r += step - step.mean()
+        if np.abs(step).max() < 1e-10:
+            break
+    return 400 * r + 1000
+
+
+def bradley_terry_ci(
+    battles: Sequence[Battle], ties: bool = True, rounds: int = 200, seed: int = 0,
+    alpha: float = 0.05,
+) -> list[dict]:  # fmt: skip
+    """Per model: rating, bootstrap interval and rank, best first."""
+    rows, counts = battle_table(battles, ties)
+    if not rows:
+        return []
+    models = sorted({m for r in rows for m in r[:2]})
+    rating = bradley_terry(rows, counts, models)
+    rng = np.random.default_rng(seed)
+    total = int(counts.sum())
+    samples = np.array([bradley_terry(rows, rng.multinomial(total, counts / total), models)
+                        for _ in range(rounds)])  # fmt: skip
+    lo, hi = np.quantile(samples, [alpha / 2, 1 - alpha / 2], axis=0)
+    out = [{"model": m, "rating": float(rating[i]), "lower": float(lo[i]), "upper": float(hi[i]),
+            "battles": int(sum(c for r, c in zip(rows, counts, strict=True) if m in r[:2]))}
+           for i, m in enumerate(models)]  # fmt: skip
+    for row in out:
+        row["rank"] = 1 + sum(other["lower"] > row["upper"] for other in out)
+    return sorted(out, key=lambda r: -r["rating"])
+
+
+def win_fractions(battles: Sequence[Battle]) -> tuple[list[str], np.ndarray]:
+    """Models and the matrix of how often the row model beat the column model (ties count
+    half; NaN where they never met)."""
+    models = sorted({m for a, b, _ in battles for m in (a, b)})
+    index = {m: i for i, m in enumerate(models)}
+    won = np.zeros((len(models), len(models)))
+    met = np.zeros_like(won)
+    for a, b, outcome in battles:
+        score = 1.0 if outcome == "good" else 0.0 if outcome == "bad" else 0.5
+        i, j = index[a], index[b]
+        won[i, j] += score
+        won[j, i] += 1 - score
+        met[i, j] += 1
+        met[j, i] += 1
+    with np.errstate(invalid="ignore"):
+        return models, np.where(met > 0, won / np.maximum(met, 1), np.nan)
+
+
+def cohen_kappa(first: Sequence[str], second: Sequence[str]) -> float:
+    """Agreement beyond chance between two raters' labels of the same items."""
+    if len(first) != len(second) or not first:
+        raise ValueError("kappa needs two equally long, non-empty label lists")
+    labels = sorted(set(first) | set(second))
+    observed = np.mean([x == y for x, y in zip(first, second, strict=True)])
+    p1 = np.array([list(first).count(c) for c in labels]) / len(first)
+    p2 = np.array([list(second).count(c) for c in labels]) / len(second)
+    expected = float(p1 @ p2)
+    return 1.0 if expected == 1.0 else float((observed - expected) / (1 - expected))

@@ -23,6 +23,7 @@ from workbench.ratings import (
     win_rate,
     win_rate_bootstrap_ci,
 )
+from workbench.sources import source_video_sql
 from workbench.store import Store
 
 # Which (judge, dimension) stands for the paper's two GSB aspects, in order of preference.
@@ -52,6 +53,9 @@ NATIVE_VBENCH = {
     "temporal_flickering": [("vbench-raft", "temporal_flickering", True),
                             ("vbench", "temporal_flickering_unfiltered", False)],
 }  # fmt: skip
+# The newest version of each judge: the version of its most recent score.
+NEWEST_VERSIONS = """WITH newest AS (
+    SELECT judge, arg_max(judge_version, created_at) AS judge_version FROM scores GROUP BY judge)"""
 CURVES = ("loss", "dgr", "win_gap", "lose_gap", "implicit_acc", "sft")
 
 Scores = dict[str, dict[str, dict[tuple[str, str], float]]]  # ckpt -> sample -> key -> value
@@ -63,17 +67,10 @@ def checkpoint_scores(store: Store, dataset: str, split: str, ckpt: str) -> dict
     Only each judge's newest version counts (the version of its most recent score), so a
     judge fixed since some videos were scored never mixes old and new numbers.
     """
-    video_of = (
-        "SELECT id AS sample_id, video_id FROM samples WHERE dataset = ? AND split = ?"
-        if ckpt == "gt"
-        else """SELECT g.sample_id, arg_max(g.video_id, g.created_at) AS video_id
-                FROM generations g JOIN samples s ON s.id = g.sample_id
-                WHERE s.dataset = ? AND s.split = ? AND g.checkpoint = ? GROUP BY g.sample_id"""
-    )
-    params = [dataset, split] if ckpt == "gt" else [dataset, split, ckpt]
+    video_of, extra = source_video_sql(ckpt)
+    params = [dataset, split, *extra]
     rows = store.query(
-        f"""WITH newest AS (SELECT judge, arg_max(judge_version, created_at) AS judge_version
-                            FROM scores GROUP BY judge)
+        f"""{NEWEST_VERSIONS}
             SELECT v.sample_id, s.judge, s.dimension, avg(s.value) AS value
             FROM ({video_of}) v JOIN scores s ON s.video_id = v.video_id
             JOIN newest n ON n.judge = s.judge AND n.judge_version = s.judge_version
@@ -83,6 +80,21 @@ def checkpoint_scores(store: Store, dataset: str, split: str, ckpt: str) -> dict
     out: dict[str, dict] = {}
     for r in rows:
         out.setdefault(r["sample_id"], {})[(r["judge"], r["dimension"])] = r["value"]
+    return out
+
+
+def newest_scores(store: Store, video_ids: list[str]) -> dict[str, dict[tuple[str, str], float]]:
+    """video_id -> {(judge, dimension): value}, newest version of each judge only."""
+    rows = store.query(
+        f"""{NEWEST_VERSIONS}
+            SELECT s.video_id, s.judge, s.dimension, avg(s.value) AS value FROM scores s
+            JOIN newest n ON n.judge = s.judge AND n.judge_version = s.judge_version
+            WHERE list_contains(?, s.video_id) AND s.value IS NOT NULL GROUP BY ALL""",
+        [list(video_ids)],
+    )
+    out: dict[str, dict] = {}
+    for r in rows:
+        out.setdefault(r["video_id"], {})[(r["judge"], r["dimension"])] = r["value"]
     return out
 
 
@@ -103,15 +115,18 @@ def gsb_rows(scores: Scores, margin: float, seed: int = 0) -> list[dict[str, Any
             outcomes = outcomes_from_scores(
                 [scores[a][s][key] for s in shared], [scores[b][s][key] for s in shared], margin
             )
-            g, s_, bad = gsb_counts(outcomes)
-            rows.append({
-                "A": a, "B": b, "aspect": aspect, "judge": key[0],
-                "good": g, "same": s_, "bad": bad, "score": gsb_score(g, s_, bad),
-                "score_ci": gsb_bootstrap_ci(outcomes, seed=seed),
-                "win_rate": win_rate(g, s_, bad),
-                "win_rate_ci": win_rate_bootstrap_ci(outcomes, seed=seed),
-            })  # fmt: skip
+            rows.append(gsb_row(a, b, aspect, key[0], outcomes, seed))
     return rows
+
+
+def gsb_row(a: str, b: str, aspect: str, judge: str, outcomes: list[str], seed: int = 0) -> dict:
+    """GSB counts of A against B, the score and the win rate with 95% bootstrap intervals."""
+    g, s, bad = gsb_counts(outcomes)
+    return {
+        "A": a, "B": b, "aspect": aspect, "judge": judge, "good": g, "same": s, "bad": bad,
+        "score": gsb_score(g, s, bad), "score_ci": gsb_bootstrap_ci(outcomes, seed=seed),
+        "win_rate": win_rate(g, s, bad), "win_rate_ci": win_rate_bootstrap_ci(outcomes, seed=seed),
+    }  # fmt: skip
 
 
 def gsb_table(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -207,36 +222,55 @@ def judge_rows(scores: dict[str, dict[str, dict]]) -> list[dict[str, Any]]:
     ]
 
 
-def plot_curves(store: Store, ckpts: list[str], out_dir: Path) -> list[Path]:
-    """One PNG per training metric, one line per checkpoint that has a training run."""
+def pyplot():
+    """matplotlib's pyplot on the file-only backend (servers and CI have no display)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = store.query(
+    return plt
+
+
+def training_metrics(store: Store, ckpts: list[str], metrics: list[str]) -> list[dict]:
+    """(checkpoint name, step, metric, value) of the training runs that made `ckpts`."""
+    return store.query(
         """SELECT c.name, m.step, m.name AS metric, m.value FROM checkpoints c
            JOIN train_metrics m ON m.run_id = c.run_id
            WHERE list_contains(?, c.name) AND list_contains(?, m.name) ORDER BY m.step""",
-        [ckpts, list(CURVES)],
+        [list(ckpts), list(metrics)],
     )
-    paths = []
-    for metric in CURVES:
+
+
+def curves_figure(rows: list[dict], metrics: list[str]):
+    """One panel per metric, one line per checkpoint (DGR on a log axis); a matplotlib
+    figure, used by the report's PNGs and the app's Training tab."""
+    fig, axes = pyplot().subplots(len(metrics), 1, figsize=(6, 3.2 * len(metrics)), squeeze=False)
+    for ax, metric in zip(axes[:, 0], metrics, strict=True):
         series = [r for r in rows if r["metric"] == metric]
-        if not series:
-            continue
-        fig, ax = plt.subplots(figsize=(6, 3.5))
         for name in dict.fromkeys(r["name"] for r in series):
             pts = [(r["step"], r["value"]) for r in series if r["name"] == name]
             ax.plot(*zip(*pts, strict=True), label=name)
         ax.set(xlabel="step", ylabel=metric, title=metric)
-        if metric == "dgr":
+        if metric == "dgr" and series:
             ax.set_yscale("log")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
+        if series:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(store: Store, ckpts: list[str], out_dir: Path) -> list[Path]:
+    """One PNG per training metric, one line per checkpoint that has a training run."""
+    rows = training_metrics(store, ckpts, list(CURVES))
+    paths = []
+    for metric in CURVES:
+        if not any(r["metric"] == metric for r in rows):
+            continue
+        fig = curves_figure(rows, [metric])
         path = out_dir / f"curve_{metric}.png"
         fig.savefig(path, dpi=100)
-        plt.close(fig)
+        pyplot().close(fig)
         paths.append(path)
     return paths
 

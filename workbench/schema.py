@@ -107,4 +107,22 @@ MIGRATIONS: list[str] = [
         created_at TIMESTAMP DEFAULT current_timestamp
     );
     """,
+    # 2: blind battles. A battle is one pair of videos served to one annotator, under a
+    # random id that is the only name the browser sees; votes point at it, and a vote's
+    # outcome may also be 'both_bad' (kept apart from 'same', as FastChat does).
+    """
+    CREATE TABLE battles (
+        id VARCHAR PRIMARY KEY,
+        kind VARCHAR NOT NULL,            -- 'checkpoints' (two sources) | 'rollouts' (one source)
+        dataset VARCHAR NOT NULL,
+        sample_id VARCHAR NOT NULL,
+        video_a VARCHAR NOT NULL,         -- shown on the left
+        video_b VARCHAR NOT NULL,
+        source_a VARCHAR NOT NULL,        -- revealed only after the vote
+        source_b VARCHAR NOT NULL,
+        annotator VARCHAR NOT NULL,       -- who it was served to
+        created_at TIMESTAMP DEFAULT current_timestamp
+    );
+    ALTER TABLE votes ADD COLUMN battle_id VARCHAR;
+    """,
 ]

@@ -16,12 +16,13 @@ from workbench.cli import (
     gtpair,
     report,
     train,
+    votes,
     world,
 )
 from workbench.errors import WorkbenchError
 from workbench.store import default_home
 
-COMMANDS = (world, data, gtpair, train, generate, evaluate, report, checkpoints, env)
+COMMANDS = (world, data, gtpair, train, generate, evaluate, report, votes, checkpoints, env)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,39 @@
+"""`python app.py`: the workbench's app (Compare, Vote, Annotate, Leaderboard, Training,
+Agreement) on a home folder. The UI lives in workbench/app/."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+for key, value in (("HF_HUB_OFFLINE", "1"), ("HF_HUB_DISABLE_TELEMETRY", "1"),
+                   ("GRADIO_ANALYTICS_ENABLED", "False")):  # fmt: skip
+    os.environ.setdefault(key, value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from workbench.store import default_home
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--home", type=Path, default=None, help=f"default {default_home()}")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default local only)")
+    parser.add_argument("--port", type=int, default=None, help="default 7860 or the next free")
+    parser.add_argument("--auth", type=Path, default=None, help="file of user:password lines")
+    parser.add_argument("--share", action="store_true", help="public Gradio link (needs internet)")
+    args = parser.parse_args(argv)
+
+    from workbench.app import launch, read_auth
+
+    try:
+        auth = read_auth(args.auth) if args.auth else None
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    launch(args.home or default_home(), args.host, args.port, auth, args.share)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

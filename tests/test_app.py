@@ -1,0 +1,168 @@
+"""The app, driven through its API with gradio_client like a browser would: `python app.py`
+on a temporary home, every action and the rows it writes, refusals that store nothing, and
+votes that survive the app being killed."""
+
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import main
+from workbench.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """A home with a world, a tiny base and its scored test videos, served by app.py."""
+    from gradio_client import Client
+
+    home = tmp_path_factory.mktemp("app") / "home"
+    os.environ["WORKBENCH_HOME"] = str(home)
+    try:
+        assert main(["world", "make", "--n", "12"]) == 0
+        assert main(["train", "--name", "base", "--steps", "2", "--batch-size", "2"]) == 0
+        assert main(["eval", "--ckpt", "gt", "--ckpt", "base", "--n", "3",
+                     "--judges", "shapes-pf,shapes-vq"]) == 0  # fmt: skip
+    finally:
+        del os.environ["WORKBENCH_HOME"]
+    port = _free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--home", str(home),
+                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    client = None
+    while client is None:
+        try:
+            client = Client(url, verbose=False)
+        except Exception:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(proc.stderr.read().decode()[-2000:]) from None
+            time.sleep(1)
+    yield {"home": home, "url": url, "client": client, "proc": proc, "store": Store(home)}
+    proc.kill()
+
+
+def _votes(store):
+    return store.query("SELECT * FROM votes ORDER BY created_at")
+
+
+def test_a_blind_battle_is_served_voted_and_revealed(app):
+    client, store = app["client"], app["store"]
+    shown, battle_id, status, *_ = client.predict("alice", "shapes", "test", ["gt", "base"],
+                                                  api_name="/next_battle")  # fmt: skip
+    battle = store.query("SELECT * FROM battles WHERE id = ?", [battle_id])[0]
+    assert battle["annotator"] == "alice" and {battle["source_a"], battle["source_b"]} == {
+        "gt", "base"}  # fmt: skip
+    # Nothing in the page names a source: neutral per-battle file names only.
+    assert "base" not in shown.replace(battle_id, "") and "gt" not in shown
+    assert f"media/battles/{battle_id}/a.mp4" in shown and f"/{battle_id}/b.mp4" in shown
+    for side in "ab":
+        assert (app["home"] / "media" / "battles" / battle_id / f"{side}.mp4").stat().st_size
+    status, reveal = client.predict("alice", battle_id, "A is better", "both bad",
+                                    api_name="/vote_battle")  # fmt: skip
+    assert status == "Vote stored."
+    assert reveal == f"A was **{battle['source_a']}**, B was **{battle['source_b']}**."
+    rows = [v for v in _votes(store) if v["battle_id"] == battle_id]
+    assert {(v["aspect"], v["outcome"], v["annotator"]) for v in rows} == {
+        ("vq", "good", "alice"), ("pf", "both_bad", "alice")}  # fmt: skip
+    assert {(v["video_a"], v["video_b"]) for v in rows} == {(battle["video_a"], battle["video_b"])}
+
+
+def test_forged_stale_foreign_and_incomplete_votes_are_refused_and_store_nothing(app):
+    from gradio_client import Client
+
+    client, store = app["client"], app["store"]
+    _, battle_id, *_ = client.predict("alice", "shapes", "test", ["gt", "base"],
+                                      api_name="/next_battle")  # fmt: skip
+    before = _votes(store)
+    refusals = {
+        "served in this session": ("alice", "0123456789abcdef", "same", "same"),  # forged id
+        "answer both": ("alice", battle_id, "same", None),  # PF missing
+        "not served to you": ("mallory", battle_id, "same", "same"),  # someone else's
+    }
+    for expected, args in refusals.items():
+        status, reveal = client.predict(*args, api_name="/vote_battle")
+        assert expected in status and reveal == "", (expected, status)
+    other_session = Client(app["url"], verbose=False)
+    status, _ = other_session.predict("alice", battle_id, "same", "same", api_name="/vote_battle")
+    assert "not served in this session" in status
+    assert _votes(store) == before, "no refused vote is stored"
+    assert client.predict("alice", battle_id, "same", "same", api_name="/vote_battle")[0] == (
+        "Vote stored."
+    )
+    stale = client.predict("alice", battle_id, "B is better", "same", api_name="/vote_battle")
+    assert "already voted" in stale[0]
+    assert len(_votes(store)) == len(before) + 2
+
+
+def test_annotated_pairs_become_a_pair_set_and_a_csv(app):
+    client, store = app["client"], app["store"]
+    shown, battle_id, *_ = client.predict("carol", "shapes", "test", "base",
+                                          api_name="/next_annotate")  # fmt: skip
+    battle = store.query("SELECT * FROM battles WHERE id = ?", [battle_id])[0]
+    assert battle["kind"] == "rollouts" and battle["video_a"] != battle["video_b"]
+    assert battle["source_a"].startswith("base (seed") and "seed" not in shown
+    client.predict("carol", battle_id, "A is better", "A is better", api_name="/vote_annotate")
+    message = client.predict("annotated", 2, api_name="/build_pairs")
+    assert "Pair set **annotated**" in message
+    pairs = store.query("SELECT * FROM pairs WHERE pairset = 'annotated'")
+    assert (battle["video_a"], battle["video_b"]) in {(p["winner_video"], p["loser_video"])
+                                                      for p in pairs}  # fmt: skip
+    assert all(p["kind"] == "annotated" for p in pairs)
+    assert "exists" in client.predict("annotated", 1, api_name="/build_pairs")
+    exported = client.predict(api_name="/export_votes")
+    with open(exported) as fh:
+        rows = list(csv.DictReader(fh))
+    assert {"prompt", "video_a", "video_b", "vq", "pf", "annotator", "time"} <= set(rows[0])
+    assert {"carol", "alice"} <= {r["annotator"] for r in rows}
+    assert {r["vq"] for r in rows} <= {"A", "B", "same", "both_bad"}
+
+
+def test_leaderboard_agreement_training_and_compare_answer(app):
+    client, store = app["client"], app["store"]
+    _, human, with_ties, without_ties, heat, automatic, vbench = client.predict(
+        "vq", "shapes", "test", api_name="/leaderboard"
+    )
+    assert human["data"][0][0] == "base vs gt"
+    assert {row[1] for row in with_ties["data"]} == {"base", "gt"}
+    assert automatic["data"][0][1] in ("VQ", "PF")
+    gt_pair, judges, people = client.predict(api_name="/agreement")
+    assert judges["headers"][:2] == ["aspect", "judge"]
+    _, plot = client.predict(["base"], ["loss"], api_name="/training")
+    assert plot is not None
+    *_, body = client.predict(None, [], api_name="/compare_refresh")
+    sample = store.query("SELECT id FROM samples WHERE split = 'test' ORDER BY idx")[0]["id"]
+    html = client.predict("shapes", "test", sample, ["gt", "base"], "side by side",
+                          api_name="/compare_show")  # fmt: skip
+    assert html.count("<video") == 2 and html.count("wb-sync") == 2 and "first frame" in html
+    assert "PF 1.000" in html, "judge scores beside the ground truth"
+
+
+def test_acknowledged_votes_survive_the_app_being_killed(app):
+    client = app["client"]
+    _, battle_id, *_ = client.predict("dave", "shapes", "test", ["gt", "base"],
+                                      api_name="/next_battle")  # fmt: skip
+    assert client.predict("dave", battle_id, "same", "same", api_name="/vote_battle")[0] == (
+        "Vote stored."
+    )
+    app["proc"].send_signal(signal.SIGKILL)
+    app["proc"].wait(timeout=10)
+    assert {v["aspect"] for v in _votes(Store(app["home"])) if v["annotator"] == "dave"} == {
+        "vq", "pf"}  # fmt: skip

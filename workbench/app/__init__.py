@@ -1,0 +1,70 @@
+"""The app: one module per tab over plain service functions (workbench.battles,
+workbench.leaderboard, workbench.report). It reads and writes only through the store, so it
+runs while `workbench eval` and training runs write to the same home."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from workbench.app import agreement, compare, leaderboard, training, vote
+from workbench.app.common import CSS, SYNC_JS, empty_home_hint
+from workbench.store import Store
+
+TITLE = "Reg-DPO Workbench"
+
+
+def build_app(store: Store, seed: int | None = None) -> gr.Blocks:
+    """The Blocks app over a store; `seed` fixes battle draws (tests)."""
+    rng = np.random.default_rng(seed)
+    with gr.Blocks(title=TITLE) as app:
+        gr.Markdown(f"# {TITLE}")
+        hint = gr.Markdown(empty_home_hint(store) or "")
+        loaders = []
+        with gr.Tab("Compare") as tab:
+            loaders.append((tab, compare.build(store)))
+        with gr.Tab("Vote") as tab:
+            loaders.append((tab, vote.build(store, rollouts=False, rng=rng)[:3]))
+        with gr.Tab("Annotate") as tab:
+            loaders.append((tab, vote.build(store, rollouts=True, rng=rng)[:3]))
+        with gr.Tab("Leaderboard") as tab:
+            loaders.append((tab, leaderboard.build(store)))
+        with gr.Tab("Training") as tab:
+            loaders.append((tab, training.build(store)))
+        with gr.Tab("Agreement") as tab:
+            loaders.append((tab, agreement.build(store)))
+        # New datasets, videos, scores and votes appear whenever a tab is opened.
+        for tab, (update, inputs, outputs) in loaders:
+            tab.select(update, inputs, outputs, api_name=False)
+            app.load(update, inputs, outputs, api_name=False)
+        app.load(lambda: empty_home_hint(store) or "", [], hint, api_name=False)
+    return app
+
+
+def launch(
+    home: Path, host: str = "127.0.0.1", port: int | None = None,
+    auth: list[tuple[str, str]] | None = None, share: bool = False, block: bool = True,
+    seed: int | None = None,
+) -> gr.Blocks:  # fmt: skip
+    """Serve the app; only the home's media folder is served as files."""
+    store = Store(home)
+    app = build_app(store, seed)
+    app.launch(server_name=host, server_port=port, auth=auth, share=share,
+               allowed_paths=[str(store.media_dir.resolve())], prevent_thread_lock=not block,
+               css=CSS, head=SYNC_JS, show_error=False, quiet=not block)  # fmt: skip
+    return app
+
+
+def read_auth(path: Path) -> list[tuple[str, str]]:
+    """`user:password` per line (blank lines and # comments skipped)."""
+    pairs = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            user, sep, password = line.partition(":")
+            if not sep or not user or not password:
+                raise ValueError(f"{path}: lines must be user:password, got {line!r}")
+            pairs.append((user, password))
+    return pairs

@@ -1,0 +1,145 @@
+"""Compare: the ground truth (and the first frame) beside every chosen source's video for one
+prompt, in step, with each video's judge scores; or a grid of many prompts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from workbench.app.common import controls, friendly, image_cell, message, video_cell
+from workbench.datasets import list_datasets, load_samples
+from workbench.report import newest_scores
+from workbench.sources import source_names, source_videos
+from workbench.store import Store
+
+DEFAULT_SOURCES = ("gt", "base", "sft", "dpo", "regdpo")
+SHOWN_SCORES = (("shapes-pf", "overall", "PF"), ("shapes-vq", "overall", "VQ"),
+                ("technical", "overall", "tech"), ("clip-pf", "clip_score", "CLIP"))  # fmt: skip
+ATTRIBUTES = ("shape", "color", "motion", "background")
+GRID_ROWS = 12
+
+
+def matching_samples(
+    store: Store, dataset: str, split: str, text: str, wanted: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Samples whose prompt contains `text` and whose world attributes match `wanted`
+    ({attribute: value}, 'any' ignored)."""
+    out = []
+    for s in load_samples(store, dataset, split):
+        if text and text.lower() not in s["prompt"].lower():
+            continue
+        attrs = s["attributes"] or {}
+        objects = attrs.get("objects", [{}])
+        have = {k: {o.get(k) for o in objects} for k in ("shape", "color", "motion")}
+        have["background"] = attrs.get("background")
+        if all(v == "any" or v == have[k] or v in (have[k] or ()) for k, v in wanted.items()):
+            out.append(s)
+    return out
+
+
+def compare_html(store: Store, dataset: str, split: str, sample_id: str, sources: list[str]) -> str:
+    """One prompt: first frame, then each source's video with its scores, all in step."""
+    sample = next((s for s in load_samples(store, dataset, split) if s["id"] == sample_id), None)
+    if sample is None:
+        return message("pick a prompt")
+    videos = {src: source_videos(store, dataset, split, src).get(sample_id) for src in sources}
+    scores = newest_scores(store, [v for v in videos.values() if v])
+    paths = store.video_paths([v for v in videos.values() if v])
+    cells = [image_cell(store.path(sample["first_frame"]), "first frame")]
+    for src, video in videos.items():
+        if video is None:
+            cells.append(f"<div class='wb-cell'><b>{src}</b><br>(no video: run workbench eval "
+                         f"--ckpt {src})</div>")  # fmt: skip
+            continue
+        lines = [f"{label} {scores.get(video, {})[(j, d)]:.3f}"
+                 for j, d, label in SHOWN_SCORES if (j, d) in scores.get(video, {})]  # fmt: skip
+        cells.append(video_cell(paths[video], src, "compare", lines))
+    return (f"<p>{sample['prompt']}</p>{controls('compare')}"
+            f"<div class='wb-row'>{''.join(cells)}</div>")  # fmt: skip
+
+
+def grid_html(
+    store: Store, dataset: str, split: str, samples: list[dict], sources: list[str]
+) -> str:
+    """Many prompts, one row each, every row in step with itself."""
+    videos = {src: source_videos(store, dataset, split, src) for src in sources}
+    ids = [videos[src].get(s["id"]) for s in samples[:GRID_ROWS] for src in sources]
+    paths = store.video_paths([v for v in ids if v])
+    rows = []
+    for i, sample in enumerate(samples[:GRID_ROWS]):
+        cells = [video_cell(paths[videos[src][sample["id"]]], src, f"grid{i}")
+                 for src in sources if sample["id"] in videos[src]]  # fmt: skip
+        rows.append(f"<div>{sample['prompt']}</div><div class='wb-row'>{''.join(cells)}</div>")
+    return f"{controls('grid0')}<div class='wb-grid'>{''.join(rows)}</div>"
+
+
+def build(store: Store) -> None:
+    """Lay out the Compare tab and wire its events."""
+    with gr.Row():
+        dataset = gr.Dropdown(label="dataset", choices=[], allow_custom_value=True)
+        split = gr.Radio(["test", "train"], value="test", label="split")
+        text = gr.Textbox(label="prompt contains")
+        view = gr.Radio(["side by side", "grid"], value="side by side", label="view")
+    with gr.Row():
+        filters = [gr.Dropdown(["any"], value="any", label=a, allow_custom_value=True)
+                   for a in ATTRIBUTES]  # fmt: skip
+    sources = gr.Dropdown(label="sources", choices=[], multiselect=True, allow_custom_value=True)
+    prompt = gr.Dropdown(label="prompt", choices=[], allow_custom_value=True)
+    refresh = gr.Button("refresh")
+    out = gr.HTML()
+
+    @friendly(lambda m: (gr.update(), gr.update(), *(gr.update() for _ in ATTRIBUTES),
+                         message(m)))  # fmt: skip
+    def load_choices(current: str | None, chosen: list[str]):
+        names = [d["name"] for d in list_datasets(store)]
+        if not names:
+            return (gr.update(choices=[]), gr.update(choices=[]),
+                    *(gr.update() for _ in ATTRIBUTES), "")  # fmt: skip
+        name = current if current in names else names[0]
+        known = source_names(store, name)
+        picked = [s for s in (chosen or DEFAULT_SOURCES) if s in known] or known[:5]
+        values = _attribute_values(store, name)
+        return (gr.update(choices=names, value=name), gr.update(choices=known, value=picked),
+                *(gr.update(choices=["any", *values[a]]) for a in ATTRIBUTES), "")  # fmt: skip
+
+    @friendly(lambda m: (gr.update(), message(m)))
+    def list_prompts(name, split_, text_, view_, srcs, *wanted):
+        if not name:
+            return gr.update(choices=[]), ""
+        found = matching_samples(store, name, split_, text_, dict(zip(ATTRIBUTES, wanted,
+                                                                      strict=True)))  # fmt: skip
+        choices = [(s["prompt"], s["id"]) for s in found]
+        if view_ == "grid":
+            return gr.update(choices=choices), grid_html(store, name, split_, found, srcs)
+        first = choices[0][1] if choices else None
+        body = compare_html(store, name, split_, first, srcs) if first else message("no match")
+        return gr.update(choices=choices, value=first), body
+
+    @friendly(message)
+    def show(name, split_, sample_id, srcs, view_):
+        if view_ == "grid" or not sample_id:
+            return gr.update()
+        return compare_html(store, name, split_, sample_id, srcs)
+
+    choice_outputs = [dataset, sources, *filters, out]
+    refresh.click(load_choices, [dataset, sources], choice_outputs, api_name="compare_refresh")
+    listing = [dataset, split, text, view, sources, *filters]
+    for trigger in (dataset.change, split.change, text.submit, view.change, sources.change,
+                    *(f.change for f in filters)):  # fmt: skip
+        trigger(list_prompts, listing, [prompt, out], api_name=False)
+    prompt.change(show, [dataset, split, prompt, sources, view], out, api_name="compare_show")
+    gr.on([refresh.click], list_prompts, listing, [prompt, out], api_name=False)
+    return load_choices, [dataset, sources], choice_outputs
+
+
+def _attribute_values(store: Store, dataset: str) -> dict[str, list[str]]:
+    values: dict[str, set] = {a: set() for a in ATTRIBUTES}
+    for s in load_samples(store, dataset):
+        attrs = s["attributes"] or {}
+        if "background" in attrs:
+            values["background"].add(attrs["background"])
+        for obj in attrs.get("objects", []):
+            for a in ("shape", "color", "motion"):
+                values[a].add(obj[a])
+    return {a: sorted(v) for a, v in values.items()}

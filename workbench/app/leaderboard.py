@@ -1,0 +1,94 @@
+"""Leaderboard: human GSB per pair of sources, Bradley-Terry ratings with and without ties,
+the win-fraction heat map, and the automatic GSB and VBench tables of `workbench report`."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+
+from workbench.app.common import friendly
+from workbench.datasets import list_datasets
+from workbench.leaderboard import human_gsb_rows, rating_rows, win_fraction_table
+from workbench.report import checkpoint_scores, gsb_rows, gsb_table, pyplot, vbench_rows
+from workbench.sources import source_names
+from workbench.store import Store
+
+
+def table(rows: list[dict]) -> dict:
+    """Rows as a Dataframe value (floats rounded for reading)."""
+    if not rows:
+        return {"headers": ["(no data yet)"], "data": [[""]]}
+    headers = list(rows[0])
+    data = [[round(r[h], 3) if isinstance(r[h], float) else str(r[h]) for h in headers]
+            for r in rows]  # fmt: skip
+    return {"headers": headers, "data": data}
+
+
+def ratings_table(rows: list[dict]) -> dict:
+    return table([{"rank": r["rank"], "model": r["model"], "rating": round(r["rating"]),
+                   "95% CI": f"{r['lower']:.0f} - {r['upper']:.0f}", "battles": r["battles"]}
+                  for r in rows])  # fmt: skip
+
+
+def heat_map(models: list[str], share: np.ndarray):
+    fig, ax = pyplot().subplots(figsize=(1.2 * len(models) + 2, 1.0 * len(models) + 1.5))
+    image = ax.imshow(share, vmin=0, vmax=1, cmap="RdYlGn")
+    ax.set_xticks(range(len(models)), models, rotation=45, ha="right")
+    ax.set_yticks(range(len(models)), models)
+    for i in range(len(models)):
+        for j in range(len(models)):
+            if not np.isnan(share[i, j]):
+                ax.text(j, i, f"{share[i, j]:.2f}", ha="center", va="center", fontsize=9)
+    ax.set_title("how often the row beat the column")
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def build(store: Store) -> tuple:
+    with gr.Row():
+        aspect = gr.Radio(["vq", "pf"], value="vq", label="aspect")
+        dataset = gr.Dropdown(label="dataset (automatic tables)", choices=[],
+                              allow_custom_value=True)  # fmt: skip
+        split = gr.Radio(["test", "train"], value="test", label="split")
+        refresh = gr.Button("refresh", variant="primary")
+    gr.Markdown("### Human GSB (votes)")
+    human = gr.Dataframe()
+    with gr.Row():
+        with gr.Column():
+            gr.Markdown("### Bradley-Terry, ties as half a win")
+            with_ties = gr.Dataframe()
+        with gr.Column():
+            gr.Markdown("### Bradley-Terry, without ties")
+            without_ties = gr.Dataframe()
+    heat = gr.Plot(label="win fractions")
+    gr.Markdown("### Automatic GSB (judges) and VBench, as `workbench report`")
+    automatic = gr.Dataframe()
+    vbench = gr.Dataframe()
+
+    outputs = [dataset, human, with_ties, without_ties, heat, automatic, vbench]
+
+    @friendly(lambda m: (gr.update(), table([{"error": m}]), *(gr.update() for _ in range(5))))
+    def update(aspect_, name, split_):
+        names = [d["name"] for d in list_datasets(store)]
+        name = name if name in names else (names[0] if names else None)
+        models, share = win_fraction_table(store, aspect_)
+        scores = {}
+        if name:
+            every = {
+                c: checkpoint_scores(store, name, split_, c) for c in source_names(store, name)
+            }
+            scores = {c: per for c, per in every.items() if per}
+        return (
+            gr.update(choices=names, value=name),
+            table([g for g in gsb_table(human_gsb_rows(store)) if g["aspect"] == aspect_.upper()]),
+            ratings_table(rating_rows(store, aspect_, ties=True)),
+            ratings_table(rating_rows(store, aspect_, ties=False)),
+            heat_map(models, share) if models else None,
+            table(gsb_table(gsb_rows(scores, 0.02))),
+            table(vbench_rows(scores)[0]),
+        )
+
+    refresh.click(update, [aspect, dataset, split], outputs, api_name="leaderboard")
+    aspect.change(update, [aspect, dataset, split], outputs, api_name=False)
+    return update, [aspect, dataset, split], outputs

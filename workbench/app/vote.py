@@ -1,0 +1,123 @@
+"""Vote: blind GSB battles between two sources (the paper's protocol), and the same interface
+over two rollouts of one checkpoint for annotated pairs (the Annotate tab)."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+
+from workbench.app.common import controls, friendly, message, video_cell
+from workbench.battles import (
+    CHOICES,
+    export_votes,
+    pairs_from_votes,
+    record_votes,
+    serve_battle,
+    serve_rollouts,
+)
+from workbench.checkpoints import list_checkpoints
+from workbench.datasets import list_datasets
+from workbench.sources import source_names
+from workbench.store import Store
+
+
+def battle_html(battle: dict) -> str:
+    """The two sides, same size and player, named only A and B."""
+    cells = video_cell(battle["a"], "A", "battle") + video_cell(battle["b"], "B", "battle")
+    return f"<p>{battle['prompt']}</p>{controls('battle')}<div class='wb-row'>{cells}</div>"
+
+
+def annotator_of(name: str, request: gr.Request | None) -> str:
+    """The logged-in user under --auth, else the name typed in."""
+    user = getattr(request, "username", None) if request is not None else None
+    return user or (name or "").strip()
+
+
+def build(store: Store, rollouts: bool, rng: np.random.Generator) -> tuple:
+    """Lay out a Vote (or, with `rollouts`, Annotate) tab and wire its events."""
+    prefix = "annotate" if rollouts else "battle"
+    with gr.Row():
+        name = gr.Textbox(label="your name (signs your votes)")
+        dataset = gr.Dropdown(label="dataset", choices=[], allow_custom_value=True)
+        split = gr.Radio(["test", "train"], value="test", label="split")
+    if rollouts:
+        pick = gr.Dropdown(label="checkpoint (two of its rollouts)", choices=[],
+                           allow_custom_value=True)  # fmt: skip
+    else:
+        pick = gr.Dropdown(label="sources (two: that pair; more: all pairs)", choices=[],
+                           multiselect=True, allow_custom_value=True)  # fmt: skip
+    serve = gr.Button("new pair" if rollouts else "new battle", variant="primary")
+    status = gr.Markdown()
+    shown = gr.HTML()
+    battle_id = gr.Textbox(visible=False)
+    with gr.Row():
+        vq = gr.Radio(list(CHOICES), label="visual quality (VQ)")
+        pf = gr.Radio(list(CHOICES), label="prompt following (PF)")
+    submit = gr.Button("submit vote")
+    reveal = gr.Markdown()
+    served = gr.State([])
+    if rollouts:
+        _pair_set_controls(store)
+
+    @friendly(lambda m: (gr.update(), gr.update(), message(m), "", gr.update(), None, None))
+    def next_battle(who, name_, split_, chosen, served_, request: gr.Request):
+        annotator = annotator_of(who, request)
+        if rollouts:
+            battle = serve_rollouts(store, annotator, name_, split_, chosen, rng)
+        else:
+            battle = serve_battle(store, annotator, name_, split_, list(chosen or []), rng)
+        return (battle_html(battle), battle["id"], "Which is better? Names appear after the "
+                "vote.", "", [*served_, battle["id"]], None, None)  # fmt: skip
+
+    @friendly(lambda m: (message(m), "", gr.update()))
+    def vote(who, battle, vq_, pf_, served_, request: gr.Request):
+        annotator = annotator_of(who, request)
+        names = record_votes(store, battle, annotator, served_, {"vq": vq_, "pf": pf_})
+        return ("Vote stored.", f"A was **{names['A']}**, B was **{names['B']}**.", served_)
+
+    @friendly(lambda m: (gr.update(), gr.update()))
+    def choices(current):
+        names = [d["name"] for d in list_datasets(store)]
+        name_ = current if current in names else (names[0] if names else None)
+        if rollouts:
+            options = [c["name"] for c in list_checkpoints(store) if c["method"] != "videos"]
+            value = options[-1] if options else None
+        else:
+            options = source_names(store, name_) if name_ else []
+            value = options[:2]
+        return gr.update(choices=names, value=name_), gr.update(choices=options, value=value)
+
+    serve.click(next_battle, [name, dataset, split, pick, served],
+                [shown, battle_id, status, reveal, served, vq, pf],
+                api_name=f"next_{prefix}")  # fmt: skip
+    submit.click(vote, [name, battle_id, vq, pf, served], [status, reveal, served],
+                 api_name=f"vote_{prefix}")  # fmt: skip
+    dataset.change(lambda d: choices(d)[1], dataset, pick, api_name=False)
+    return choices, [dataset], [dataset, pick], name
+
+
+def _pair_set_controls(store: Store) -> None:
+    """Votes out: a pair set for `workbench train --pairs`, or the CSV of all votes."""
+    gr.Markdown("### From votes to a training pair set")
+    with gr.Row():
+        pairset = gr.Textbox(label="pair set name", value="annotated")
+        min_agree = gr.Number(label="votes the winner needs", value=1, precision=0, minimum=1)
+        build_pairs = gr.Button("build pair set")
+        export = gr.Button("export votes (CSV)")
+    done = gr.Markdown()
+    csv_file = gr.File(label="votes.csv")
+
+    @friendly(message)
+    def make_pairs(name, agree):
+        summary = pairs_from_votes(store, (name or "").strip(), int(agree or 1))
+        return (f"Pair set **{summary['pairset']}**: {summary['pairs']} pairs; train on it with "
+                f"`workbench train --method regdpo --pairs {summary['pairset']} ...`")  # fmt: skip
+
+    @friendly(lambda m: None)
+    def write_csv():
+        path = store.media_dir / "exports" / "votes.csv"
+        export_votes(store, path)
+        return str(path)
+
+    build_pairs.click(make_pairs, [pairset, min_agree], done, api_name="build_pairs")
+    export.click(write_csv, [], csv_file, api_name="export_votes")

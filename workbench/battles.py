@@ -1,0 +1,220 @@
+"""Blind battles and votes: the service behind the app's Vote and Annotate tabs.
+
+A battle is two videos of one sample, served to one annotator under a random id, with the
+sides drawn at random. The browser sees only `media/battles/<id>/a.mp4` and `b.mp4` (links to
+the videos: same container, size, fps and length, no names), so nothing leaks which source is
+which until the vote is committed. Votes are append-only rows; a vote is acknowledged only
+after its transaction commits. Votes out, pair sets and CSV out: `export_votes`,
+`pairs_from_votes`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import WorkbenchError
+from workbench.sources import source_names, source_videos
+from workbench.store import Store, fetch_dicts, insert_rows
+
+ASPECTS = ("vq", "pf")
+# What an annotator picks -> the outcome of A against B, as stored. "both bad" is kept apart
+# from "same" (FastChat's bothbad_vote); both count as a tie in ratings.
+CHOICES = {"A is better": "good", "same": "same", "both bad": "both_bad", "B is better": "bad"}
+ROLLOUT_SEEDS = 1_000_003  # seeds of annotation rollouts live far from generation seeds
+
+
+def battle_dir(store: Store, battle_id: str) -> Path:
+    return store.media_dir / "battles" / battle_id
+
+
+def serve_battle(
+    store: Store, annotator: str, dataset: str, split: str, sources: list[str],
+    rng: np.random.Generator,
+) -> dict[str, Any]:  # fmt: skip
+    """A new battle between two of `sources` (all pairs when more than two) on a random
+    sample where both have a video.
+
+    Raises:
+        WorkbenchError: no annotator, fewer than two sources, or no sample both have.
+    """
+    _check_annotator(annotator)
+    known = source_names(store, dataset)
+    unknown = [s for s in sources if s not in known]
+    if unknown or len(set(sources)) < 2:
+        raise WorkbenchError(
+            f"choose two or more sources with videos of {dataset!r} (have: {', '.join(known)})"
+        )
+    videos = {s: source_videos(store, dataset, split, s) for s in set(sources)}
+    options = [(a, b, sample) for i, a in enumerate(sources) for b in sources[i + 1 :]
+               for sample in videos[a] if sample in videos[b]
+               and videos[a][sample] != videos[b][sample]]  # fmt: skip
+    if not options:
+        raise WorkbenchError(f"no {split} sample of {dataset!r} has videos of those sources")
+    a, b, sample = options[rng.integers(len(options))]
+    return _open_battle(store, annotator, "checkpoints", dataset, sample,
+                        (a, videos[a][sample]), (b, videos[b][sample]), rng)  # fmt: skip
+
+
+def serve_rollouts(
+    store: Store, annotator: str, dataset: str, split: str, ckpt: str, rng: np.random.Generator
+) -> dict[str, Any]:
+    """A battle between two rollouts of one checkpoint on a random sample (the paper's
+    Annotated_Pair), generated on demand through the generation cache."""
+    from workbench.datasets import load_samples
+    from workbench.generation import generate
+
+    _check_annotator(annotator)
+    samples = load_samples(store, dataset, split)
+    if not samples:
+        raise WorkbenchError(f"dataset {dataset!r} has no {split} samples")
+    sample = samples[rng.integers(len(samples))]
+    first, second = rng.choice(64, size=2, replace=False)
+    rollouts = [generate(store, ckpt, dataset, split, seed=int(k) * ROLLOUT_SEEDS,
+                         progress=False, sample_ids=[sample["id"]])[0]
+                for k in (first, second)]  # fmt: skip
+    sides = [(f"{ckpt} (seed {r['seed']})", r["video_id"]) for r in rollouts]
+    return _open_battle(store, annotator, "rollouts", dataset, sample["id"], *sides, rng)
+
+
+def _open_battle(store, annotator, kind, dataset, sample_id, first, second, rng) -> dict:
+    (source_a, video_a), (source_b, video_b) = (first, second) if rng.random() < 0.5 else (
+        second, first)  # fmt: skip
+    battle_id = secrets.token_hex(8)
+    folder = battle_dir(store, battle_id)
+    paths = store.video_paths([video_a, video_b])
+    folder.mkdir(parents=True)
+    for side, video in (("a", video_a), ("b", video_b)):
+        _link(paths[video], folder / f"{side}.mp4")
+    row = {"id": battle_id, "kind": kind, "dataset": dataset, "sample_id": sample_id,
+           "video_a": video_a, "video_b": video_b, "source_a": source_a, "source_b": source_b,
+           "annotator": annotator}  # fmt: skip
+    try:
+        store.insert("battles", [row])
+    except Exception:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    prompt = store.query("SELECT prompt FROM samples WHERE id = ?", [sample_id])[0]["prompt"]
+    return {"id": battle_id, "prompt": prompt, "a": folder / "a.mp4", "b": folder / "b.mp4"}
+
+
+def _link(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system
+        shutil.copyfile(source, target)
+
+
+def _check_annotator(annotator: str) -> None:
+    if not annotator or not annotator.strip():
+        raise WorkbenchError("enter your name first: every vote is signed")
+
+
+def record_votes(
+    store: Store, battle_id: str, annotator: str, served: list[str], choices: dict[str, str]
+) -> dict[str, str]:
+    """Store an annotator's VQ and PF choices for a battle served in this session, in one
+    transaction; returns the revealed sources. Nothing is stored when any check fails.
+
+    Raises:
+        WorkbenchError: a battle this session was not served (forged or stale id), one
+            served to someone else, a second vote on the same battle and aspect, or a
+            missing / unknown choice.
+    """
+    _check_annotator(annotator)
+    if battle_id not in served:
+        raise WorkbenchError("this battle was not served in this session: ask for a new one")
+    if sorted(choices) != sorted(ASPECTS) or any(c not in CHOICES for c in choices.values()):
+        raise WorkbenchError(f"answer both VQ and PF with one of: {', '.join(CHOICES)}")
+    with store.write() as con:
+        battles = fetch_dicts(con, "SELECT * FROM battles WHERE id = ?", [battle_id])
+        if not battles or battles[0]["annotator"] != annotator:
+            raise WorkbenchError("this battle was not served to you: ask for a new one")
+        battle = battles[0]
+        done = fetch_dicts(con, "SELECT aspect FROM votes WHERE battle_id = ? AND annotator = ?",
+                           [battle_id, annotator])  # fmt: skip
+        if done:
+            raise WorkbenchError("you already voted on this battle; it is closed")
+        insert_rows(con, "votes", [{
+            "id": secrets.token_hex(8), "battle_id": battle_id, "annotator": annotator,
+            "video_a": battle["video_a"], "video_b": battle["video_b"], "aspect": aspect,
+            "outcome": CHOICES[choice],
+        } for aspect, choice in choices.items()])  # fmt: skip
+    return {"A": battle["source_a"], "B": battle["source_b"]}
+
+
+def vote_rows(store: Store, kind: str | None = None) -> list[dict[str, Any]]:
+    """Every vote with its battle (sources, sample, dataset), oldest first."""
+    where = "WHERE b.kind = ?" if kind else ""
+    return store.query(
+        f"""SELECT v.*, b.kind, b.dataset, b.sample_id, b.source_a, b.source_b
+            FROM votes v JOIN battles b ON b.id = v.battle_id {where}
+            ORDER BY v.created_at""",
+        [kind] if kind else [],
+    )
+
+
+def export_votes(store: Store, path: Path) -> int:
+    """One CSV row per annotator and battle: prompt, both videos' paths, the VQ and PF labels
+    (A, B, same or both_bad), annotator and time; the layout of public video-preference
+    datasets. Returns the number of rows."""
+    label = {"good": "A", "bad": "B", "same": "same", "both_bad": "both_bad"}
+    rows = store.query(
+        """SELECT b.id AS battle, s.prompt, va.path AS video_a, vb.path AS video_b,
+                  max(CASE WHEN v.aspect = 'vq' THEN v.outcome END) AS vq,
+                  max(CASE WHEN v.aspect = 'pf' THEN v.outcome END) AS pf,
+                  v.annotator, max(v.created_at) AS time
+           FROM votes v JOIN battles b ON b.id = v.battle_id JOIN samples s ON s.id = b.sample_id
+           JOIN videos va ON va.id = b.video_a JOIN videos vb ON vb.id = b.video_b
+           GROUP BY b.id, s.prompt, va.path, vb.path, v.annotator ORDER BY time"""
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["prompt", "video_a", "video_b", "vq", "pf", "annotator", "time"])
+        for r in rows:
+            writer.writerow([r["prompt"], r["video_a"], r["video_b"], label.get(r["vq"], ""),
+                             label.get(r["pf"], ""), r["annotator"], r["time"]])  # fmt: skip
+    return len(rows)
+
+
+def pairs_from_votes(store: Store, name: str, min_agree: int = 1) -> dict[str, Any]:
+    """A pair set from votes: for every pair of videos people voted on (either aspect, any
+    annotator), the video preferred by at least `min_agree` votes and by more votes than the
+    other is the winner. Ties and 'both bad' choose nothing.
+
+    Raises:
+        WorkbenchError: the pair set exists, min_agree < 1, or no pair reaches agreement.
+    """
+    if min_agree < 1:
+        raise WorkbenchError("--min-agree must be at least 1")
+    if store.query("SELECT 1 FROM pairs WHERE pairset = ? LIMIT 1", [name]):
+        raise WorkbenchError(f"pair set {name!r} exists; choose another --name")
+    tally: dict[tuple[str, str, str], dict[str, int]] = {}
+    for v in vote_rows(store):
+        key = (v["sample_id"], *sorted((v["video_a"], v["video_b"])))
+        counts = tally.setdefault(key, {})
+        winner = {"good": v["video_a"], "bad": v["video_b"]}.get(v["outcome"])
+        if winner:
+            counts[winner] = counts.get(winner, 0) + 1
+    pairs = []
+    for (sample, first, second), counts in tally.items():
+        win, lose = sorted((first, second), key=lambda x: -counts.get(x, 0))
+        if counts.get(win, 0) >= min_agree and counts.get(win, 0) > counts.get(lose, 0):
+            pairs.append({
+                "id": hashlib.sha256(f"{name}|{sample}|{win}|{lose}".encode()).hexdigest()[:16],
+                "pairset": name, "sample_id": sample, "winner_video": win, "loser_video": lose,
+                "kind": "annotated", "provenance": {"votes_for": counts.get(win, 0),
+                                                   "votes_against": counts.get(lose, 0)},
+            })  # fmt: skip
+    if not pairs:
+        raise WorkbenchError(f"no voted pair reaches {min_agree} agreeing votes")
+    store.insert("pairs", pairs)
+    return {"pairset": name, "pairs": len(pairs), "min_agree": min_agree}
