@@ -3,6 +3,7 @@ on a temporary home, every action and the rows it writes, refusals that store no
 votes that survive the app being killed."""
 
 import csv
+import json
 import os
 import signal
 import socket
@@ -135,6 +136,19 @@ def test_annotated_pairs_become_a_pair_set_and_a_csv(app):
     assert {r["vq"] for r in rows} <= {"A", "B", "same", "both_bad"}
 
 
+def test_votes_leave_through_the_command_line(app, tmp_path, capsys):
+    home = str(app["home"])
+    out = tmp_path / "votes.csv"
+    assert main(["--home", home, "--json", "votes", "export", "--out", str(out)]) == 0
+    with open(out) as fh:
+        assert len(list(csv.DictReader(fh))) == json.loads(capsys.readouterr().out)["rows"] > 0
+    assert main(["--home", home, "pairs", "from-votes", "--name", "cli", "--min-agree", "1"]) == 0
+    assert app["store"].query("SELECT count(*) AS n FROM pairs WHERE pairset = 'cli'")[0]["n"]
+    capsys.readouterr()
+    assert main(["--home", home, "pairs", "from-votes", "--name", "x", "--min-agree", "99"]) == 1
+    assert "no voted pair reaches 99 agreeing votes" in capsys.readouterr().err
+
+
 def test_leaderboard_agreement_training_and_compare_answer(app):
     client, store = app["client"], app["store"]
     _, human, with_ties, without_ties, heat, automatic, vbench = client.predict(
@@ -153,6 +167,43 @@ def test_leaderboard_agreement_training_and_compare_answer(app):
                           api_name="/compare_show")  # fmt: skip
     assert html.count("<video") == 2 and html.count("wb-sync") == 2 and "first frame" in html
     assert "PF 1.000" in html, "judge scores beside the ground truth"
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own download is offline
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]  # fmt: skip
+
+
+@pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"),
+                    reason="needs Debian's chromium (.ci/run installs it)")  # fmt: skip
+def test_in_a_real_browser_the_videos_play_and_a_vote_lands(app):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(app["url"])
+        page.get_by_role("tab", name="Vote").click()
+        tab = page.locator("#vote-tab")
+        tab.get_by_label("your name (signs your votes)").fill("erin")
+        tab.get_by_role("button", name="new battle").click()
+        videos = tab.locator("video.wb-sync")
+        videos.first.wait_for()
+        assert videos.count() == 2
+        tab.get_by_role("button", name="play all").click()
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('#vote-tab video.wb-sync')]
+                   .every(v => !v.paused && v.currentTime > 0 && v.readyState >= 2)""",
+            timeout=15000,
+        )
+        tab.locator("fieldset", has_text="visual quality").get_by_label("A is better").check()
+        tab.locator("fieldset", has_text="prompt following").get_by_label("same").check()
+        tab.get_by_role("button", name="submit vote").click()
+        tab.get_by_text("Vote stored.").wait_for(timeout=15000)
+        browser.close()
+    erin = [v for v in _votes(app["store"]) if v["annotator"] == "erin"]
+    assert {(v["aspect"], v["outcome"]) for v in erin} == {("vq", "good"), ("pf", "same")}
 
 
 def test_acknowledged_votes_survive_the_app_being_killed(app):

@@ -23,22 +23,24 @@ def build_app(store: Store, seed: int | None = None) -> gr.Blocks:
         gr.Markdown(f"# {TITLE}")
         hint = gr.Markdown(empty_home_hint(store) or "")
         loaders = []
-        with gr.Tab("Compare") as tab:
+        with gr.Tab("Compare", elem_id="compare-tab") as tab:
             loaders.append((tab, compare.build(store)))
-        with gr.Tab("Vote") as tab:
+        with gr.Tab("Vote", elem_id="vote-tab") as tab:
             loaders.append((tab, vote.build(store, rollouts=False, rng=rng)[:3]))
-        with gr.Tab("Annotate") as tab:
+        with gr.Tab("Annotate", elem_id="annotate-tab") as tab:
             loaders.append((tab, vote.build(store, rollouts=True, rng=rng)[:3]))
-        with gr.Tab("Leaderboard") as tab:
+        with gr.Tab("Leaderboard", elem_id="leaderboard-tab") as tab:
             loaders.append((tab, leaderboard.build(store)))
-        with gr.Tab("Training") as tab:
+        with gr.Tab("Training", elem_id="training-tab") as tab:
             loaders.append((tab, training.build(store)))
-        with gr.Tab("Agreement") as tab:
+        with gr.Tab("Agreement", elem_id="agreement-tab") as tab:
             loaders.append((tab, agreement.build(store)))
-        # New datasets, videos, scores and votes appear whenever a tab is opened.
+        # New datasets, videos, scores and votes appear whenever a tab is opened; the page
+        # opens on Compare, so only Compare loads with it.
         for tab, (update, inputs, outputs) in loaders:
             tab.select(update, inputs, outputs, api_name=False)
-            app.load(update, inputs, outputs, api_name=False)
+        update, inputs, outputs = loaders[0][1]
+        app.load(update, inputs, outputs, api_name=False)
         app.load(lambda: empty_home_hint(store) or "", [], hint, api_name=False)
     return app
 

@@ -16,7 +16,7 @@ from workbench.store import Store
 
 # Small videos are enlarged without blurring (the world's 32x32 clips would be mush).
 CSS = """
-video.wb-video, img.wb-video { image-rendering: pixelated; width: 192px; height: 192px;
+video.wb-video, img.wb-video { image-rendering: pixelated; width: 160px; height: 160px;
   object-fit: contain; background: #111; }
 .wb-grid video.wb-video { width: 96px; height: 96px; }
 .wb-cell { display: inline-block; vertical-align: top; margin: 4px; text-align: center;
@@ -107,7 +107,7 @@ def controls(group: str) -> str:
     """Play / pause / loop buttons and a seek slider for a group of videos."""
     buttons = "".join(
         f"<button class='lg secondary' data-wb-action='{a}' data-group='{group}'>{t}</button> "
-        for a, t in (("play", "▶ play all"), ("pause", "⏸ pause all"), ("loop", "⟲ loop"))
+        for a, t in (("play", "play all"), ("pause", "pause all"), ("loop", "loop on / off"))
     )
     return (
         f"<div>{buttons}<input class='wb-seek' data-group='{group}' type='range' min='0' "

@@ -1,0 +1,49 @@
+"""Agreement of human votes with GT-Pair, with the judges and between annotators, computed
+from stored battles and votes."""
+
+import pytest
+
+from workbench.leaderboard import annotator_agreement, gt_pair_agreement, judge_agreement
+from workbench.store import Store
+
+
+def _battle(store, bid, a, b, video_a, video_b, annotator):
+    store.insert("battles", [{"id": bid, "kind": "checkpoints", "dataset": "d",
+                              "sample_id": "d:0", "video_a": video_a, "video_b": video_b,
+                              "source_a": a, "source_b": b, "annotator": annotator}])  # fmt: skip
+
+
+def _vote(store, bid, annotator, video_a, video_b, aspect, outcome):
+    store.insert("votes", [{"id": f"{bid}{aspect}", "battle_id": bid, "annotator": annotator,
+                            "video_a": video_a, "video_b": video_b, "aspect": aspect,
+                            "outcome": outcome}])  # fmt: skip
+
+
+def test_agreement_tables_by_hand(tmp_path):
+    store = Store(tmp_path)
+    store.insert("pairs", [{"id": "p", "pairset": "gt-d", "sample_id": "d:0", "winner_video": "r",
+                            "loser_video": "x", "kind": "gt",
+                            "provenance": {"generator": "base"}}])  # fmt: skip
+    # real video r against base's x: ann1 prefers real (VQ), ann2 sees them the same (VQ);
+    # ann2 was shown base on the left.
+    _battle(store, "b1", "gt", "base", "r", "x", "ann1")
+    _vote(store, "b1", "ann1", "r", "x", "vq", "good")
+    _battle(store, "b2", "base", "gt", "x", "r", "ann2")
+    _vote(store, "b2", "ann2", "x", "r", "vq", "same")
+    rows = gt_pair_agreement(store)
+    assert rows == [{"aspect": "VQ", "votes": 2, "prefer real": 0.5, "same / both bad": 0.5,
+                     "prefer rollout": 0.0}]  # fmt: skip
+
+    # The VQ judge prefers r clearly: agrees with ann1, not with ann2's tie.
+    store.insert("scores", [{"video_id": v, "judge": "shapes-vq", "judge_version": "2",
+                             "dimension": "overall", "value": x}
+                            for v, x in (("r", 0.99), ("x", 0.80))])  # fmt: skip
+    (judge,) = judge_agreement(store)
+    assert judge["judge"] == "shapes-vq / overall" and judge["votes"] == 2
+    assert judge["accuracy"] == 0.5 and judge["accuracy without ties"] == 1.0
+    # labels human [good, same] vs judge [good, bad]: observed 0.5, expected 0.5 * 0.5 = 0.25.
+    assert judge["kappa"] == pytest.approx((0.5 - 0.25) / 0.75)
+
+    (people,) = annotator_agreement(store)
+    assert people["shared items"] == 1 and people["annotator pairs"] == 1
+    assert people["agreement"] == 0.0, "good (ann1) against same (ann2), sides normalised"
