@@ -50,7 +50,7 @@ def test_concurrent_writers_and_readers_lose_nothing(tmp_path):
 
 def test_failed_transaction_leaves_no_rows(store):
     with pytest.raises(RuntimeError), store.write() as con:
-        con.execute("INSERT INTO votes VALUES ('v1', 'ann', 'a', 'b', 'vq', 'good', now())")
+        con.execute("INSERT INTO votes VALUES ('v1', 'ann', 'a', 'b', 'vq', 'good', now(), 'b1')")
         raise RuntimeError("boom")
     assert store.query("SELECT count(*) AS n FROM votes")[0]["n"] == 0
 
