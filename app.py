@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=None, help="default 7860 or the next free")
     parser.add_argument("--auth", type=Path, default=None, help="file of user:password lines")
     parser.add_argument("--share", action="store_true", help="public Gradio link (needs internet)")
+    parser.add_argument("--study", default="tiny", choices=("tiny", "smoke", "none"),
+                        help="on an empty home, run the paper's study with this preset in the "
+                        "background (none: never)")  # fmt: skip
     args = parser.parse_args(argv)
 
     from workbench.app import launch, read_auth
@@ -31,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    launch(args.home or default_home(), args.host, args.port, auth, args.share)
+    launch(args.home or default_home(), args.host, args.port, auth, args.share, study=args.study)
     return 0
 
 

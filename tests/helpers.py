@@ -1,13 +1,23 @@
-"""Shared test helpers: reading a store's full content, measuring objects in frames."""
+"""Shared test helpers: reading a store's full content, measuring objects in frames, serving
+the app."""
 
 from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 
 from workbench.store import Store
 
+ROOT = Path(__file__).resolve().parents[1]
+
 TABLES = ("datasets", "videos", "samples", "generations", "runs", "checkpoints",
-          "train_metrics", "pairs", "scores", "votes", "battles")  # fmt: skip
+          "train_metrics", "pairs", "scores", "votes", "battles", "stages")  # fmt: skip
 
 
 def snapshot(store: Store) -> dict:
@@ -25,3 +35,31 @@ def centroids(mask: np.ndarray) -> np.ndarray:
         ys, xs = np.nonzero(m)
         out.append((xs.mean(), ys.mean()))
     return np.asarray(out)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(home: Path, *extra: str, auth: tuple[str, str] | None = None):
+    """`python app.py` on a home, and a gradio_client connected to it once it answers."""
+    from gradio_client import Client
+
+    port = free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--home", str(home),
+                             "--port", str(port), *extra], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            return proc, url, Client(url, auth=auth, verbose=False)
+        except Exception:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(proc.stderr.read().decode()[-2000:]) from None
+            time.sleep(1)

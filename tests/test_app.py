@@ -6,46 +6,15 @@ import csv
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, start_app
 
 from workbench.cli import main
 from workbench.store import Store
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(home: Path, *extra: str, auth: tuple[str, str] | None = None):
-    """`python app.py` on a home, and a gradio_client connected to it once it answers."""
-    from gradio_client import Client
-
-    port = _free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "HF_HUB_OFFLINE": "1"}  # fmt: skip
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--home", str(home),
-                             "--port", str(port), *extra], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            return proc, url, Client(url, auth=auth, verbose=False)
-        except Exception:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(proc.stderr.read().decode()[-2000:]) from None
-            time.sleep(1)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +29,7 @@ def app(tmp_path_factory):
                      "--judges", "shapes-pf,shapes-vq"]) == 0  # fmt: skip
     finally:
         del os.environ["WORKBENCH_HOME"]
-    proc, url, client = _start(home)
+    proc, url, client = start_app(home)
     yield {"home": home, "url": url, "client": client, "proc": proc, "store": Store(home)}
     proc.kill()
 
@@ -222,10 +191,24 @@ def test_in_a_real_browser_the_videos_play_and_a_vote_lands(app):
     assert {(v["aspect"], v["outcome"]) for v in erin} == {("vq", "good"), ("pf", "same")}
 
 
+def test_only_the_media_folder_is_served(app):
+    import urllib.error
+    import urllib.request
+
+    media_file = next((app["home"] / "media" / "videos").rglob("*.mp4"))
+    with urllib.request.urlopen(f"{app['url']}gradio_api/file={media_file}") as response:
+        assert response.status == 200
+    for path in (app["home"] / "workbench.duckdb", app["home"] / "media" / ".." / "store.lock",
+                 Path("/etc/passwd")):  # fmt: skip
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{app['url']}gradio_api/file={path}")
+        assert refused.value.code in (403, 404), path
+
+
 def test_with_auth_the_login_signs_the_votes(app, tmp_path):
     users = tmp_path / "users.txt"
     users.write_text("# annotators\nfrank:secret\n")
-    proc, _, client = _start(app["home"], "--auth", str(users), auth=("frank", "secret"))
+    proc, _, client = start_app(app["home"], "--auth", str(users), auth=("frank", "secret"))
     try:
         _, battle_id, *_ = client.predict("", "shapes", "test", ["gt", "base"],
                                           api_name="/next_battle")  # fmt: skip

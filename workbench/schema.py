@@ -125,4 +125,15 @@ MIGRATIONS: list[str] = [
     );
     ALTER TABLE votes ADD COLUMN battle_id VARCHAR;
     """,
+    # 3: the stages of studies (`workbench experiment run`): append-only events per stage.
+    """
+    CREATE TABLE stages (
+        experiment VARCHAR NOT NULL,      -- e.g. 'paper'
+        stage VARCHAR NOT NULL,           -- 'world', 'base', 'gtpairs', 'regdpo', ...
+        command JSON NOT NULL,            -- the workbench command line the stage runs
+        status VARCHAR NOT NULL,          -- 'running' | 'done' | 'failed'
+        message VARCHAR,
+        created_at TIMESTAMP DEFAULT current_timestamp
+    );
+    """,
 ]

@@ -144,6 +144,8 @@ def empty_home_hint(store: Store) -> str | None:
     """What to run when the home has nothing to show yet."""
     if store.query("SELECT 1 FROM datasets LIMIT 1"):
         return None
+    if store.query("SELECT 1 FROM stages LIMIT 1"):
+        return "The paper's study is filling this home; the tabs fill as its stages land."
     return (
         f"The home {store.home} has no data yet. Fill it with, for example: "
         "`workbench world make --n 256`, `workbench train --name base ...`, "

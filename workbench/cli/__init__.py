@@ -12,6 +12,7 @@ from workbench.cli import (
     data,
     env,
     evaluate,
+    experiment,
     generate,
     gtpair,
     report,
@@ -22,7 +23,8 @@ from workbench.cli import (
 from workbench.errors import WorkbenchError
 from workbench.store import default_home
 
-COMMANDS = (world, data, gtpair, train, generate, evaluate, report, votes, checkpoints, env)
+COMMANDS = (world, data, gtpair, train, generate, evaluate, report, experiment, votes,
+            checkpoints, env)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

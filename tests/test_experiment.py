@@ -1,0 +1,88 @@
+"""`workbench experiment run paper --preset smoke`: the whole study end to end, its stages
+recorded, a rerun that does nothing again, and a killed run that continues where it stopped."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from helpers import snapshot, start_app
+
+from workbench.cli import main
+from workbench.experiments import finetune_names, paper_plan
+from workbench.store import Store
+
+
+def test_smoke_study_runs_end_to_end_and_a_rerun_skips_every_stage(home, capsys):
+    assert main(["experiment", "run", "paper", "--preset", "smoke"]) == 0
+    store = Store(home)
+    plan = [s.name for s in paper_plan("smoke")]
+    capsys.readouterr()
+    assert main(["--json", "experiment", "status"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert [r["stage"] for r in status] == plan and {r["status"] for r in status} == {"done"}
+    assert all(r["seconds"] >= 0 for r in status)
+    names = {r["name"] for r in store.query("SELECT name FROM checkpoints")}
+    assert {"base", *finetune_names(1)} <= names
+    assert (home / "report" / "report.md").is_file()
+    report = json.loads((home / "report" / "report.json").read_text())
+    pairs = {(r["A"], r["B"], r["aspect"]) for r in report["gsb"]}
+    assert ("base", "regdpo", "VQ") in pairs and ("dpo", "regdpo", "PF") in pairs
+
+    before = snapshot(store)
+    assert main(["experiment", "run", "paper", "--preset", "smoke"]) == 0
+    after = snapshot(store)
+    assert after["files"] == before["files"]
+    assert {t: r for t, r in after["rows"].items() if t not in ("stages", "runs")} == {
+        t: r for t, r in before["rows"].items() if t not in ("stages", "runs")}  # fmt: skip
+    capsys.readouterr()
+    assert main(["experiment", "run", "paper", "--preset", "tiny"]) == 1
+    assert "with other settings; use a fresh --home" in capsys.readouterr().err
+
+
+def test_a_killed_study_continues_where_it_stopped(home):
+    env = {**os.environ, "WORKBENCH_HOME": str(home), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "workbench", "experiment", "run", "paper", "--preset", "smoke"]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = Store(home)
+    deadline = time.monotonic() + 120
+    while not store.query("SELECT 1 FROM stages WHERE stage = 'gtpairs' AND status = 'running'"):
+        assert proc.poll() is None and time.monotonic() < deadline, "the study never got there"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    worlds = store.query("SELECT count(*) AS n FROM runs WHERE kind = 'world.make'")[0]["n"]
+    assert main(["experiment", "run", "paper", "--preset", "smoke"]) == 0
+    latest = "SELECT stage, arg_max(status, created_at) AS status FROM stages GROUP BY stage"
+    status = {r["stage"]: r["status"] for r in store.query(latest)}
+    assert set(status.values()) == {"done"} and len(status) == len(paper_plan("smoke"))
+    assert store.query("SELECT count(*) AS n FROM runs WHERE kind = 'world.make'")[0]["n"] == worlds
+    base_runs = store.query("SELECT count(*) AS n FROM checkpoints WHERE name = 'base'")[0]["n"]
+    assert base_runs == 1, "finished stages are not run again"
+
+
+def test_the_app_on_an_empty_home_runs_the_study_and_shows_its_progress(tmp_path):
+    home = tmp_path / "fresh"
+    started = time.monotonic()
+    proc, _, client = start_app(home, "--study", "smoke")
+    first_page = time.monotonic() - started
+    try:
+        assert first_page < 30, "the page serves while the study runs"
+        seen = set()
+        deadline = time.monotonic() + 300
+        while True:
+            hint, progress = client.predict(api_name="/progress")
+            seen.add(progress.split(";")[0] if progress else "")
+            if progress.startswith("Study done"):
+                break
+            assert "failed" not in progress and time.monotonic() < deadline, progress
+            time.sleep(2)
+        assert any(s.startswith("Study: ") for s in seen), seen
+        assert hint == "", "the home is filled: no hint left"
+        *_, body = client.predict(None, [], api_name="/compare_refresh")
+        _, human, *_ = client.predict("vq", "shapes", "test", api_name="/leaderboard")
+    finally:
+        proc.kill()
+    assert (home / "logs" / "study.log").is_file() and (home / "report" / "report.md").is_file()

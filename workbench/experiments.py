@@ -1,0 +1,197 @@
+"""The paper's study as a plan of workbench commands, and the record of its stages.
+
+A study is an ordered list of stages, each one `workbench` command line. The plan is plain
+data (presets below); the runner (`workbench experiment run`, workbench/cli/experiment.py)
+executes it, and the store keeps an append-only record per stage (running, done, failed), so a
+rerun skips what is done, a killed run continues where it stopped, and the app shows progress.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import fcntl
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.errors import WorkbenchError, unknown_name
+from workbench.store import Store
+
+METHODS = ("sft", "dpo", "regdpo")
+PAIRSET = "gt-shapes"
+STUDY_LOCK = "study.lock"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudyPreset:
+    """Sizes and budgets of the paper's study on the shapes world."""
+
+    world: int
+    """Clips in the world (about 20% are held out for the test split)."""
+    base_steps: int
+    """Steps of the I2V base trained from scratch (batch `base_batch`, lr `base_lr`)."""
+    base_batch: int
+    base_lr: float
+    pairs: int
+    """Training samples that get a GT-Pair (the base's rollout is the loser)."""
+    finetune_steps: int
+    """LoRA steps of each of SFT, DPO and Reg-DPO, on the same pairs."""
+    eval_n: int
+    """Held-out prompts every source is generated for and judged on."""
+
+
+PRESETS = {
+    # Seconds: the whole study end to end, to prove the plumbing (CI).
+    "smoke": StudyPreset(world=40, base_steps=20, base_batch=4, base_lr=3e-3, pairs=8,
+                         finetune_steps=4, eval_n=4),
+    # About 16 minutes on two CPU cores; the base reads colour and motion (README).
+    "tiny": StudyPreset(world=512, base_steps=1500, base_batch=16, base_lr=3e-3, pairs=128,
+                        finetune_steps=200, eval_n=48),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    command: list[str]
+    creates: tuple[str, str] | None = None
+    """('checkpoint' | 'pairset', name) a stage registers; present means done."""
+
+
+def finetune_names(seeds: int) -> list[str]:
+    """Checkpoint names of the fine-tunes: sft, dpo, regdpo (with -s<seed> for several)."""
+    return [m if seeds == 1 else f"{m}-s{s}" for s in range(seeds) for m in METHODS]
+
+
+def paper_plan(preset: str, seeds: int = 1) -> list[Stage]:
+    """World -> base -> its videos -> GT-Pairs -> SFT / DPO / Reg-DPO per seed -> every
+    source judged on the held-out prompts -> the report.
+
+    Raises:
+        WorkbenchError: unknown preset, seeds < 1.
+    """
+    if preset not in PRESETS:
+        raise unknown_name("preset", preset, PRESETS)
+    if seeds < 1:
+        raise WorkbenchError("--seeds must be at least 1")
+    p = PRESETS[preset]
+    n = ["--n", str(p.eval_n)]
+    stages = [
+        Stage("world", ["world", "make", "--n", str(p.world)]),
+        Stage("base", ["train", "--name", "base", "--task", "i2v", "--steps", str(p.base_steps),
+                       "--batch-size", str(p.base_batch), "--lr", str(p.base_lr),
+                       "--warmup", str(min(50, p.base_steps // 10)), "--schedule", "cosine",
+                       "--t-shift", "3"], ("checkpoint", "base")),
+        # Ground truth and base first, so the app has something to compare early.
+        Stage("eval-base", ["eval", "--ckpt", "gt", "--ckpt", "base", *n]),
+        Stage("gtpairs", ["gtpair", "build", "--generators", "base", "--n", str(p.pairs),
+                          "--name", PAIRSET], ("pairset", PAIRSET)),
+    ]  # fmt: skip
+    names = finetune_names(seeds)
+    for name in names:
+        method, _, seed = name.partition("-s")
+        stages.append(Stage(name, ["train", "--method", method, "--pairs", PAIRSET, "--init",
+                                   "base", "--name", name, "--steps", str(p.finetune_steps),
+                                   "--seed", seed or "0"], ("checkpoint", name)))  # fmt: skip
+    sources = [x for name in ["gt", "base", *names] for x in ("--ckpt", name)]
+    stages += [Stage("eval", ["eval", *sources, *n]), Stage("report", ["report", *sources])]
+    return stages
+
+
+def preset_dict(preset: str) -> dict[str, Any]:
+    return dataclasses.asdict(PRESETS[preset])
+
+
+@contextmanager
+def study_lock(store: Store) -> Iterator[None]:
+    """One study at a time per home (the app checks it before starting one).
+
+    Raises:
+        WorkbenchError: another process is running a study in this home.
+    """
+    with open(store.home / STUDY_LOCK, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WorkbenchError("a study is already running in this home") from None
+        yield
+
+
+def study_running(store: Store) -> bool:
+    try:
+        with study_lock(store):
+            return False
+    except WorkbenchError:
+        return True
+
+
+# -- the record -----------------------------------------------------------------------------
+
+
+def record_stage(store: Store, experiment: str, stage: Stage, status: str, message: str = ""):
+    store.insert("stages", [{"experiment": experiment, "stage": stage.name,
+                             "command": stage.command, "status": status,
+                             "message": message}])  # fmt: skip
+
+
+def stage_status(store: Store, experiment: str) -> list[dict[str, Any]]:
+    """Per recorded stage, in the order stages first started: its latest status, when it last
+    started, and how long it took (or has been running, in seconds)."""
+    rows = store.query(
+        """SELECT stage, arg_max(status, created_at) AS status,
+                  max(created_at) FILTER (WHERE status = 'running') AS started,
+                  max(created_at) AS last, arg_max(message, created_at) AS message
+           FROM stages WHERE experiment = ? GROUP BY stage ORDER BY min(created_at)""",
+        [experiment],
+    )
+    now = datetime.datetime.now()
+    for r in rows:
+        end = now if r["status"] == "running" else r.pop("last")
+        r.pop("last", None)
+        r["seconds"] = round((end - r["started"]).total_seconds(), 1) if r["started"] else None
+    return rows
+
+
+def recorded_commands(store: Store, experiment: str) -> dict[str, list[str]]:
+    rows = store.query(
+        "SELECT stage, arg_max(command, created_at) AS command FROM stages "
+        "WHERE experiment = ? GROUP BY stage",
+        [experiment],
+    )
+    return {r["stage"]: json.loads(r["command"]) for r in rows}
+
+
+def study_progress(store: Store, experiment: str = "paper") -> str:
+    """One line for people: the study's stage, a training stage's step, and time left."""
+    rows = stage_status(store, experiment)
+    if not rows:
+        return ""
+    done = sum(r["status"] == "done" for r in rows)
+    current = next((r for r in rows if r["status"] != "done"), None)
+    if current is None:
+        return f"Study done: {done} stages in {sum(r['seconds'] or 0 for r in rows) / 60:.1f} min."
+    line = f"Study: {done} stages done; {current['stage']} {current['status']}"
+    if current["status"] == "running":
+        line += f" for {current['seconds']:.0f} s" + _training_progress(store)
+    elif current["status"] == "failed":
+        line += " (see the study log; rerun `workbench experiment run` to continue)"
+    return line + "."
+
+
+def _training_progress(store: Store) -> str:
+    rows = store.query(
+        """SELECT r.config->>'steps' AS total, max(m.step) AS step,
+                  date_diff('second', r.started_at, max(m.created_at)) AS seconds
+           FROM runs r JOIN train_metrics m ON m.run_id = r.id
+           WHERE r.kind = 'train' AND r.status = 'running'
+           GROUP BY r.id, r.config, r.started_at ORDER BY r.started_at DESC LIMIT 1"""
+    )
+    if not rows or not rows[0]["total"]:
+        return ""
+    total, step, seconds = int(rows[0]["total"]), rows[0]["step"], rows[0]["seconds"] or 0
+    bar = "#" * round(20 * step / total)
+    left = seconds / max(step, 1) * (total - step)
+    return f": step {step}/{total} [{bar:<20}] about {left / 60:.1f} min left"
