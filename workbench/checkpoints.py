@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from workbench.atomic import atomic_directory
 from workbench.errors import WorkbenchError, unknown_name
 from workbench.store import Store, fetch_dicts, insert_rows
 
@@ -84,6 +86,27 @@ def resolve_checkpoint(store: Store, name_or_path: str) -> CheckpointRef:
             n += 1
             name = f"{path.resolve().name}-{n}"
         return register_checkpoint(con, store, name=name, path=path, method="external", task=task)
+
+
+def add_checkpoint(store: Store, name: str, folder: Path, method: str = "base") -> CheckpointRef:
+    """Copy a model folder into <home>/checkpoints/NAME and register it.
+
+    Raises:
+        WorkbenchError: the name is taken, or the folder is not a model.
+    """
+    from workbench.models.loading import model_task
+
+    if store.query("SELECT 1 FROM checkpoints WHERE name = ?", [name]):
+        raise WorkbenchError(f"checkpoint {name!r} is already registered; choose another name")
+    if not Path(folder).is_dir():
+        raise WorkbenchError(f"{folder}: no such model folder")
+    task = model_task(Path(folder))  # raises for a folder that is not a model
+    out = checkpoint_dir(store, name)
+    with atomic_directory(out) as tmp:
+        shutil.copytree(folder, tmp, dirs_exist_ok=True)
+    with store.write() as con:
+        return register_checkpoint(con, store, name=name, path=out, method=method, task=task,
+                                   config={"copied_from": str(folder)})  # fmt: skip
 
 
 def _ref(store: Store, row: dict[str, Any]) -> CheckpointRef:

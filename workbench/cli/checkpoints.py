@@ -1,20 +1,48 @@
-"""`workbench checkpoints`: what is registered, its method, parent and videos."""
+"""`workbench checkpoints`: what is registered, its method, parent and videos; `checkpoints
+add` registers a model folder (or the embedded base) under a name."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from workbench.cli.output import emit
 from workbench.store import Store
+
+EMBEDDED_BASE = Path(__file__).resolve().parents[1] / "models" / "embedded" / "base"
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("checkpoints", help="list checkpoints and external sources")
     parser.set_defaults(run=run)
+    actions = parser.add_subparsers(dest="checkpoints_command", metavar="ACTION")
+    add = actions.add_parser(
+        "add",
+        help="copy a model folder into the home and register it under a name",
+        epilog="examples:\n  workbench checkpoints add --name base --embedded\n"
+        "  workbench checkpoints add --name wan --path /models/Wan2.1-T2V-1.3B-Diffusers",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add.add_argument("--name", required=True)
+    source = add.add_mutually_exclusive_group(required=True)
+    source.add_argument("--path", type=Path, help="a model folder")
+    source.add_argument("--embedded", action="store_true",
+                        help=f"the shipped shapes-world base ({EMBEDDED_BASE})")  # fmt: skip
+    add.add_argument("--method", default="base", help="recorded method (default base)")
+    add.set_defaults(run=run_add)
 
 
 def run(args: argparse.Namespace) -> int:
     from workbench.checkpoints import list_checkpoints
 
     emit(args, list_checkpoints(Store(args.home)))
+    return 0
+
+
+def run_add(args: argparse.Namespace) -> int:
+    from workbench.checkpoints import add_checkpoint
+
+    ref = add_checkpoint(Store(args.home), args.name, EMBEDDED_BASE if args.embedded else args.path,
+                         args.method)  # fmt: skip
+    emit(args, {"checkpoint": ref.name, "path": str(ref.path), "task": ref.task})
     return 0

@@ -25,7 +25,10 @@ def add_parser(subparsers) -> None:
     )
     run_.add_argument("study", choices=STUDIES)
     run_.add_argument("--preset", default="tiny", help="tiny | smoke")
-    run_.add_argument("--seeds", type=int, default=1, help="fine-tunes per method (seeds 0..N-1)")
+    run_.add_argument("--seeds", type=int, default=1, help="fine-tunes per method, seeds 0..N-1")
+    run_.add_argument(
+        "--retrain-base", action="store_true", help="train the base instead of the shipped one"
+    )
     run_.set_defaults(run=run)
     status = actions.add_parser("status", help="the stages of a study, their status and times")
     status.add_argument("study", nargs="?", default="paper", choices=STUDIES)
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.experiments import paper_plan, recorded_commands, stage_status, study_lock
 
     store = Store(args.home)
-    plan = paper_plan(args.preset, args.seeds)
+    plan = paper_plan(args.preset, args.seeds, args.retrain_base)
     recorded = recorded_commands(store, args.study)
     for stage in plan:
         if recorded.get(stage.name, stage.command) != stage.command:
