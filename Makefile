@@ -7,7 +7,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test lint
+.PHONY: setup app demo test lint
 
 setup: $(VENV)/.installed
 
@@ -21,6 +21,11 @@ $(VENV)/.installed: pyproject.toml
 	# what its MUSIQ imports (opencv-python-headless, scipy) is in pyproject.toml.
 	$(PY) -m pip install -q --no-deps 'pyiqa==0.1.16'
 	touch $@
+
+# The main job: the app on the default home; on an empty home it runs the tiny study first,
+# in the background, and fills its tabs as the stages land.
+app: setup
+	$(PY) app.py
 
 # The whole loop on the embedded default, in its own home (recreated on every run).
 DEMO_HOME ?= workbench-data/demo

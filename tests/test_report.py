@@ -96,3 +96,31 @@ def test_vbench_quality_score_once_all_seven_dimensions_exist(two_sources, tmp_p
     # normalises above 1 with VBench's max 0.9975.
     smooth = (1.0 - 0.706) / (0.9975 - 0.706)
     assert data["vbench"][0]["VBench Quality"] == pytest.approx((5.5 + smooth) / 6.5)
+
+
+def _fake_source(store, name, samples, pf):
+    """A source with its own videos, each scored `pf` on shapes-pf overall."""
+    videos = [f"{name}{i:04d}" for i in range(len(samples))]
+    store.insert("videos", [{"id": v, "sha256": v, "path": f"media/{v}.mp4", "frames": 8,
+                             "height": 32, "width": 32, "fps": 8.0, "source": "external"}
+                            for v in videos])  # fmt: skip
+    store.insert("generations", [{"key": v, "checkpoint": name, "sample_id": s, "seed": 0,
+                                  "settings": {}, "video_id": v}
+                                 for s, v in zip(samples, videos, strict=True)])  # fmt: skip
+    _scores(store, "shapes-pf", "3", "overall", dict.fromkeys(videos, pf))
+
+
+def test_fine_tunes_with_several_seeds_are_summarised_across_seeds(home, tmp_path):
+    assert main(["world", "make", "--n", "24"]) == 0
+    store = Store(home)
+    samples = [r["id"] for r in store.query("SELECT id FROM samples WHERE split = 'test'")]
+    _fake_source(store, "base", samples, 0.5)
+    for seed, pf in enumerate((0.6, 0.7, 0.8)):
+        _fake_source(store, f"regdpo-s{seed}", samples, pf)
+    out = tmp_path / "report"
+    write_report(store, "shapes", "test", ["base", "regdpo-s0", "regdpo-s1", "regdpo-s2"], out)
+    (row,) = json.loads((out / "report.json").read_text())["seeds"]
+    # mean 0.7, sd 0.1, t(0.975, 2) = 4.303: half-width 4.303 * 0.1 / sqrt(3) = 0.248
+    assert row["method"] == "regdpo" and row["seeds"] == 3 and row["PF"] == "0.700 ± 0.248"
+    assert row["PF win rate vs base"] == "1.000 ± 0.000"  # every seed beats base everywhere
+    assert "Across seeds" in (out / "report.md").read_text()

@@ -79,10 +79,36 @@ def paper_plan(preset: str, seeds: int = 1, retrain_base: bool = False) -> list[
     Raises:
         WorkbenchError: unknown preset, seeds < 1.
     """
-    if preset not in PRESETS:
-        raise unknown_name("preset", preset, PRESETS)
     if seeds < 1:
         raise WorkbenchError("--seeds must be at least 1")
+    names = finetune_names(seeds)
+    runs = []
+    for name in names:
+        method, _, seed = name.partition("-s")
+        runs.append((name, ["--method", method, "--seed", seed or "0"]))
+    return _plan(preset, retrain_base, runs)
+
+
+# Table 10 of the paper: the weight r of the SFT term. r = 0 is DPO; DGR-scaled and fixed.
+ABLATION_R = (("r0", ["--r", "0"]), ("dgr0.2", ["--r-scale", "0.2"]),
+              ("dgr0.5", ["--r-scale", "0.5"]), ("dgr1", ["--r-scale", "1"]),
+              ("dgr2", ["--r-scale", "2"]), ("r10", ["--r", "10"]),
+              ("r125", ["--r", "125"]))  # fmt: skip
+
+
+def ablation_r_plan(preset: str, seeds: int = 1, retrain_base: bool = False) -> list[Stage]:
+    """The paper's Table 10: Reg-DPO with r in {0, DGR/5, DGR/2, DGR, 2 DGR} and fixed values,
+    on the same base and pairs (a home that ran the paper's study reuses both) and the same
+    reference (the base: LoRA adapters off)."""
+    if seeds != 1:
+        raise WorkbenchError("the r ablation runs one seed")
+    runs = [(f"regdpo-{tag}", ["--method", "regdpo", *args]) for tag, args in ABLATION_R]
+    return _plan(preset, retrain_base, runs)
+
+
+def _plan(preset: str, retrain_base: bool, runs: list[tuple[str, list[str]]]) -> list[Stage]:
+    if preset not in PRESETS:
+        raise unknown_name("preset", preset, PRESETS)
     p = PRESETS[preset]
     n = ["--n", str(p.eval_n)]
     stages = [
@@ -98,15 +124,16 @@ def paper_plan(preset: str, seeds: int = 1, retrain_base: bool = False) -> list[
         Stage("gtpairs", ["gtpair", "build", "--generators", "base", "--n", str(p.pairs),
                           "--name", PAIRSET], ("pairset", PAIRSET)),
     ]  # fmt: skip
-    names = finetune_names(seeds)
-    for name in names:
-        method, _, seed = name.partition("-s")
-        stages.append(Stage(name, ["train", "--method", method, "--pairs", PAIRSET, "--init",
-                                   "base", "--name", name, "--steps", str(p.finetune_steps),
-                                   "--seed", seed or "0"], ("checkpoint", name)))  # fmt: skip
-    sources = [x for name in ["gt", "base", *names] for x in ("--ckpt", name)]
+    for name, args in runs:
+        stages.append(Stage(name, ["train", *args, "--pairs", PAIRSET, "--init", "base",
+                                   "--name", name, "--steps", str(p.finetune_steps)],
+                            ("checkpoint", name)))  # fmt: skip
+    sources = [x for name in ["gt", "base", *(r[0] for r in runs)] for x in ("--ckpt", name)]
     stages += [Stage("eval", ["eval", *sources, *n]), Stage("report", ["report", *sources])]
     return stages
+
+
+PLANS = {"paper": paper_plan, "ablation-r": ablation_r_plan}
 
 
 def preset_dict(preset: str) -> dict[str, Any]:

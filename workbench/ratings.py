@@ -195,3 +195,16 @@ def cohen_kappa(first: Sequence[str], second: Sequence[str]) -> float:
     p2 = np.array([list(second).count(c) for c in labels]) / len(second)
     expected = float(p1 @ p2)
     return 1.0 if expected == 1.0 else float((observed - expected) / (1 - expected))
+
+
+def mean_interval(values: Sequence[float], alpha: float = 0.05) -> tuple[float, float]:
+    """Mean and the half-width of its Student-t interval (seeds are few): NaN half-width
+    for a single value."""
+    from scipy.stats import t
+
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2:
+        return float(x.mean()) if len(x) else float("nan"), float("nan")
+    return float(x.mean()), float(
+        t.ppf(1 - alpha / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+    )

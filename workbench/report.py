@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from workbench.ratings import (
     gsb_bootstrap_ci,
     gsb_counts,
     gsb_score,
+    mean_interval,
     outcomes_from_scores,
     win_rate,
     win_rate_bootstrap_ci,
@@ -214,6 +216,48 @@ def _mean(per_sample: dict[str, dict], key: tuple[str, str]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+SEEDED = re.compile(r"^(?P<method>.+)-s(?P<seed>\d+)$")  # fine-tunes of `--seeds N` studies
+SEED_KEYS = (("shapes-pf", "overall", "PF"), ("shapes-pf", "shape", "shape"),
+             ("shapes-pf", "motion", "motion"), ("shapes-vq", "overall", "VQ"),
+             ("technical", "overall", "technical"))  # fmt: skip
+
+
+def seed_groups(names: list[str]) -> dict[str, list[str]]:
+    """method -> its checkpoints named <method>-s<seed>, for methods with two or more."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        match = SEEDED.match(name)
+        if match:
+            groups.setdefault(match["method"], []).append(name)
+    return {m: n for m, n in groups.items() if len(n) > 1}
+
+
+def seed_rows(scores: Scores, baseline: str, margin: float) -> list[dict[str, Any]]:
+    """Per method trained with several seeds: each judge's mean over seeds, and the win rate
+    against `baseline` on VQ and PF, as mean +- the 95% Student-t half-width across seeds."""
+    rows = []
+    for method, names in seed_groups(list(scores)).items():
+        row: dict[str, Any] = {"method": method, "seeds": len(names)}
+        for judge, dim, label in SEED_KEYS:
+            row[label] = _plus_minus([_mean(scores[n], (judge, dim)) for n in names])
+        for aspect in ASPECTS:
+            if baseline in scores:
+                rates = [r["win_rate"] for n in names
+                         for r in gsb_rows({n: scores[n], baseline: scores[baseline]}, margin)
+                         if r["aspect"] == aspect]  # fmt: skip
+                row[f"{aspect} win rate vs {baseline}"] = _plus_minus(rates)
+        rows.append(row)
+    return rows
+
+
+def _plus_minus(values: list[float]) -> str:
+    values = [v for v in values if not np.isnan(v)]
+    if not values:
+        return "n/a"
+    mean, half = mean_interval(values)
+    return f"{mean:.3f} ± {half:.3f}"
+
+
 def judge_rows(scores: dict[str, dict[str, dict]]) -> list[dict[str, Any]]:
     keys = sorted({k for per in scores.values() for v in per.values() for k in v})
     return [
@@ -296,6 +340,9 @@ def write_report(
         ),  # fmt: skip
         ("Judge scores (means, newest version of each judge)", judges),
     ]
+    seeded = seed_rows(scores, "base", margin)
+    if seeded:  # --seeds N studies: how much of a difference survives another seed
+        sections.insert(1, ("Across seeds (mean ± 95% t-interval half-width)", seeded))
     curves = plot_curves(store, ckpts, out_dir)
     title = f"Report: {', '.join(ckpts)} on {dataset} / {split}"
     md = [f"# {title}", ""]
@@ -312,7 +359,8 @@ def write_report(
     (out_dir / "report.html").write_text("\n".join([*page, "</body></html>"]))
     data = {"dataset": dataset, "split": split, "checkpoints": ckpts, "unscored": unscored,
             "gsb": [{**r, "score_text": format_gsb_score(r["score"])} for r in gsb],
-            "vbench": vbench, "vbench_missing": missing, "judges": judges}  # fmt: skip
+            "vbench": vbench, "vbench_missing": missing, "judges": judges,
+            "seeds": seeded}  # fmt: skip
     (out_dir / "report.json").write_text(json.dumps(_finite(data), indent=1))
     path = out_dir / "report.md"
     path.write_text("\n".join(md))

@@ -9,8 +9,6 @@ from workbench.cli.output import emit
 from workbench.errors import WorkbenchError
 from workbench.store import Store
 
-STUDIES = ("paper",)
-
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("experiment", help="the paper's study, stage by stage")
@@ -20,10 +18,11 @@ def add_parser(subparsers) -> None:
         help="world -> base -> GT-Pairs -> SFT / DPO / Reg-DPO -> judges -> report",
         epilog="examples:\n  workbench experiment run paper --preset tiny\n"
         "  workbench experiment run paper --preset smoke   # seconds, the plumbing only\n"
+        "  workbench experiment run ablation-r --preset tiny   # Table 10: the weight r\n"
         "A rerun skips finished stages; a killed run continues where it stopped.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run_.add_argument("study", choices=STUDIES)
+    run_.add_argument("study", help="paper | ablation-r")
     run_.add_argument("--preset", default="tiny", help="tiny | smoke")
     run_.add_argument("--seeds", type=int, default=1, help="fine-tunes per method, seeds 0..N-1")
     run_.add_argument(
@@ -31,15 +30,18 @@ def add_parser(subparsers) -> None:
     )
     run_.set_defaults(run=run)
     status = actions.add_parser("status", help="the stages of a study, their status and times")
-    status.add_argument("study", nargs="?", default="paper", choices=STUDIES)
+    status.add_argument("study", nargs="?", default="paper", help="paper | ablation-r")
     status.set_defaults(run=run_status)
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.experiments import paper_plan, recorded_commands, stage_status, study_lock
+    from workbench.errors import unknown_name
+    from workbench.experiments import PLANS, recorded_commands, stage_status, study_lock
 
+    if args.study not in PLANS:
+        raise unknown_name("study", args.study, PLANS)
     store = Store(args.home)
-    plan = paper_plan(args.preset, args.seeds, args.retrain_base)
+    plan = PLANS[args.study](args.preset, args.seeds, args.retrain_base)
     recorded = recorded_commands(store, args.study)
     for stage in plan:
         if recorded.get(stage.name, stage.command) != stage.command:
