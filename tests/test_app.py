@@ -168,6 +168,7 @@ def test_in_a_real_browser_the_videos_play_and_a_vote_lands(app):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60000)  # a slow shared machine must not fail the check
         page.goto(app["url"])
         page.get_by_role("tab", name="Vote").click()
         tab = page.locator("#vote-tab")
@@ -180,12 +181,12 @@ def test_in_a_real_browser_the_videos_play_and_a_vote_lands(app):
         page.wait_for_function(
             """() => [...document.querySelectorAll('#vote-tab video.wb-sync')]
                    .every(v => !v.paused && v.currentTime > 0 && v.readyState >= 2)""",
-            timeout=15000,
+            timeout=60000,
         )
         tab.locator("fieldset", has_text="visual quality").get_by_label("A is better").check()
         tab.locator("fieldset", has_text="prompt following").get_by_label("same").check()
         tab.get_by_role("button", name="submit vote").click()
-        tab.get_by_text("Vote stored.").wait_for(timeout=15000)
+        tab.get_by_text("Vote stored.").wait_for(timeout=60000)
         browser.close()
     erin = [v for v in _votes(app["store"]) if v["annotator"] == "erin"]
     assert {(v["aspect"], v["outcome"]) for v in erin} == {("vq", "good"), ("pf", "same")}

@@ -86,3 +86,20 @@ def test_the_app_on_an_empty_home_runs_the_study_and_shows_its_progress(tmp_path
     finally:
         proc.kill()
     assert (home / "logs" / "study.log").is_file() and (home / "report" / "report.md").is_file()
+
+
+def test_the_r_ablation_shares_the_base_and_pairs_and_varies_only_r():
+    from workbench.experiments import ABLATION_R, ablation_r_plan
+
+    paper, ablation = paper_plan("tiny"), ablation_r_plan("tiny")
+    shared = ["world", "base", "eval-base", "gtpairs"]
+    assert [s.command for s in ablation[:4]] == [s.command for s in paper[:4]]
+    assert [s.name for s in ablation[:4]] == shared
+    runs = ablation[4:-2]
+    assert [s.name for s in runs] == [f"regdpo-{tag}" for tag, _ in ABLATION_R]
+    for stage, (_, args) in zip(runs, ABLATION_R, strict=True):
+        assert stage.command[:3] == ["train", "--method", "regdpo"]
+        assert stage.command[3 : 3 + len(args)] == args  # only r differs
+        assert stage.command[3 + len(args):-2] == ["--pairs", "gt-shapes", "--init", "base",
+                                                   "--name", stage.name]  # fmt: skip
+    assert "--r" in dict(ABLATION_R)["r0"], "r = 0 is DPO"
