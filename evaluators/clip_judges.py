@@ -69,7 +69,9 @@ def is_openai_release(file: Path) -> bool:
 
         with safe_open(str(file), "pt") as f:
             return "input_resolution" in f.keys()  # noqa: SIM118 (safe_open is no dict)
-    return "input_resolution" in torch.load(file, map_location="cpu", weights_only=True)
+    # mmap (zip-format files): the check reads the keys, not hundreds of MB of weights.
+    state = torch.load(file, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(file))
+    return "input_resolution" in state
 
 
 def load_clip(file: Path, model_name: str):

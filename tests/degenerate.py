@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+from helpers import box_blur
 
 from workbench.world.shapes import WorldConfig, render
 
@@ -38,12 +39,7 @@ def shrunk(cfg, attrs, frames):
 
 
 def blurred(cfg, attrs, frames, passes: int = 2):
-    out = frames.astype(np.float64)
-    for _ in range(passes):  # repeated 3x3 box blur
-        padded = np.pad(out, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
-        out = sum(padded[:, dy : dy + out.shape[1], dx : dx + out.shape[2]]
-                  for dy in range(3) for dx in range(3)) / 9  # fmt: skip
-    return _clip(out)
+    return _clip(box_blur(frames, passes))
 
 
 def noised(cfg, attrs, frames, sigma: float = 16.0):

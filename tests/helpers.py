@@ -28,6 +28,16 @@ def snapshot(store: Store) -> dict:
     return {"rows": rows, "files": files}
 
 
+def box_blur(frames: np.ndarray, passes: int) -> np.ndarray:
+    """`passes` repeated 3x3 box blurs of (T, H, W, 3) frames (edges replicated), as floats."""
+    out = frames.astype(np.float64)
+    for _ in range(passes):
+        padded = np.pad(out, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+        out = sum(padded[:, dy : dy + out.shape[1], dx : dx + out.shape[2]]
+                  for dy in range(3) for dx in range(3)) / 9  # fmt: skip
+    return out
+
+
 def centroids(mask: np.ndarray) -> np.ndarray:
     """(T, 2) centroid (x, y) of each frame's mask."""
     out = []

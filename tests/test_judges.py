@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import box_blur
 
 from evaluators.base import VideoItem
 from evaluators.registry import get_judge, judge_names
@@ -24,12 +25,7 @@ def noise(frames, k):
 
 
 def blur(frames, k):
-    out = frames.astype(np.float64)
-    for _ in range(k):  # repeated 3x3 box blur
-        padded = np.pad(out, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
-        out = sum(padded[:, dy : dy + out.shape[1], dx : dx + out.shape[2]]
-                  for dy in range(3) for dx in range(3)) / 9  # fmt: skip
-    return _clip(out)
+    return _clip(box_blur(frames, k))
 
 
 def colour_shift(frames, k):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import box_blur
 
 from evaluators.technical import technical_quality
 from workbench import media
@@ -46,12 +47,7 @@ def compressed(frames):
 
 
 def blurred(frames):
-    out = frames.astype(np.float64)
-    for _ in range(2):
-        padded = np.pad(out, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
-        out = sum(padded[:, dy : dy + out.shape[1], dx : dx + out.shape[2]]
-                  for dy in range(3) for dx in range(3)) / 9  # fmt: skip
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(box_blur(frames, 2)), 0, 255).astype(np.uint8)
 
 
 def noised(frames):

@@ -184,8 +184,8 @@ def stage_status(store: Store, experiment: str) -> list[dict[str, Any]]:
     )
     now = datetime.datetime.now()
     for r in rows:
-        end = now if r["status"] == "running" else r.pop("last")
-        r.pop("last", None)
+        last = r.pop("last")
+        end = now if r["status"] == "running" else last
         r["seconds"] = round((end - r["started"]).total_seconds(), 1) if r["started"] else None
     return rows
 

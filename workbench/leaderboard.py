@@ -22,6 +22,7 @@ from workbench.ratings import (
 )
 from workbench.report import ASPECTS as JUDGE_ASPECTS
 from workbench.report import gsb_row, newest_scores
+from workbench.sources import GROUND_TRUTH
 from workbench.store import Store
 
 FLIP = {"good": "bad", "bad": "good", "same": "same", "both_bad": "both_bad"}
@@ -69,8 +70,8 @@ def gt_pair_agreement(store: Store) -> list[dict[str, Any]]:
     for aspect in ASPECTS:
         picks = []
         for a, b, outcome in human_battles(store, aspect):
-            if {a, b} & {"gt"} and ({a, b} - {"gt"}) <= losers:
-                picks.append(outcome if a == "gt" else FLIP[outcome])
+            if GROUND_TRUTH in (a, b) and ({a, b} - {GROUND_TRUTH}) <= losers:
+                picks.append(outcome if a == GROUND_TRUTH else FLIP[outcome])
         if picks:
             rows.append({"aspect": aspect.upper(), "votes": len(picks),
                          "prefer real": picks.count("good") / len(picks),
@@ -116,10 +117,11 @@ def judge_agreement(store: Store, margin: float = 0.02) -> list[dict[str, Any]]:
 def annotator_agreement(store: Store) -> list[dict[str, Any]]:
     """Per aspect, over battles on the same two videos judged by two or more people: the
     share of annotator pairs that agree and Cohen's kappa over those pairs."""
+    votes = vote_rows(store)
     rows = []
     for aspect in ASPECTS:
         labels: dict[tuple[str, str, str], dict[str, str]] = {}
-        for v in vote_rows(store):
+        for v in votes:
             if v["aspect"] == aspect:
                 first, second = sorted((v["video_a"], v["video_b"]))
                 outcome = v["outcome"] if v["video_a"] == first else FLIP[v["outcome"]]

@@ -67,7 +67,7 @@ def win_rate_bootstrap_ci(
     if not outcomes:
         return (float("nan"), float("nan"))
     good, same, bad = _resampled_counts(outcomes, n_boot, seed)
-    return _interval((good + same / 2) / max(len(outcomes), 1), alpha)
+    return _interval((good + same / 2) / len(outcomes), alpha)
 
 
 def _resampled_counts(
@@ -96,6 +96,8 @@ def _interval(values: np.ndarray, alpha: float) -> tuple[float, float]:
 
 Battle = tuple[str, str, str]  # (source A, source B, outcome of A against B)
 TIE_OUTCOMES = ("same", "both_bad")
+# A battle outcome as A's share of the win: a tie is half a win for each side.
+OUTCOME_SCORE = {"good": 1.0, "same": 0.5, "both_bad": 0.5, "bad": 0.0}
 RIDGE = 1e-6  # per unit r^2; see bradley_terry
 
 
@@ -104,11 +106,11 @@ def battle_table(battles: Sequence[Battle], ties: bool = True):
     Without `ties`, tied battles are left out."""
     counts: dict[tuple[str, str, float], int] = {}
     for a, b, outcome in battles:
-        if outcome not in (*OUTCOMES, "both_bad"):
+        if outcome not in OUTCOME_SCORE:
             raise ValueError(f"unknown battle outcome {outcome!r}")
         if outcome in TIE_OUTCOMES and not ties:
             continue
-        y = 1.0 if outcome == "good" else 0.0 if outcome == "bad" else 0.5
+        y = OUTCOME_SCORE[outcome]
         counts[(a, b, y)] = counts.get((a, b, y), 0) + 1
     return list(counts), np.array(list(counts.values()), dtype=float)
 
@@ -175,7 +177,7 @@ def win_fractions(battles: Sequence[Battle]) -> tuple[list[str], np.ndarray]:
     won = np.zeros((len(models), len(models)))
     met = np.zeros_like(won)
     for a, b, outcome in battles:
-        score = 1.0 if outcome == "good" else 0.0 if outcome == "bad" else 0.5
+        score = OUTCOME_SCORE[outcome]
         i, j = index[a], index[b]
         won[i, j] += score
         won[j, i] += 1 - score

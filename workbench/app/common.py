@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from workbench.errors import WorkbenchError
 from workbench.store import Store
@@ -83,7 +84,7 @@ SYNC_JS = """
 
 def file_url(path: Path) -> str:
     """The URL Gradio serves a file under the home's media folder at."""
-    return f"/gradio_api/file={html.escape(str(Path(path).resolve()), quote=True)}"
+    return f"/gradio_api/file={quote(str(Path(path).resolve()))}"
 
 
 def video_cell(path: Path, label: str, group: str, lines: list[str] = ()) -> str:
