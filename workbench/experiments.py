@@ -23,6 +23,7 @@ from workbench.store import Store
 METHODS = ("sft", "dpo", "regdpo")
 PAIRSET = "gt-shapes"
 STUDY_LOCK = "study.lock"
+WHOLE = "(study)"  # the record of the whole run: done only once every stage is
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,8 +180,9 @@ def stage_status(store: Store, experiment: str) -> list[dict[str, Any]]:
         """SELECT stage, arg_max(status, created_at) AS status,
                   max(created_at) FILTER (WHERE status = 'running') AS started,
                   max(created_at) AS last, arg_max(message, created_at) AS message
-           FROM stages WHERE experiment = ? GROUP BY stage ORDER BY min(created_at)""",
-        [experiment],
+           FROM stages WHERE experiment = ? AND stage != ? GROUP BY stage
+           ORDER BY min(created_at)""",
+        [experiment, WHOLE],
     )
     now = datetime.datetime.now()
     for r in rows:
@@ -193,8 +195,8 @@ def stage_status(store: Store, experiment: str) -> list[dict[str, Any]]:
 def recorded_commands(store: Store, experiment: str) -> dict[str, list[str]]:
     rows = store.query(
         "SELECT stage, arg_max(command, created_at) AS command FROM stages "
-        "WHERE experiment = ? GROUP BY stage",
-        [experiment],
+        "WHERE experiment = ? AND stage != ? GROUP BY stage",
+        [experiment, WHOLE],
     )
     return {r["stage"]: json.loads(r["command"]) for r in rows}
 
@@ -205,9 +207,16 @@ def study_progress(store: Store, experiment: str = "paper") -> str:
     if not rows:
         return ""
     done = sum(r["status"] == "done" for r in rows)
-    current = next((r for r in rows if r["status"] != "done"), None)
-    if current is None:
+    whole = store.query(
+        "SELECT arg_max(status, created_at) AS status FROM stages WHERE experiment = ? "
+        "AND stage = ?",
+        [experiment, WHOLE],
+    )
+    if whole and whole[0]["status"] == "done":
         return f"Study done: {done} stages in {sum(r['seconds'] or 0 for r in rows) / 60:.1f} min."
+    current = next((r for r in rows if r["status"] != "done"), None)
+    if current is None:  # between two stages
+        return f"Study: {done} stages done; starting the next."
     line = f"Study: {done} stages done; {current['stage']} {current['status']}"
     if current["status"] == "running":
         line += f" for {current['seconds']:.0f} s" + _training_progress(store)

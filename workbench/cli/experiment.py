@@ -36,7 +36,15 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from workbench.errors import unknown_name
-    from workbench.experiments import PLANS, recorded_commands, stage_status, study_lock
+    from workbench.experiments import (
+        PLANS,
+        WHOLE,
+        Stage,
+        record_stage,
+        recorded_commands,
+        stage_status,
+        study_lock,
+    )
 
     if args.study not in PLANS:
         raise unknown_name("study", args.study, PLANS)
@@ -49,8 +57,11 @@ def run(args: argparse.Namespace) -> int:
                 f"this home's {args.study!r} study ran stage {stage.name!r} with other settings; "
                 "use a fresh --home for another preset"
             )
+    whole = Stage(WHOLE, ["experiment", "run", args.study, "--preset", args.preset])
     with study_lock(store):
+        record_stage(store, args.study, whole, "running")
         _run_plan(store, args.study, plan)
+        record_stage(store, args.study, whole, "done")
     emit(args, stage_status(store, args.study))
     return 0
 
