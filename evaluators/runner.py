@@ -66,6 +66,29 @@ def evaluate(
     return summary
 
 
+def score_videos(
+    store: Store,
+    judges: list[str],
+    dataset: str,
+    videos: list[tuple[str, dict]],
+    batch_size: int = 16,
+    progress: bool = True,
+) -> dict[str, str]:
+    """Score (video id, sample) pairs that are not scored yet by each judge's current
+    version; returns judge -> that version (for reading the scores back).
+
+    Raises:
+        WorkbenchError: as `evaluate`.
+    """
+    spec = get_dataset(store, dataset)
+    versions = {}
+    for name in judges:
+        judge = _usable(get_judge(name), spec)
+        _score_missing(store, judge, spec, videos, batch_size, progress)
+        versions[judge.name] = judge.version
+    return versions
+
+
 def _usable(judge: Judge, spec: DatasetSpec) -> Judge:
     reason = judge.unavailable()
     if reason:

@@ -106,3 +106,26 @@ def test_the_r_ablation_shares_the_base_and_pairs_and_varies_only_r():
         assert stage.command[3 + len(args):-2] == ["--pairs", "gt-shapes", "--init", "base",
                                                    "--name", stage.name]  # fmt: skip
     assert "--r" in dict(ABLATION_R)["r0"], "r = 0 is DPO"
+
+
+def test_the_annotated_study_compares_annotated_pairs_with_gt_pairs(home, capsys):
+    from workbench.experiments import annotated_plan
+
+    paper, plan = paper_plan("tiny"), annotated_plan("tiny")
+    by_name = {s.name: s for s in plan}
+    for shared in ("world", "base", "eval-base", "gtpairs", "dpo", "regdpo"):
+        assert by_name[shared].command == {s.name: s for s in paper}[shared].command
+    assert by_name["annotated-sim"].command[:2] == ["pairs", "simulate"], "no votes: simulated"
+    assert "--pairs annotated-sim" in " ".join(by_name["regdpo-annotated-sim"].command)
+    voted = {s.name: s for s in annotated_plan("tiny", voted_pairs=64)}
+    assert voted["annotated"].command[:2] == ["pairs", "from-votes"], "enough votes: people's"
+    assert "annotated-sim" not in voted
+
+    assert main(["experiment", "run", "annotated", "--preset", "smoke"]) == 0
+    report = json.loads((home / "report" / "report.json").read_text())
+    labels = {r["checkpoint"]: r["pairs"] for r in report["trained_on"]}
+    assert labels["dpo"].startswith("GT-Pairs") and labels["regdpo"].startswith("GT-Pairs")
+    for name in ("dpo-annotated-sim", "regdpo-annotated-sim"):
+        assert "SIMULATED annotator" in labels[name]
+    assert {r["prompts"].split(" (")[0] for r in report["splits"]} <= {
+        "in-distribution", "held-out combinations"}  # fmt: skip

@@ -155,3 +155,36 @@ def test_non_finite_steps_are_skipped_then_the_run_stops(base, monkeypatch, caps
                              ORDER BY m.step""")
     assert [r["value"] for r in skipped] == [1.0, 1.0, 1.0]
     assert not store.query("SELECT * FROM checkpoints WHERE name = 'nan'")
+
+
+def test_a_simulated_annotator_follows_its_judges_and_says_it_is_simulated(base, capsys):
+    store = Store(base)
+    sim = ["--json", "pairs", "simulate", "--generator", "base", "--n", "6"]
+    assert main([*sim, "--name", "oracle", "--noise", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["agreement_with_oracle"] == 1.0
+    rollouts = {r["video_id"] for r in store.query("SELECT video_id FROM generations")}
+    pairs = store.query("SELECT * FROM pairs WHERE pairset = 'oracle'")
+    assert 0 < len(pairs) <= 6
+    for pair in pairs:
+        prov = json.loads(pair["provenance"])
+        assert pair["kind"] == "annotated" and prov["annotator"] == "simulated"
+        assert {pair["winner_video"], pair["loser_video"]} <= rollouts, "rollouts, not the truth"
+        assert prov["utility"][0] >= prov["utility"][1]
+
+    generations = len(rollouts)
+    assert main([*sim, "--name", "noisy", "--noise", "10"]) == 0
+    assert json.loads(capsys.readouterr().out)["agreement_with_oracle"] < 1.0
+    assert store.query("SELECT count(*) AS n FROM generations")[0]["n"] == generations, "cached"
+
+    from workbench.report import pairset_label
+
+    assert "SIMULATED annotator (shapes-vq + shapes-pf, noise 10.0)" in pairset_label(
+        store, "noisy"
+    )
+    for args, message in [
+        (["--name", "noisy"], "exists"),
+        (["--name", "x", "--per-sample", "1"], "--per-sample must be >= 2"),
+        (["--name", "x", "--noise", "-1"], ">= 0"),
+    ]:
+        assert main([*sim, *args]) == 1
+        assert message in capsys.readouterr().err

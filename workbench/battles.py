@@ -186,9 +186,7 @@ def export_votes(store: Store, path: Path) -> int:
 
 
 def pairs_from_votes(store: Store, name: str, min_agree: int = 1) -> dict[str, Any]:
-    """A pair set from votes: for every pair of videos people voted on (either aspect, any
-    annotator), the video preferred by at least `min_agree` votes and by more votes than the
-    other is the winner. Ties and 'both bad' choose nothing.
+    """Store `agreed_pairs` as the pair set `name`.
 
     Raises:
         WorkbenchError: the pair set exists, min_agree < 1, or no pair reaches agreement.
@@ -197,6 +195,17 @@ def pairs_from_votes(store: Store, name: str, min_agree: int = 1) -> dict[str, A
         raise WorkbenchError("--min-agree must be at least 1")
     if store.query("SELECT 1 FROM pairs WHERE pairset = ? LIMIT 1", [name]):
         raise WorkbenchError(f"pair set {name!r} exists; choose another --name")
+    pairs = agreed_pairs(store, name, min_agree)
+    if not pairs:
+        raise WorkbenchError(f"no voted pair reaches {min_agree} agreeing votes")
+    store.insert("pairs", pairs)
+    return {"pairset": name, "pairs": len(pairs), "min_agree": min_agree}
+
+
+def agreed_pairs(store: Store, name: str, min_agree: int = 1) -> list[dict[str, Any]]:
+    """Pair rows (of the pair set `name`) from votes: for every pair of videos people voted on
+    (either aspect, any annotator), the video preferred by at least `min_agree` votes and by
+    more votes than the other is the winner. Ties and 'both bad' choose nothing."""
     tally: dict[tuple[str, str, str], dict[str, int]] = {}
     for v in vote_rows(store):
         key = (v["sample_id"], *sorted((v["video_a"], v["video_b"])))
@@ -214,7 +223,4 @@ def pairs_from_votes(store: Store, name: str, min_agree: int = 1) -> dict[str, A
                 "kind": "annotated", "provenance": {"votes_for": counts.get(win, 0),
                                                    "votes_against": counts.get(lose, 0)},
             })  # fmt: skip
-    if not pairs:
-        raise WorkbenchError(f"no voted pair reaches {min_agree} agreeing votes")
-    store.insert("pairs", pairs)
-    return {"pairset": name, "pairs": len(pairs), "min_agree": min_agree}
+    return pairs

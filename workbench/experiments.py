@@ -86,7 +86,7 @@ def paper_plan(preset: str, seeds: int = 1, retrain_base: bool = False) -> list[
     runs = []
     for name in names:
         method, _, seed = name.partition("-s")
-        runs.append((name, ["--method", method, "--seed", seed or "0"]))
+        runs.append((name, PAIRSET, ["--method", method, "--seed", seed or "0"]))
     return _plan(preset, retrain_base, runs)
 
 
@@ -103,14 +103,46 @@ def ablation_r_plan(preset: str, seeds: int = 1, retrain_base: bool = False) -> 
     reference (the base: LoRA adapters off)."""
     if seeds != 1:
         raise WorkbenchError("the r ablation runs one seed")
-    runs = [(f"regdpo-{tag}", ["--method", "regdpo", *args]) for tag, args in ABLATION_R]
+    runs = [(f"regdpo-{tag}", PAIRSET, ["--method", "regdpo", *args]) for tag, args in ABLATION_R]
     return _plan(preset, retrain_base, runs)
 
 
-def _plan(preset: str, retrain_base: bool, runs: list[tuple[str, list[str]]]) -> list[Stage]:
-    if preset not in PRESETS:
-        raise unknown_name("preset", preset, PRESETS)
-    p = PRESETS[preset]
+SIMULATED_NOISE = 0.05  # the simulated annotator's noise on the judged utility (0..1 scale)
+
+
+def annotated_plan(
+    preset: str, seeds: int = 1, retrain_base: bool = False, voted_pairs: int = 0
+) -> list[Stage]:
+    """The paper's Table 1: DPO and Reg-DPO on annotated pairs (two base rollouts per prompt,
+    the better one wins) against the same on GT-Pairs, same base, budget and seed.
+
+    The annotated pairs come from the app's votes (`pairs from-votes`) when these give at
+    least half the preset's pair count (`voted_pairs`); otherwise from a simulated annotator
+    (`pairs simulate`: the shapes judges plus noise), and every name says "sim".
+    """
+    if seeds != 1:
+        raise WorkbenchError("the annotated-pairs study runs one seed")
+    p = _preset(preset)
+    if voted_pairs >= max(1, p.pairs // 2):
+        annotated, command = "annotated", ["pairs", "from-votes", "--name", "annotated"]
+    else:
+        annotated = "annotated-sim"
+        command = ["pairs", "simulate", "--generator", "base", "--per-sample", "2",
+                   "--n", str(p.pairs), "--noise", str(SIMULATED_NOISE),
+                   "--name", annotated]  # fmt: skip
+    runs = [(m, PAIRSET, ["--method", m, "--seed", "0"]) for m in ("dpo", "regdpo")]
+    runs += [(f"{m}-{annotated}", annotated, ["--method", m, "--seed", "0"])
+             for m in ("dpo", "regdpo")]  # fmt: skip
+    return _plan(preset, retrain_base, runs, Stage(annotated, command, ("pairset", annotated)))
+
+
+def _plan(
+    preset: str,
+    retrain_base: bool,
+    runs: list[tuple[str, str, list[str]]],
+    extra_pairs: Stage | None = None,
+) -> list[Stage]:
+    p = _preset(preset)
     n = ["--n", str(p.eval_n)]
     stages = [
         Stage("world", ["world", "make", "--n", str(p.world)]),
@@ -125,8 +157,10 @@ def _plan(preset: str, retrain_base: bool, runs: list[tuple[str, list[str]]]) ->
         Stage("gtpairs", ["gtpair", "build", "--generators", "base", "--n", str(p.pairs),
                           "--name", PAIRSET], ("pairset", PAIRSET)),
     ]  # fmt: skip
-    for name, args in runs:
-        stages.append(Stage(name, ["train", *args, "--pairs", PAIRSET, "--init", "base",
+    if extra_pairs:
+        stages.append(extra_pairs)
+    for name, pairset, args in runs:
+        stages.append(Stage(name, ["train", *args, "--pairs", pairset, "--init", "base",
                                    "--name", name, "--steps", str(p.finetune_steps)],
                             ("checkpoint", name)))  # fmt: skip
     sources = [x for name in ["gt", "base", *(r[0] for r in runs)] for x in ("--ckpt", name)]
@@ -134,7 +168,13 @@ def _plan(preset: str, retrain_base: bool, runs: list[tuple[str, list[str]]]) ->
     return stages
 
 
-PLANS = {"paper": paper_plan, "ablation-r": ablation_r_plan}
+def _preset(preset: str) -> StudyPreset:
+    if preset not in PRESETS:
+        raise unknown_name("preset", preset, PRESETS)
+    return PRESETS[preset]
+
+
+PLANS = {"paper": paper_plan, "ablation-r": ablation_r_plan, "annotated": annotated_plan}
 
 
 def preset_dict(preset: str) -> dict[str, Any]:

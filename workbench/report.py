@@ -258,6 +258,64 @@ def _plus_minus(values: list[float]) -> str:
     return f"{mean:.3f} ± {half:.3f}"
 
 
+def split_rows(store: Store, dataset: str, scores: Scores) -> list[dict[str, Any]]:
+    """Per checkpoint, the headline judges on in-distribution prompts and, apart, on the
+    attribute combinations training never showed (shapes world: `heldout` samples)."""
+    rows = store.query(
+        "SELECT id, attributes->>'heldout' AS heldout FROM samples WHERE dataset = ?", [dataset]
+    )
+    heldout = {r["id"]: r["heldout"] == "true" for r in rows if r["heldout"] is not None}
+    out = []
+    for ckpt, per in scores.items():
+        for label, flag in (("in-distribution", False), ("held-out combinations", True)):
+            part = {s: v for s, v in per.items() if heldout.get(s) is flag}
+            if part:
+                out.append({"checkpoint": ckpt, "prompts": f"{label} ({len(part)})",
+                            **{name: _mean(part, (j, d)) for j, d, name in SEED_KEYS}})  # fmt: skip
+    return out
+
+
+def pairset_label(store: Store, pairset: str) -> str:
+    """What a pair set is, in words: GT-Pairs, human-annotated, or SIMULATED annotation."""
+    rows = store.query(
+        "SELECT kind, any_value(provenance) AS provenance, count(*) AS n FROM pairs "
+        "WHERE pairset = ? GROUP BY kind",
+        [pairset],
+    )
+    if not rows:
+        return "unknown (no such pair set)"
+    kind, n = rows[0]["kind"], sum(r["n"] for r in rows)
+    prov = json.loads(rows[0]["provenance"] or "{}")
+    if kind == "gt":
+        return f"GT-Pairs: real video beats a {prov.get('generator', '?')} rollout ({n} pairs)"
+    if prov.get("annotator") == "simulated":
+        judges = " + ".join(prov.get("judges", []))
+        return (f"annotated by a SIMULATED annotator ({judges}, noise {prov.get('noise')}) "
+                f"over {prov.get('generator', '?')} rollouts ({n} pairs)")  # fmt: skip
+    return f"annotated from human votes ({n} pairs)"
+
+
+def pairs_rows(store: Store, scores: Scores, baseline: str, margin: float) -> list[dict]:
+    """The paper's Table 1 shape: each preference fine-tune with the pair set it learned from,
+    its headline judges and its win rates against `baseline`."""
+    rows = store.query(
+        "SELECT name, method, config->>'pairs' AS pairset FROM checkpoints "
+        "WHERE list_contains(?, name) AND config->>'pairs' IS NOT NULL ORDER BY name",
+        [list(scores)],
+    )
+    out = []
+    for r in rows:
+        per = scores[r["name"]]
+        row = {"checkpoint": r["name"], "method": r["method"],
+               "pairs": pairset_label(store, r["pairset"]),
+               **{name: _mean(per, (j, d)) for j, d, name in SEED_KEYS}}  # fmt: skip
+        if baseline in scores and baseline != r["name"]:
+            for g in gsb_rows({r["name"]: per, baseline: scores[baseline]}, margin):
+                row[f"{g['aspect']} win rate vs {baseline}"] = round(g["win_rate"], 3)
+        out.append(row)
+    return out
+
+
 def judge_rows(scores: dict[str, dict[str, dict]]) -> list[dict[str, Any]]:
     keys = sorted({k for per in scores.values() for v in per.values() for k in v})
     return [
@@ -331,6 +389,8 @@ def write_report(
     gsb = gsb_rows(scores, margin)
     vbench, missing = vbench_rows(scores)
     judges = judge_rows(scores)
+    trained_on = pairs_rows(store, scores, "base", margin)
+    splits = split_rows(store, dataset, scores)
     sections = [
         (f"GSB, automatic (judge scores, tie margin {margin})", gsb_table(gsb)),
         (
@@ -340,6 +400,10 @@ def write_report(
         ),  # fmt: skip
         ("Judge scores (means, newest version of each judge)", judges),
     ]
+    if splits:
+        sections.insert(1, ("In-distribution prompts and held-out attribute combinations", splits))
+    if trained_on:  # annotated pairs vs GT-Pairs (the paper's Table 1) when both are present
+        sections.insert(1, ("Preference data: what each fine-tune learned from", trained_on))
     seeded = seed_rows(scores, "base", margin)
     if seeded:  # --seeds N studies: how much of a difference survives another seed
         sections.insert(1, ("Across seeds (mean ± 95% t-interval half-width)", seeded))
@@ -360,7 +424,7 @@ def write_report(
     data = {"dataset": dataset, "split": split, "checkpoints": ckpts, "unscored": unscored,
             "gsb": [{**r, "score_text": format_gsb_score(r["score"])} for r in gsb],
             "vbench": vbench, "vbench_missing": missing, "judges": judges,
-            "seeds": seeded}  # fmt: skip
+            "seeds": seeded, "trained_on": trained_on, "splits": splits}  # fmt: skip
     (out_dir / "report.json").write_text(json.dumps(_finite(data), indent=1))
     path = out_dir / "report.md"
     path.write_text("\n".join(md))

@@ -1,5 +1,6 @@
 """Leaderboard: human GSB per pair of sources, Bradley-Terry ratings with and without ties,
-the win-fraction heat map, and the automatic GSB and VBench tables of `workbench report`."""
+the win-fraction heat map, and the automatic tables of `workbench report` (GSB, VBench, the
+fine-tunes' preference data, across seeds)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import numpy as np
 from workbench.app.common import friendly
 from workbench.datasets import list_datasets
 from workbench.leaderboard import human_gsb_rows, rating_rows, win_fraction_table
-from workbench.report import checkpoint_scores, gsb_rows, gsb_table, pyplot, vbench_rows
+from workbench.report import (
+    checkpoint_scores,
+    gsb_rows,
+    gsb_table,
+    pairs_rows,
+    pyplot,
+    seed_rows,
+    vbench_rows,
+)
 from workbench.sources import source_names
 from workbench.store import Store
 
@@ -65,10 +74,14 @@ def build(store: Store) -> tuple:
     gr.Markdown("### Automatic GSB (judges) and VBench, as `workbench report`")
     automatic = gr.Dataframe()
     vbench = gr.Dataframe()
+    gr.Markdown("### Preference data: what each fine-tune learned from (win rates vs base)")
+    trained_on = gr.Dataframe()
+    gr.Markdown("### Across seeds (mean ± 95% t-interval half-width)")
+    seeds = gr.Dataframe()
 
-    outputs = [dataset, human, with_ties, without_ties, heat, automatic, vbench]
+    outputs = [dataset, human, with_ties, without_ties, heat, automatic, vbench, trained_on, seeds]
 
-    @friendly(lambda m: (gr.update(), table([{"error": m}]), *(gr.update() for _ in range(5))))
+    @friendly(lambda m: (gr.update(), table([{"error": m}]), *(gr.update() for _ in range(7))))
     def update(aspect_, name, split_):
         names = [d["name"] for d in list_datasets(store)]
         name = name if name in names else (names[0] if names else None)
@@ -87,6 +100,8 @@ def build(store: Store) -> tuple:
             heat_map(models, share) if models else None,
             table(gsb_table(gsb_rows(scores, 0.02))),
             table(vbench_rows(scores)[0]),
+            table(pairs_rows(store, scores, "base", 0.02)),
+            table(seed_rows(scores, "base", 0.02)),
         )
 
     refresh.click(update, [aspect, dataset, split], outputs, api_name="leaderboard")

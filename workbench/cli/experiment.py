@@ -19,10 +19,11 @@ def add_parser(subparsers) -> None:
         epilog="examples:\n  workbench experiment run paper --preset tiny\n"
         "  workbench experiment run paper --preset smoke   # seconds, the plumbing only\n"
         "  workbench experiment run ablation-r --preset tiny   # Table 10: the weight r\n"
+        "  workbench experiment run annotated --preset tiny    # Table 1: annotated vs GT-Pairs\n"
         "A rerun skips finished stages; a killed run continues where it stopped.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run_.add_argument("study", help="paper | ablation-r")
+    run_.add_argument("study", help="paper | ablation-r | annotated")
     run_.add_argument("--preset", default="tiny", help="tiny | smoke")
     run_.add_argument("--seeds", type=int, default=1, help="fine-tunes per method, seeds 0..N-1")
     run_.add_argument(
@@ -30,7 +31,7 @@ def add_parser(subparsers) -> None:
     )
     run_.set_defaults(run=run)
     status = actions.add_parser("status", help="the stages of a study, their status and times")
-    status.add_argument("study", nargs="?", default="paper", help="paper | ablation-r")
+    status.add_argument("study", nargs="?", default="paper", help="paper | ablation-r | annotated")
     status.set_defaults(run=run_status)
 
 
@@ -49,7 +50,12 @@ def run(args: argparse.Namespace) -> int:
     if args.study not in PLANS:
         raise unknown_name("study", args.study, PLANS)
     store = Store(args.home)
-    plan = PLANS[args.study](args.preset, args.seeds, args.retrain_base)
+    votes = {}
+    if args.study == "annotated":  # annotated pairs from votes when people gave enough
+        from workbench.battles import agreed_pairs
+
+        votes["voted_pairs"] = len(agreed_pairs(store, "annotated"))
+    plan = PLANS[args.study](args.preset, args.seeds, args.retrain_base, **votes)
     recorded = recorded_commands(store, args.study)
     for stage in plan:
         if recorded.get(stage.name, stage.command) != stage.command:

@@ -1,5 +1,6 @@
-"""`workbench votes export` and `workbench pairs from-votes`: human votes out as CSV, or as a
-pair set that `workbench train --pairs` accepts."""
+"""`workbench votes export`, `workbench pairs from-votes` and `workbench pairs simulate`: human
+votes out as CSV or as a pair set that `workbench train --pairs` accepts, or annotated pairs
+from a simulated annotator where too few people have voted."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def add_parser(subparsers) -> None:
     export.add_argument("--out", type=Path, default=None, help="default <home>/votes.csv")
     export.set_defaults(run=run_export)
 
-    pairs = subparsers.add_parser("pairs", help="pair sets from votes")
+    pairs = subparsers.add_parser("pairs", help="annotated pair sets: from votes, or simulated")
     actions = pairs.add_subparsers(dest="pairs_command", required=True, metavar="ACTION")
     from_votes = actions.add_parser(
         "from-votes",
@@ -35,6 +36,27 @@ def add_parser(subparsers) -> None:
     from_votes.add_argument("--min-agree", type=int, default=1,
                             help="votes the winner needs (and more than the loser)")  # fmt: skip
     from_votes.set_defaults(run=run_from_votes)
+    simulate = actions.add_parser(
+        "simulate",
+        help="annotated pairs (two rollouts, the better wins) chosen by a simulated annotator: "
+        "the shapes judges plus Gaussian noise",
+        epilog="example:\n  workbench pairs simulate --generator base --n 128 --noise 0.05 "
+        "--name annotated-sim",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    simulate.add_argument("--name", required=True, help="name of the new pair set")
+    simulate.add_argument("--generator", required=True, help="checkpoint whose rollouts compete")
+    simulate.add_argument("--dataset", default="shapes")
+    simulate.add_argument("--per-sample", type=int, default=2, help="rollouts per sample")
+    simulate.add_argument("--n", type=int, default=None, help="first N samples (default: all)")
+    simulate.add_argument(
+        "--noise",
+        type=float,
+        default=0.05,
+        help="sd of the noise on the judged utility (0 = a perfect oracle)",
+    )
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.set_defaults(run=run_simulate)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -50,4 +72,15 @@ def run_from_votes(args: argparse.Namespace) -> int:
     from workbench.battles import pairs_from_votes
 
     emit(args, pairs_from_votes(Store(args.home), args.name, args.min_agree))
+    return 0
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    from training.annotated import simulate_annotated_pairs
+
+    summary = simulate_annotated_pairs(
+        Store(args.home), args.dataset, args.generator, args.name, args.per_sample, args.noise,
+        n=args.n, seed=args.seed,
+    )  # fmt: skip
+    emit(args, summary)
     return 0

@@ -1,0 +1,103 @@
+"""Annotated pairs from a simulated annotator: the paper's Annotated_Pair (two rollouts of one
+model on one prompt, the better one wins), for when too few people have voted in the app.
+
+The annotator is an oracle judge with a stated noise (a Thurstone annotator): each rollout's
+utility is the mean of the judges' `overall` scores (video quality and prompt following, as
+the app asks people), the annotator sees it plus Gaussian noise of standard deviation `noise`
+and prefers the higher. Every pair records `annotator: simulated`, the judges, the noise and
+both utilities, and the report labels pair sets made this way "simulated".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from typing import Any
+
+import numpy as np
+
+from evaluators.runner import score_videos
+from training.gtpair import ROLLOUT_SEED_STRIDE
+from workbench.datasets import load_samples
+from workbench.errors import WorkbenchError
+from workbench.generation import generate
+from workbench.provenance import run_row
+from workbench.store import Store, insert_rows
+
+ORACLE_JUDGES = ("shapes-vq", "shapes-pf")
+
+
+def simulate_annotated_pairs(
+    store: Store,
+    dataset: str,
+    generator: str,
+    name: str,
+    per_sample: int = 2,
+    noise: float = 0.05,
+    split: str = "train",
+    n: int | None = None,
+    seed: int = 0,
+    judges: tuple[str, ...] = ORACLE_JUDGES,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Generate `per_sample` rollouts per sample (cached; rollout k has GT-Pair's seed for
+    rollout k, so a GT-Pair set's losers are reused), judge them, and store every pair of
+    distinct rollouts of a sample as an annotated pair set, the annotator's choice winning.
+
+    Returns the summary, with how often the noisy annotator agrees with the noise-free one.
+
+    Raises:
+        WorkbenchError: the pair set exists, per_sample < 2, noise < 0, unknown generator,
+            dataset or judge, or a judge that cannot score the dataset.
+    """
+    if per_sample < 2:
+        raise WorkbenchError("a simulated annotator compares rollouts: --per-sample must be >= 2")
+    if noise < 0:
+        raise WorkbenchError(f"--noise must be >= 0, got {noise}")
+    if store.query("SELECT 1 FROM pairs WHERE pairset = ? LIMIT 1", [name]):
+        raise WorkbenchError(f"pair set {name!r} exists; choose another --name")
+    samples = {s["id"]: s for s in load_samples(store, dataset, split)}
+    rollouts: dict[str, list[str]] = {}
+    for k in range(per_sample):
+        for row in generate(store, generator, dataset, split, n, seed + k * ROLLOUT_SEED_STRIDE,
+                            progress=progress):  # fmt: skip
+            rollouts.setdefault(row["sample_id"], []).append(row["video_id"])
+    videos = [(v, samples[s]) for s, ids in rollouts.items() for v in dict.fromkeys(ids)]
+    versions = score_videos(store, list(judges), dataset, videos, progress=progress)
+    utility = _utilities(store, versions, [v for v, _ in videos])
+
+    rng = np.random.default_rng(seed)
+    pairs, agree = [], 0
+    for sample_id in sorted(rollouts):
+        for a, b in itertools.combinations(dict.fromkeys(rollouts[sample_id]), 2):
+            seen_a, seen_b = (utility[v] + noise * rng.standard_normal() for v in (a, b))
+            win, lose = (a, b) if seen_a >= seen_b else (b, a)
+            agree += utility[win] >= utility[lose]
+            pairs.append({
+                "id": hashlib.sha256(f"{name}|{sample_id}|{win}|{lose}".encode()).hexdigest()[:16],
+                "pairset": name, "sample_id": sample_id, "winner_video": win, "loser_video": lose,
+                "kind": "annotated",
+                "provenance": {"annotator": "simulated", "judges": list(judges), "noise": noise,
+                               "utility": [utility[win], utility[lose]], "generator": generator},
+            })  # fmt: skip
+    if not pairs:
+        raise WorkbenchError("every sample's rollouts are identical: nothing to compare")
+    config = {"pairset": name, "dataset": dataset, "split": split, "generator": generator,
+              "per_sample": per_sample, "noise": noise, "judges": list(judges)}  # fmt: skip
+    with store.write() as con:
+        insert_rows(con, "pairs", pairs)
+        insert_rows(con, "runs", [run_row("pairs.simulate", config, seed)])
+    gaps = [abs(p["provenance"]["utility"][0] - p["provenance"]["utility"][1]) for p in pairs]
+    return {"pairset": name, "pairs": len(pairs), "annotator": f"simulated (noise {noise})",
+            "agreement_with_oracle": round(agree / len(pairs), 3),
+            "median_utility_gap": round(float(np.median(gaps)), 4)}  # fmt: skip
+
+
+def _utilities(store: Store, versions: dict[str, str], video_ids: list[str]) -> dict[str, float]:
+    rows = store.query(
+        """SELECT video_id, avg(value) AS value FROM scores WHERE dimension = 'overall'
+           AND list_contains(?, judge || '@' || judge_version) AND list_contains(?, video_id)
+           GROUP BY video_id""",
+        [[f"{j}@{v}" for j, v in versions.items()], video_ids],
+    )
+    return {r["video_id"]: r["value"] for r in rows}
