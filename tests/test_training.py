@@ -59,6 +59,20 @@ def test_resume_after_sigkill_gives_identical_weights(world):
     assert {r["name"]: r["n"] for r in rows} == {"straight": 40, "killed": 40}
 
 
+def test_one_config_and_seed_give_one_lora_run(world):
+    """LoRA's A matrices come from the run's seed, not torch's global generator (two LoRA
+    runs with `--seed 5` once ended 0.18 apart)."""
+    assert main(["train", "--name", "base", "--steps", "2", "--batch-size", "2"]) == 0
+    lora = ["train", "--init", "base", "--steps", "3", "--batch-size", "2", "--lr", "1e-3"]
+    for name, seed in (("a", "5"), ("b", "5"), ("c", "6")):
+        torch.manual_seed(int(name, 16))  # a different global state before each run
+        assert main([*lora, "--name", name, "--seed", seed]) == 0
+    a, b, c = (load_file(world / "checkpoints" / n / "pytorch_lora_weights.safetensors")
+               for n in "abc")  # fmt: skip
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a), "another seed, another run"
+
+
 def test_bad_training_inputs_fail_with_one_line(world, tmp_path, capsys):
     assert main(["train", "--name", "x", "--init", "nope", "--steps", "1"]) == 1
     assert "unknown checkpoint 'nope'" in capsys.readouterr().err

@@ -60,7 +60,8 @@ def build_model(store: Store, cfg: TrainConfig) -> tuple[WanVideoModel, Checkpoi
 def make_trainable(model: WanVideoModel, cfg: TrainConfig) -> None:
     if cfg.trains_lora:
         model.transformer.requires_grad_(False)
-        apply_lora(model.transformer, cfg.lora_rank, cfg.lora_alpha, list(cfg.lora_targets))
+        apply_lora(model.transformer, cfg.lora_rank, cfg.lora_alpha, list(cfg.lora_targets),
+                   cfg.seed)  # fmt: skip
     else:
         model.transformer.requires_grad_(True)
     # A model built from scratch learns its tiny text encoder too (a frozen random one carries

@@ -135,14 +135,24 @@ def _load_standalone(path: Path, info: dict[str, Any]) -> WanVideoModel:
 
 
 def apply_lora(
-    transformer, rank: int = 16, alpha: float = 32.0, targets: list[str] | None = None
+    transformer,
+    rank: int = 16,
+    alpha: float = 32.0,
+    targets: list[str] | None = None,
+    seed: int = 0,
 ) -> None:
-    """Add a LoRA adapter (peft) to the transformer; only its weights will train."""
+    """Add a LoRA adapter (peft) to the transformer; only its weights will train.
+
+    peft draws the A matrices from torch's global generator; drawing them under `seed`
+    makes one config and seed give one run (and an exact resume checkable against it).
+    """
     from peft import LoraConfig
 
     config = LoraConfig(r=rank, lora_alpha=alpha, init_lora_weights=True,
                         target_modules=list(targets or LORA_TARGETS))  # fmt: skip
-    transformer.add_adapter(config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        transformer.add_adapter(config)
 
 
 def save_model(model: WanVideoModel, path: str | Path, parent: str | Path | None = None) -> Path:
