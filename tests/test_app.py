@@ -136,8 +136,8 @@ def test_votes_leave_through_the_command_line(app, tmp_path, capsys):
 
 def test_leaderboard_agreement_training_and_compare_answer(app):
     client, store = app["client"], app["store"]
-    _, human, with_ties, without_ties, heat, automatic, vbench, trained_on, seeds = (
-        client.predict("vq", "shapes", "test", api_name="/leaderboard")
+    _, human, with_ties, without_ties, heat, automatic, vbench, trained_on, seeds = client.predict(
+        "vq", "shapes", "test", api_name="/leaderboard"
     )
     assert human["data"][0][0] == "base vs gt"
     assert {row[1] for row in with_ties["data"]} == {"base", "gt"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -57,18 +58,24 @@ def frozen_reference(model: WanVideoModel, transformer=None) -> ReferenceFn:
     return errors
 
 
-def cached_reference(table: dict[tuple[int, int], tuple[float, float]]) -> ReferenceFn:
-    """Reference errors looked up by (item, epoch): table values are (err_w, err_l)."""
+@dataclass(frozen=True)
+class CachedReference:
+    """Reference errors looked up by (item, epoch): table values are (err_w, err_l). The table
+    is saved with a run's checkpoints, so a resume need not compute it again."""
 
-    def errors(x_t, t, cond, target, draws) -> torch.Tensor:
+    table: dict[tuple[int, int], tuple[float, float]]
+
+    def __call__(self, x_t, t, cond, target, draws) -> torch.Tensor:
         try:
-            pairs = [table[(i, e)] for i, e in zip(draws.items, draws.epochs, strict=True)]
+            pairs = [self.table[(i, e)] for i, e in zip(draws.items, draws.epochs, strict=True)]
         except KeyError as exc:
             raise WorkbenchError(f"no cached reference error for (item, epoch) {exc}") from None
         w, l_ = zip(*pairs, strict=True)
         return torch.tensor([*w, *l_])
 
-    return errors
+
+def cached_reference(table: dict[tuple[int, int], tuple[float, float]]) -> ReferenceFn:
+    return CachedReference(table)
 
 
 def _architecture_diff(a: dict, b: dict) -> list[str]:

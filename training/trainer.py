@@ -21,6 +21,7 @@ from training.config import TrainConfig
 from training.data import TrainingSet, batch_draws, load_clips, load_pairs
 from training.objectives import fused_pair_inputs, preference_objective, sft_objective
 from training.reference import (
+    CachedReference,
     ReferenceFn,
     cached_reference,
     frozen_reference,
@@ -70,11 +71,20 @@ def make_trainable(model: WanVideoModel, cfg: TrainConfig) -> None:
 
 
 def build_reference(
-    store: Store, cfg: TrainConfig, model: WanVideoModel, data: TrainingSet, device
+    store: Store,
+    cfg: TrainConfig,
+    model: WanVideoModel,
+    data: TrainingSet,
+    device,
+    cached: dict[tuple[int, int], tuple[float, float]] | None = None,
 ) -> ReferenceFn | None:
-    """The DPO reference, built before any weight changes (a copy is of the start)."""
+    """The DPO reference, built before any weight changes (a copy is of the start).
+
+    `cached`: the table of a `cached` reference saved with the run (a resume reuses it)."""
     if cfg.method == "sft":
         return None
+    if cached is not None:
+        return cached_reference(cached)
     if cfg.ref_ckpt:
         other = load_model(resolve_checkpoint(store, cfg.ref_ckpt).path).transformer
         base = frozen_reference(model, other.to(device))
@@ -136,7 +146,8 @@ def train(
     if not model.prompts.trainable:
         model.prompts.encode([*data.prompts, ""])  # every embedding once, before the loop
     make_trainable(model, cfg)
-    reference = build_reference(store, cfg, model, data, device)
+    reference = build_reference(store, cfg, model, data, device,
+                                (state or {}).get("reference_errors"))  # fmt: skip
     model.transformer.train()
     params = trainable_parameters(model.transformer)
     params += trainable_parameters(model.prompts.text_encoder)
@@ -159,7 +170,7 @@ def train(
     step_fn = functools.partial(train_step, model, data, cfg, optimizer, params, device=device,
                                 reference=reference)  # fmt: skip
     metrics: list[dict[str, Any]] = []
-    bad_in_a_row = 0
+    bad_in_a_row = (state or {}).get("bad_in_a_row", 0)
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"train {name}",
                disable=not progress)  # fmt: skip
     for step in bar:
@@ -183,7 +194,10 @@ def train(
             store.insert("train_metrics", metrics)
             metrics = []
         if checkpoint:
-            state = {"step": done, "config": cfg.to_dict(), "run_id": run_id}
+            state = {"step": done, "config": cfg.to_dict(), "run_id": run_id,
+                     "bad_in_a_row": bad_in_a_row}  # fmt: skip
+            if isinstance(reference, CachedReference):
+                state["reference_errors"] = reference.table
             state |= {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
             state["torch_rng"] = torch.get_rng_state()  # for any module that draws from it
             _check_finite(params, done)
@@ -273,12 +287,14 @@ def _finish(
     store: Store, cfg: TrainConfig, name: str, out: Path, task: str,
     parent: CheckpointRef | None, run_id: str,
 ) -> CheckpointRef:  # fmt: skip
-    """Drop the resume state, register the checkpoint and close the run, together."""
-    (out / STATE_FILE).unlink()
+    """Register the checkpoint and close the run (one transaction), then drop the resume
+    state: a crash in between leaves a registered checkpoint, never a run that can neither
+    resume nor restart."""
     with store.write() as con:
         ref = register_checkpoint(
             con, store, name=name, path=out, method=cfg.method, task=task,
             parent=None if parent is None else parent.name, run_id=run_id, config=cfg.to_dict(),
         )  # fmt: skip
         con.execute("UPDATE runs SET status = 'done', finished_at = now() WHERE id = ?", [run_id])
+    (out / STATE_FILE).unlink(missing_ok=True)
     return ref
