@@ -98,6 +98,22 @@ def test_forged_stale_foreign_and_incomplete_votes_are_refused_and_store_nothing
     assert len(_votes(store)) == len(before) + 2
 
 
+def test_hostile_names_are_refused_and_quotes_are_only_text(app):
+    client, store = app["client"], app["store"]
+    before = _votes(store)
+    for name in ["<script>alert(1)</script>", "x" * 65, "eve\x00", "a; DROP TABLE votes"]:
+        _, battle_id, status, *_ = client.predict(name, "shapes", "test", ["gt", "base"],
+                                                  api_name="/next_battle")  # fmt: skip
+        assert "a name is 1-64 letters" in status, name
+        assert not store.query("SELECT 1 FROM battles WHERE annotator = ?", [name])
+    name = "O'Brien' --"  # quotes and comment marks reach SQL as data only
+    _, battle_id, *_ = client.predict(name, "shapes", "test", ["gt", "base"],
+                                      api_name="/next_battle")  # fmt: skip
+    status, _ = client.predict(name, battle_id, "same", "same", api_name="/vote_battle")
+    assert status == "Vote stored."
+    assert len(_votes(store)) == len(before) + 2 and _votes(store)[-1]["annotator"] == name
+
+
 def test_annotated_pairs_become_a_pair_set_and_a_csv(app):
     client, store = app["client"], app["store"]
     shown, battle_id, *_ = client.predict("carol", "shapes", "test", "base",

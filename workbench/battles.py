@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -112,9 +113,17 @@ def _link(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
+# A name signs votes and is shown in tables and CSVs: letters, digits, spaces and . @ ' -
+ANNOTATOR_NAME = re.compile(r"[\w .@'-]{1,64}")
+
+
 def _check_annotator(annotator: str) -> None:
     if not annotator or not annotator.strip():
         raise WorkbenchError("enter your name first: every vote is signed")
+    if not ANNOTATOR_NAME.fullmatch(annotator):
+        raise WorkbenchError(
+            "a name is 1-64 letters, digits, spaces or . @ ' - (nothing else): choose another"
+        )
 
 
 def record_votes(

@@ -54,6 +54,11 @@ PRESETS = {
     # motion (README).
     "tiny": StudyPreset(world=512, base_steps=1500, base_batch=16, base_lr=3e-3, pairs=128,
                         finetune_steps=200, eval_n=48, embedded_base=True),
+    # The same, with a base trained 1000 steps (6-7 min here): it reads colour but follows
+    # the motion word only about half the time, so prompt following has room to improve
+    # (the tiny base's only PF weakness, shape, no fine-tune here moves: README).
+    "tiny-early": StudyPreset(world=512, base_steps=1000, base_batch=16, base_lr=3e-3,
+                              pairs=128, finetune_steps=200, eval_n=48),
 }  # fmt: skip
 
 

@@ -1,5 +1,5 @@
-"""`workbench experiment run paper --preset tiny|smoke [--seeds N]` and `experiment status`:
-the paper's study as recorded, cached, resumable stages."""
+"""`workbench experiment run paper|ablation-r|annotated --preset tiny|tiny-early|smoke` and
+`experiment status`: the paper's study as recorded, cached, resumable stages."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run_.add_argument("study", help="paper | ablation-r | annotated")
-    run_.add_argument("--preset", default="tiny", help="tiny | smoke")
+    run_.add_argument("--preset", default="tiny", help="tiny | tiny-early | smoke")
     run_.add_argument("--seeds", type=int, default=1, help="fine-tunes per method, seeds 0..N-1")
     run_.add_argument(
         "--retrain-base", action="store_true", help="train the base instead of the shipped one"
