@@ -94,13 +94,15 @@ def add_checkpoint(store: Store, name: str, folder: Path, method: str = "base") 
     Raises:
         WorkbenchError: the name is taken, or the folder is not a model.
     """
-    from workbench.models.loading import model_task
+    from workbench.models.loading import model_task, non_finite_weight
 
     if store.query("SELECT 1 FROM checkpoints WHERE name = ?", [name]):
         raise WorkbenchError(f"checkpoint {name!r} is already registered; choose another name")
     if not Path(folder).is_dir():
         raise WorkbenchError(f"{folder}: no such model folder")
     task = model_task(Path(folder))  # raises for a folder that is not a model
+    if bad := non_finite_weight(folder):  # checked once, before anything trains or samples
+        raise WorkbenchError(f"{folder}: non-finite weights ({bad}); not registered")
     out = checkpoint_dir(store, name)
     with atomic_directory(out) as tmp:
         shutil.copytree(folder, tmp, dirs_exist_ok=True)

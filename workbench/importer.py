@@ -67,7 +67,10 @@ def read_captions(path: str | Path) -> dict[str, dict[str, str]]:
         entry = {"caption": str(row[text_key] or "").strip()}
         if row.get("split"):
             entry["split"] = str(row["split"]).strip()
-        captions[Path(str(row[file_key])).name] = entry
+        name = Path(str(row[file_key])).name
+        if name in captions:
+            raise WorkbenchError(f"{path.name}, entry {number}: {name} is listed twice")
+        captions[name] = entry
     return captions
 
 
@@ -145,6 +148,10 @@ def import_videos(
     return outcomes
 
 
+MAX_CAPTION = 2000  # characters; UMT5 reads 512 tokens at most
+MIN_FPS, MAX_FPS = 4, 240  # outside: a slideshow or a broken header, not a video clip
+
+
 def _normalise_one(
     path: Path, entry: dict[str, str], spec: DatasetSpec, split: str
 ) -> tuple[np.ndarray, dict]:
@@ -153,10 +160,16 @@ def _normalise_one(
         raise WorkbenchError("listed in the captions file but not found in the folder")
     if not entry.get("caption"):
         raise WorkbenchError("missing caption")
+    if len(entry["caption"]) > MAX_CAPTION:
+        raise WorkbenchError(
+            f"caption of {len(entry['caption'])} characters; at most {MAX_CAPTION}"
+        )
     split = entry.get("split", split)
     if split not in SPLITS:
         raise WorkbenchError(f"unknown split {split!r} (use {' or '.join(SPLITS)})")
     frames, fps = media.read_video(path)
+    if not MIN_FPS <= fps <= MAX_FPS:
+        raise WorkbenchError(f"frame rate {fps:g} fps is outside {MIN_FPS}-{MAX_FPS} fps")
     clip = media.resample(frames, fps, spec.fps, spec.frames)
     clip = media.resize_center_crop(clip, spec.height, spec.width)
     sample = {

@@ -61,11 +61,15 @@ def _check_frames(frames: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frames)
 
 
+MAX_SIDE = 4096  # larger videos are refused before decoding
+
+
 def read_video(path: str | Path) -> tuple[np.ndarray, float]:
     """All frames of a video as (T, H, W, 3) uint8, and its frame rate.
 
     Raises:
-        MediaError: missing, corrupt or truncated file, no video stream, undecodable codec.
+        MediaError: missing, corrupt or truncated file, no video stream, undecodable codec,
+            a side over MAX_SIDE pixels.
     """
     path = Path(path)
     if not path.is_file():
@@ -80,6 +84,10 @@ def read_video(path: str | Path) -> tuple[np.ndarray, float]:
             if stream.codec_context is None or stream.codec_context.name is None:
                 raise MediaError(f"{path.name}: unsupported codec")
             fps = float(stream.average_rate or stream.guessed_rate or 0) or 0.0
+            side = max(stream.codec_context.width or 0, stream.codec_context.height or 0)
+            if side > MAX_SIDE:  # decoding it would take gigabytes
+                raise MediaError(f"{path.name}: {side} px is larger than {MAX_SIDE} px; "
+                                 "scale it down first")  # fmt: skip
             frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
     except MediaError:
         raise

@@ -111,6 +111,11 @@ class Store:
                 con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
                 row = con.execute("SELECT max(version) FROM schema_version").fetchone()
                 version = row[0] or 0
+                if version > len(MIGRATIONS):
+                    raise WorkbenchError(
+                        f"{self.db_path} has schema version {version}, newer than this workbench's "
+                        f"{len(MIGRATIONS)}: update the workbench (nothing was changed)"
+                    )
                 for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
                     con.execute("BEGIN TRANSACTION")
                     con.execute(sql)

@@ -26,10 +26,17 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from workbench.datasets import get_dataset
+    from workbench.errors import unknown_name
     from workbench.report import write_report
+    from workbench.sources import source_names
 
     store = Store(args.home)
     get_dataset(store, args.dataset)
+    known = {*source_names(store, args.dataset),
+             *(r["name"] for r in store.query("SELECT name FROM checkpoints"))}  # fmt: skip
+    for name in args.ckpt:
+        if name not in known:
+            raise unknown_name("checkpoint", name, known)
     out = args.out or store.home / "report"
     path = write_report(store, args.dataset, args.split, args.ckpt, out, args.margin)
     emit(args, {"report": str(path), "html": str(path.with_suffix(".html"))})

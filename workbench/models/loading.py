@@ -191,6 +191,19 @@ def save_model(model: WanVideoModel, path: str | Path, parent: str | Path | None
     return path
 
 
+def non_finite_weight(path: str | Path) -> str | None:
+    """The first weight ('file: tensor') of a model folder holding NaN or inf, or None."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    for file in sorted(path.rglob("*.safetensors")):
+        with safe_open(file, "pt") as fh:
+            for key in fh.keys():  # noqa: SIM118 (a safe_open handle is not iterable)
+                if not bool(torch.isfinite(fh.get_tensor(key)).all()):
+                    return f"{file.relative_to(path)}: {key}"
+    return None
+
+
 def weights_fingerprint(path: str | Path) -> str:
     """A hash over a model folder's weight files (and a checkpoint's parent chain)."""
     import hashlib
