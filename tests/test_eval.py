@@ -59,6 +59,8 @@ def test_report_has_gsb_vbench_rank_sum_and_judge_tables(home, tmp_path, capsys)
     assert main(["world", "make", "--n", "12"]) == 0
     assert main(["train", "--name", "base", "--steps", "2", "--batch-size", "2"]) == 0
     assert _eval() == 0
+    assert main(["checkpoints", "add", "--name", "unscored", "--path",
+                 str(home / "checkpoints" / "base")]) == 0  # fmt: skip
     out = tmp_path / "report"
     assert (
         main(["report", "--ckpt", "gt", "--ckpt", "base", "--ckpt", "unscored", "--out", str(out)])
@@ -69,7 +71,8 @@ def test_report_has_gsb_vbench_rank_sum_and_judge_tables(home, tmp_path, capsys)
     assert "| gt | 1 | 2 |" not in md and "Total (rank sum)" in md
     assert "missing: subject_consistency" in md, "missing VBench dimensions are flagged"
     assert "No scores yet (run `workbench eval`): unscored" in md
-    assert (out / "report.html").read_text().count("<table") == 3
+    assert "## In-distribution prompts and held-out attribute combinations" in md
+    assert (out / "report.html").read_text().count("<table") == 4  # GSB, split, VBench, judges
     assert (out / "curve_loss.png").is_file()
 
 

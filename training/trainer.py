@@ -37,7 +37,12 @@ from workbench.checkpoints import (
 )
 from workbench.datasets import get_dataset
 from workbench.errors import WorkbenchError
-from workbench.models.loading import apply_lora, load_model, trainable_parameters
+from workbench.models.loading import (
+    apply_lora,
+    load_model,
+    non_finite_weight,
+    trainable_parameters,
+)
 from workbench.models.tiny import TinyWanConfig, build_tiny_wan
 from workbench.models.wan import WanVideoModel
 from workbench.provenance import run_row
@@ -55,6 +60,8 @@ def build_model(store: Store, cfg: TrainConfig) -> tuple[WanVideoModel, Checkpoi
                                spec.width, spec.fps, seed=cfg.seed)  # fmt: skip
         return model, None
     parent = resolve_checkpoint(store, cfg.init)
+    if bad := non_finite_weight(parent.path):
+        raise WorkbenchError(f"{parent.path}: non-finite weights ({bad}); not training on it")
     return load_model(parent.path), parent
 
 
@@ -166,6 +173,8 @@ def train(
         run_id, start = state["run_id"], state["step"]
         with store.write() as con:  # steps after the checkpoint will be logged again
             con.execute("DELETE FROM train_metrics WHERE run_id = ? AND step > ?", [run_id, start])
+            con.execute("UPDATE runs SET status = 'running', message = NULL, finished_at = NULL "
+                        "WHERE id = ?", [run_id])  # fmt: skip
 
     step_fn = functools.partial(train_step, model, data, cfg, optimizer, params, device=device,
                                 reference=reference)  # fmt: skip
@@ -173,35 +182,41 @@ def train(
     bad_in_a_row = (state or {}).get("bad_in_a_row", 0)
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"train {name}",
                disable=not progress)  # fmt: skip
-    for step in bar:
-        stats = step_fn(step)
-        stats["lr"] = scheduler.get_last_lr()[0]
-        if not stats["skipped"]:
-            scheduler.step()
-        done = step + 1
-        metrics += [{"run_id": run_id, "step": done, "name": k, "value": float(v)}
-                    for k, v in stats.items()]  # fmt: skip
-        bar.set_postfix(loss=f"{stats['loss']:.4f}")
-        bad_in_a_row = bad_in_a_row + 1 if stats["skipped"] else 0
-        if bad_in_a_row >= cfg.max_bad_steps:
-            store.insert("train_metrics", metrics)
-            raise WorkbenchError(
-                f"stopped at step {done}: {bad_in_a_row} non-finite steps in a row (loss or "
-                f"gradient); the last finite checkpoint stays in {out} (--resume)"
-            )
-        checkpoint = done % cfg.checkpoint_every == 0 or done == cfg.steps
-        if checkpoint or done % METRICS_FLUSH_EVERY == 0:
-            store.insert("train_metrics", metrics)
-            metrics = []
-        if checkpoint:
-            state = {"step": done, "config": cfg.to_dict(), "run_id": run_id,
-                     "bad_in_a_row": bad_in_a_row}  # fmt: skip
-            if isinstance(reference, CachedReference):
-                state["reference_errors"] = reference.table
-            state |= {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
-            state["torch_rng"] = torch.get_rng_state()  # for any module that draws from it
-            _check_finite(params, done)
-            save_training_checkpoint(out, model, parent and parent.path, state)
+    try:
+        for step in bar:
+            stats = step_fn(step)
+            stats["lr"] = scheduler.get_last_lr()[0]
+            if not stats["skipped"]:
+                scheduler.step()
+            done = step + 1
+            metrics += [{"run_id": run_id, "step": done, "name": k, "value": float(v)}
+                        for k, v in stats.items()]  # fmt: skip
+            bar.set_postfix(loss=f"{stats['loss']:.4f}")
+            bad_in_a_row = bad_in_a_row + 1 if stats["skipped"] else 0
+            if bad_in_a_row >= cfg.max_bad_steps:
+                store.insert("train_metrics", metrics)
+                raise WorkbenchError(
+                    f"stopped at step {done}: {bad_in_a_row} non-finite steps in a row (loss or "
+                    f"gradient); the last finite checkpoint stays in {out} (--resume)"
+                )
+            checkpoint = done % cfg.checkpoint_every == 0 or done == cfg.steps
+            if checkpoint or done % METRICS_FLUSH_EVERY == 0:
+                store.insert("train_metrics", metrics)
+                metrics = []
+            if checkpoint:
+                state = {"step": done, "config": cfg.to_dict(), "run_id": run_id,
+                         "bad_in_a_row": bad_in_a_row}  # fmt: skip
+                if isinstance(reference, CachedReference):
+                    state["reference_errors"] = reference.table
+                state |= {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
+                state["torch_rng"] = torch.get_rng_state()  # for any module that draws from it
+                _check_finite(params, done)
+                save_training_checkpoint(out, model, parent and parent.path, state)
+    except WorkbenchError as exc:  # the run's record says why it stopped
+        with store.write() as con:
+            con.execute("UPDATE runs SET status = 'failed', message = ?, finished_at = now() "
+                        "WHERE id = ?", [str(exc), run_id])  # fmt: skip
+        raise
     return _finish(store, cfg, name, out, model.task, parent, run_id)
 
 

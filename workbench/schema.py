@@ -136,4 +136,8 @@ MIGRATIONS: list[str] = [
         created_at TIMESTAMP DEFAULT current_timestamp
     );
     """,
+    # 4: why a run failed (a training run stopped by non-finite steps, ...).
+    """
+    ALTER TABLE runs ADD COLUMN message VARCHAR;
+    """,
 ]
