@@ -209,6 +209,24 @@ def test_in_a_real_browser_the_videos_play_and_a_vote_lands(app):
     assert {(v["aspect"], v["outcome"]) for v in erin} == {("vq", "good"), ("pf", "same")}
 
 
+def test_bad_requests_are_refused_in_one_line_and_change_nothing(app):
+    from helpers import snapshot
+
+    client, store = app["client"], app["store"]
+    before = snapshot(store)
+    for dataset, sources in (("shapes", ["gt", "nope"]), ("no-such-dataset", ["gt", "base"]),
+                             ("shapes", ["base"])):  # fmt: skip
+        _, _, status, *_ = client.predict("zoe", dataset, "test", sources,
+                                          api_name="/next_battle")  # fmt: skip
+        assert status and "Traceback" not in status and "\n" not in status.strip(), status
+    html = client.predict("shapes", "test", "no-such-sample", ["gt", "base"], "side by side",
+                          api_name="/compare_show")  # fmt: skip
+    assert "Traceback" not in html and "<video" not in html
+    status, _ = client.predict("zoe", "../../etc/passwd", "same", "same", api_name="/vote_battle")
+    assert "not served in this session" in status
+    assert snapshot(store) == before
+
+
 def test_only_the_media_folder_is_served(app):
     import urllib.error
     import urllib.request
