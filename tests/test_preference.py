@@ -9,7 +9,7 @@ import torch
 from training.config import TrainConfig
 from training.data import TrainingSet, batch_draws
 from training.objectives import preference_objective
-from training.reference import cached_reference, frozen_reference, lora_disabled_reference
+from training.reference import CachedReference, frozen_reference, lora_disabled_reference
 from training.timesteps import sample_timesteps
 from training.trainer import precompute_reference
 from workbench import media
@@ -38,7 +38,7 @@ def test_three_references_give_the_same_loss_on_the_same_batch():
     cfg = TrainConfig(method="regdpo", pairs="p", init="x", steps=1, batch_size=4,
                       prompt_dropout=0.0)  # fmt: skip
     lora = lora_disabled_reference(model)
-    cached = cached_reference(precompute_reference(model, data, cfg, lora, "cpu"))
+    cached = CachedReference(precompute_reference(model, data, cfg, lora, "cpu"))
     draws = batch_draws(data, 0, 4, cfg.seed, sample_timesteps, 0.0)
     cond = model.condition([data.prompts[i] for i in draws.items], None, 8)
     losses = [preference_objective(model, data, draws, cond, "cpu", cfg, ref)

@@ -74,10 +74,6 @@ class CachedReference:
         return torch.tensor([*w, *l_])
 
 
-def cached_reference(table: dict[tuple[int, int], tuple[float, float]]) -> ReferenceFn:
-    return CachedReference(table)
-
-
 def _architecture_diff(a: dict, b: dict) -> list[str]:
     """Config keys that differ, ignoring private ones such as the load path."""
     keys = {k for k in {*a, *b} if not k.startswith("_")}

@@ -23,7 +23,6 @@ from training.objectives import fused_pair_inputs, preference_objective, sft_obj
 from training.reference import (
     CachedReference,
     ReferenceFn,
-    cached_reference,
     frozen_reference,
     lora_disabled_reference,
 )
@@ -37,12 +36,7 @@ from workbench.checkpoints import (
 )
 from workbench.datasets import get_dataset
 from workbench.errors import WorkbenchError
-from workbench.models.loading import (
-    apply_lora,
-    load_model,
-    non_finite_weight,
-    trainable_parameters,
-)
+from workbench.models.loading import apply_lora, load_model, trainable_parameters
 from workbench.models.tiny import TinyWanConfig, build_tiny_wan
 from workbench.models.wan import WanVideoModel
 from workbench.provenance import run_row
@@ -59,9 +53,7 @@ def build_model(store: Store, cfg: TrainConfig) -> tuple[WanVideoModel, Checkpoi
         model = build_tiny_wan(tiny, cfg.task, spec.frames, spec.height,
                                spec.width, spec.fps, seed=cfg.seed)  # fmt: skip
         return model, None
-    parent = resolve_checkpoint(store, cfg.init)
-    if bad := non_finite_weight(parent.path):
-        raise WorkbenchError(f"{parent.path}: non-finite weights ({bad}); not training on it")
+    parent = resolve_checkpoint(store, cfg.init)  # refuses non-finite weights
     return load_model(parent.path), parent
 
 
@@ -91,7 +83,7 @@ def build_reference(
     if cfg.method == "sft":
         return None
     if cached is not None:
-        return cached_reference(cached)
+        return CachedReference(cached)
     if cfg.ref_ckpt:
         other = load_model(resolve_checkpoint(store, cfg.ref_ckpt).path).transformer
         base = frozen_reference(model, other.to(device))
@@ -101,7 +93,7 @@ def build_reference(
         base = frozen_reference(model)
     if cfg.reference_kind != "cached":
         return base
-    return cached_reference(precompute_reference(model, data, cfg, base, device))
+    return CachedReference(precompute_reference(model, data, cfg, base, device))
 
 
 def precompute_reference(

@@ -76,6 +76,7 @@ def resolve_checkpoint(store: Store, name_or_path: str) -> CheckpointRef:
     from workbench.models.loading import model_task
 
     task = model_task(path)  # raises for a folder that is not a model
+    _refuse_non_finite(path)
     with store.write() as con:
         for row in fetch_dicts(con, "SELECT * FROM checkpoints"):
             if _ref(store, row).path == path.resolve():
@@ -94,21 +95,29 @@ def add_checkpoint(store: Store, name: str, folder: Path, method: str = "base") 
     Raises:
         WorkbenchError: the name is taken, or the folder is not a model.
     """
-    from workbench.models.loading import model_task, non_finite_weight
+    from workbench.models.loading import model_task
 
     if store.query("SELECT 1 FROM checkpoints WHERE name = ?", [name]):
         raise WorkbenchError(f"checkpoint {name!r} is already registered; choose another name")
     if not Path(folder).is_dir():
         raise WorkbenchError(f"{folder}: no such model folder")
     task = model_task(Path(folder))  # raises for a folder that is not a model
-    if bad := non_finite_weight(folder):  # checked once, before anything trains or samples
-        raise WorkbenchError(f"{folder}: non-finite weights ({bad}); not registered")
+    _refuse_non_finite(Path(folder))
     out = checkpoint_dir(store, name)
     with atomic_directory(out) as tmp:
         shutil.copytree(folder, tmp, dirs_exist_ok=True)
     with store.write() as con:
         return register_checkpoint(con, store, name=name, path=out, method=method, task=task,
                                    config={"copied_from": str(folder)})  # fmt: skip
+
+
+def _refuse_non_finite(folder: Path) -> None:
+    """Every checkpoint is checked once, when it is registered (training checks its own
+    weights before writing them), so nothing trains or samples from NaN or inf weights."""
+    from workbench.models.loading import non_finite_weight
+
+    if bad := non_finite_weight(folder):
+        raise WorkbenchError(f"{folder}: non-finite weights ({bad}); not registered")
 
 
 def _ref(store: Store, row: dict[str, Any]) -> CheckpointRef:

@@ -217,9 +217,21 @@ def _mean(per_sample: dict[str, dict], key: tuple[str, str]) -> float:
 
 
 SEEDED = re.compile(r"^(?P<method>.+)-s(?P<seed>\d+)$")  # fine-tunes of `--seeds N` studies
-SEED_KEYS = (("shapes-pf", "overall", "PF"), ("shapes-pf", "shape", "shape"),
-             ("shapes-pf", "motion", "motion"), ("shapes-vq", "overall", "VQ"),
-             ("technical", "overall", "technical"))  # fmt: skip
+# The judges the seed, split and preference-data tables show, under their short names.
+HEADLINE = (("shapes-pf", "overall", "PF"), ("shapes-pf", "shape", "shape"),
+            ("shapes-pf", "motion", "motion"), ("shapes-vq", "overall", "VQ"),
+            ("technical", "overall", "technical"))  # fmt: skip
+
+
+def headline(per_sample: dict[str, dict]) -> dict[str, float]:
+    """The headline judges' means over one source's samples, by short name."""
+    return {label: _mean(per_sample, (judge, dim)) for judge, dim, label in HEADLINE}
+
+
+def win_rates(scores: Scores, name: str, baseline: str, margin: float) -> dict[str, float]:
+    """aspect -> the win rate of `name` against `baseline` (as in the GSB table)."""
+    pair = {name: scores[name], baseline: scores[baseline]}
+    return {r["aspect"]: r["win_rate"] for r in gsb_rows(pair, margin)}
 
 
 def seed_groups(names: list[str]) -> dict[str, list[str]]:
@@ -238,14 +250,14 @@ def seed_rows(scores: Scores, baseline: str, margin: float) -> list[dict[str, An
     rows = []
     for method, names in seed_groups(list(scores)).items():
         row: dict[str, Any] = {"method": method, "seeds": len(names)}
-        for judge, dim, label in SEED_KEYS:
-            row[label] = _plus_minus([_mean(scores[n], (judge, dim)) for n in names])
-        for aspect in ASPECTS:
-            if baseline in scores:
-                rates = [r["win_rate"] for n in names
-                         for r in gsb_rows({n: scores[n], baseline: scores[baseline]}, margin)
-                         if r["aspect"] == aspect]  # fmt: skip
-                row[f"{aspect} win rate vs {baseline}"] = _plus_minus(rates)
+        means = [headline(scores[n]) for n in names]
+        row |= {label: _plus_minus([m[label] for m in means]) for _, _, label in HEADLINE}
+        if baseline in scores:
+            rates = [win_rates(scores, n, baseline, margin) for n in names]
+            for aspect in ASPECTS:
+                row[f"{aspect} win rate vs {baseline}"] = _plus_minus(
+                    [r[aspect] for r in rates if aspect in r]
+                )
         rows.append(row)
     return rows
 
@@ -271,7 +283,7 @@ def split_rows(store: Store, dataset: str, scores: Scores) -> list[dict[str, Any
             part = {s: v for s, v in per.items() if heldout.get(s) is flag}
             if part:
                 out.append({"checkpoint": ckpt, "prompts": f"{label} ({len(part)})",
-                            **{name: _mean(part, (j, d)) for j, d, name in SEED_KEYS}})  # fmt: skip
+                            **headline(part)})  # fmt: skip
     return out
 
 
@@ -305,13 +317,12 @@ def pairs_rows(store: Store, scores: Scores, baseline: str, margin: float) -> li
     )
     out = []
     for r in rows:
-        per = scores[r["name"]]
         row = {"checkpoint": r["name"], "method": r["method"],
-               "pairs": pairset_label(store, r["pairset"]),
-               **{name: _mean(per, (j, d)) for j, d, name in SEED_KEYS}}  # fmt: skip
+               "pairs": pairset_label(store, r["pairset"])}  # fmt: skip
+        row |= headline(scores[r["name"]])
         if baseline in scores and baseline != r["name"]:
-            for g in gsb_rows({r["name"]: per, baseline: scores[baseline]}, margin):
-                row[f"{g['aspect']} win rate vs {baseline}"] = round(g["win_rate"], 3)
+            for aspect, rate in win_rates(scores, r["name"], baseline, margin).items():
+                row[f"{aspect} win rate vs {baseline}"] = round(rate, 3)
         out.append(row)
     return out
 
