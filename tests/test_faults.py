@@ -43,7 +43,8 @@ def test_a_nan_in_one_pair_skips_the_steps_that_draw_it(pairs, monkeypatch):
 
     def poisoned(*args, **kwargs):
         data = load(*args, **kwargs)
-        data.winners[0].view(-1)[0] = torch.nan  # one pixel of one winner
+        held = data.winners.ram.get(data.winners.files[0], "latents")  # kept in RAM
+        held.view(-1)[0] = torch.nan  # one pixel of one winner
         return data
 
     monkeypatch.setattr(trainer, "load_pairs", poisoned)

@@ -5,16 +5,19 @@ import json
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 
+from training.cache import RamCache, Shelf
 from training.config import TrainConfig
 from training.data import TrainingSet, batch_draws
 from training.objectives import preference_objective
-from training.reference import CachedReference, frozen_reference, lora_disabled_reference
+from training.reference import CachedReference, FrozenReference, lora_disabled_reference
 from training.timesteps import sample_timesteps
 from training.trainer import precompute_reference
 from workbench import media
 from workbench.cli import main
 from workbench.models.loading import apply_lora
+from workbench.models.runtime import Runtime
 from workbench.models.tiny import TinyWanConfig, build_tiny_wan
 from workbench.store import Store
 from workbench.world.shapes import WorldConfig, make_sample
@@ -23,26 +26,49 @@ DIAGNOSTICS = {"loss", "dpo", "sft", "dgr", "r", "s", "win_gap", "lose_gap", "im
                "grad_norm", "lr", "skipped"}  # fmt: skip
 
 
-def test_three_references_give_the_same_loss_on_the_same_batch():
+def _shelf(tensors: torch.Tensor, folder) -> Shelf:
+    folder.mkdir()
+    files = [folder / f"{i}.safetensors" for i in range(len(tensors))]
+    for file, tensor in zip(files, tensors, strict=True):
+        save_file({"latents": tensor.contiguous()}, file)
+    return Shelf(files, "latents", RamCache(1 << 30))
+
+
+DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_three_references_give_the_same_loss_on_the_same_batch(precision, device, tmp_path):
+    # bf16 is the CUDA default (frozen weights bf16, bf16 autocast); CPU autocast runs it too.
+    runtime = Runtime(torch.device(device), precision)
     model = build_tiny_wan(TinyWanConfig(layers=2), "t2v", 8, 32, 32, 8)
     samples = [make_sample(WorldConfig(), 0, i) for i in range(4)]
     winners = model.codec.encode(np.stack([s.frames for s in samples]))
-    data = TrainingSet(winners, winners.flip(0) * 0.9, [s.prompt for s in samples],
-                       np.stack([s.frames[0] for s in samples]), 8)  # fmt: skip
-    copy = frozen_reference(model)  # the start, before any adapter exists
+    losers = _shelf(winners.flip(0) * 0.9, tmp_path / "l")
+    data = TrainingSet(_shelf(winners, tmp_path / "w"), losers, [s.prompt for s in samples], 8)
+    runtime.freeze(model.transformer)  # as make_trainable: the LoRA base is frozen
     apply_lora(model.transformer, rank=4, alpha=8.0)
+    model.place(runtime)
+    copy = FrozenReference(model, runtime)  # the adapters are not copied
+    assert not any("lora" in n for n, _ in copy.network.named_parameters())
     with torch.no_grad():  # move the adapter so that the model differs from its reference
         for name, p in model.transformer.named_parameters():
             if "lora_B" in name:
-                p.normal_(0, 0.05, generator=torch.Generator().manual_seed(len(name)))
+                p.data = p.data.float().normal_(
+                    0, 0.05, generator=torch.Generator().manual_seed(len(name))
+                )
+            elif "lora_A" in name:
+                p.data = p.data.float()
     cfg = TrainConfig(method="regdpo", pairs="p", init="x", steps=1, batch_size=4,
-                      prompt_dropout=0.0)  # fmt: skip
+                      precision=precision)  # fmt: skip
     lora = lora_disabled_reference(model)
-    cached = CachedReference(precompute_reference(model, data, cfg, lora, "cpu"))
+    cached = CachedReference(precompute_reference(model, data, cfg, lora, runtime))
     draws = batch_draws(data, 0, 4, cfg.seed, sample_timesteps, 0.0)
-    cond = model.condition([data.prompts[i] for i in draws.items], None, 8)
-    losses = [preference_objective(model, data, draws, cond, "cpu", cfg, ref)
-              for ref in (lora, copy, cached)]  # fmt: skip
+    cond = data.condition(model, draws.items, [data.prompts[i] for i in draws.items])
+    with runtime.autocast():
+        losses = [preference_objective(model, data, draws, cond, runtime.device, cfg, ref)
+                  for ref in (lora, copy, cached)]  # fmt: skip
     values = [loss.item() for loss, _ in losses]
     assert abs(losses[0][1]["s"]) > 1e-4, "the test needs a model that differs from its reference"
     assert values[1] == pytest.approx(values[0], rel=1e-5)
@@ -105,7 +131,8 @@ def test_gtpair_dpo_and_regdpo_end_to_end(base, capsys):
 
 def test_bad_preference_inputs_fail_cleanly(base, tmp_path, capsys):
     from helpers import snapshot
-    from wan_fixtures import save_tiny_wan_pipeline
+
+    from workbench.models.random_wan import save_random_wan_pipeline
 
     assert main(["gtpair", "build", "--generators", "base", "--n", "3", "--steps", "2"]) == 0
     store = Store(base)
@@ -114,7 +141,7 @@ def test_bad_preference_inputs_fail_cleanly(base, tmp_path, capsys):
         (["train", "--method", "ppo", "--name", "x"], "unknown method 'ppo'"),
         ([*dpo, "--name", "x", "--beta", "0"], "beta must be > 0"),
         (["train", "--method", "dpo", "--init", "base", "--name", "x"], "trains on pairs"),
-        ([*dpo, "--name", "x", "--ref-ckpt", str(save_tiny_wan_pipeline(tmp_path / "w", "t2v")),
+        ([*dpo, "--name", "x", "--ref-ckpt", str(save_random_wan_pipeline(tmp_path / "w", "t2v")),
           "--reference", "copy"], "another architecture"),
     ]  # fmt: skip
     before = snapshot(store)

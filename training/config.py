@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from training.timesteps import SCHEMES
+from workbench.models.runtime import PRECISIONS
 
 METHODS = ("sft", "dpo", "regdpo")
 REFERENCES = ("auto", "lora", "copy", "cached")
@@ -61,8 +62,11 @@ class TrainConfig:
     lora_rank: int = 16
     lora_alpha: float = 32.0
     lora_targets: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out.0")
-    prompt_dropout: float = 0.1
-    """Share of prompts replaced by '' so the model also learns the unconditional velocity."""
+    prompt_dropout: float | None = None
+    """Share of prompts replaced by '' so the model also learns the unconditional velocity.
+    None: 0.1 for SFT, 0 for DPO / Reg-DPO (the paper drops no prompts)."""
+    precision: str = "auto"
+    """fp32, bf16 (frozen weights bf16, bf16 autocast), or auto: bf16 on CUDA, fp32 on CPU."""
     seed: int = 0
     checkpoint_every: int = 100
     log_every: int = 10
@@ -93,12 +97,20 @@ class TrainConfig:
             )
         if self.r is not None and self.r < 0:
             raise ValueError(f"r must be >= 0, got {self.r}")
-        if self.lr <= 0 or self.lora_rank < 1 or not 0 <= self.prompt_dropout < 1:
+        if self.lr <= 0 or self.lora_rank < 1 or not 0 <= self.dropout < 1:
             raise ValueError("lr must be > 0, lora_rank >= 1, prompt_dropout in [0, 1)")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
     @property
     def trains_lora(self) -> bool:
         return self.lora and self.init != "tiny"
+
+    @property
+    def dropout(self) -> float:
+        if self.prompt_dropout is not None:
+            return self.prompt_dropout
+        return 0.1 if self.method == "sft" else 0.0
 
     @property
     def reference_kind(self) -> str:

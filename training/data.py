@@ -1,4 +1,5 @@
-"""Training data in memory, encoded once, and the draws that make every step reproducible.
+"""Training data, encoded once into the on-disk cache and read lazily, and the draws that
+make every step reproducible.
 
 An item is a ground-truth clip (SFT) or a pair (winner, loser). Its noise, timestep and
 prompt dropout are a function of (seed, item, epoch) alone, so a resumed run repeats them
@@ -7,40 +8,48 @@ exactly and a reference model's errors can be computed ahead of time.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import torch
 
+from training.cache import RamCache, Shelf, cached_conditions, cached_latents
 from workbench import media
-from workbench.datasets import get_dataset, load_gt_frames, load_samples
+from workbench.datasets import get_dataset, load_first_frame, load_gt_frames, load_samples
 from workbench.errors import WorkbenchError, unknown_name
-from workbench.models.wan import WanVideoModel
+from workbench.models.wan import Conditioning, WanVideoModel
 from workbench.store import Store
+
+DEFAULT_RAM_BYTES = 4 << 30
 
 
 @dataclass
 class TrainingSet:
-    """Encoded items: winner latents (N, C, T, H, W), loser latents for pairs, prompts."""
+    """Items on shelves: winner latents (C, T, H, W) each, loser latents for pairs, prompts,
+    and for I2V the first-frame condition (the sample's stored first frame, as rollouts use)."""
 
-    winners: torch.Tensor
-    losers: torch.Tensor | None
+    winners: Shelf
+    losers: Shelf | None
     prompts: list[str]
-    first_frames: np.ndarray  # (N, H, W, 3): the I2V condition
     num_frames: int
+    image_latents: Shelf | None = None
+    image_embeds: Shelf | None = None
 
     def __len__(self) -> int:
         return len(self.prompts)
 
-
-def _encode(model: WanVideoModel, frames: np.ndarray) -> torch.Tensor:
-    return torch.cat([model.codec.encode(frames[i : i + 16]) for i in range(0, len(frames), 16)])
+    def condition(self, model: WanVideoModel, items: list[int], prompts: list[str]) -> Conditioning:
+        image = None if self.image_latents is None else self.image_latents[items]
+        embeds = None if self.image_embeds is None else self.image_embeds[items]
+        return Conditioning(model.prompts.encode(prompts), image, embeds)
 
 
 def load_clips(
-    store: Store, model: WanVideoModel, dataset: str, split: str = "train"
-) -> TrainingSet:
+    store: Store, model: WanVideoModel, dataset: str, split: str = "train",
+    ram_bytes: int = DEFAULT_RAM_BYTES,
+) -> TrainingSet:  # fmt: skip
     """A dataset split's ground-truth clips (exact for world clips).
 
     Raises:
@@ -51,12 +60,15 @@ def load_clips(
     samples = load_samples(store, dataset, split)
     if not samples:
         raise WorkbenchError(f"dataset {dataset!r} has no {split} samples")
-    frames = np.stack([load_gt_frames(store, s) for s in samples])
-    return TrainingSet(_encode(model, frames), None, [s["prompt"] for s in samples],
-                       frames[:, 0].copy(), spec.frames)  # fmt: skip
+    how = "exact" if spec.kind == "world" else "mp4"
+    clips = [(f"{s['video_id']}-{how}", functools.partial(load_gt_frames, store, s))
+             for s in samples]  # fmt: skip
+    return _training_set(store, model, samples, clips, None, spec.frames, ram_bytes)
 
 
-def load_pairs(store: Store, model: WanVideoModel, pairset: str) -> TrainingSet:
+def load_pairs(
+    store: Store, model: WanVideoModel, pairset: str, ram_bytes: int = DEFAULT_RAM_BYTES
+) -> TrainingSet:
     """A pair set's winners and losers, both read from their mp4 files alike.
 
     Raises:
@@ -64,31 +76,61 @@ def load_pairs(store: Store, model: WanVideoModel, pairset: str) -> TrainingSet:
             a format the model cannot take.
     """
     rows = store.query(
-        """SELECT p.id, s.prompt, w.path AS winner, l.path AS loser FROM pairs p
-           JOIN samples s ON s.id = p.sample_id JOIN videos w ON w.id = p.winner_video
-           JOIN videos l ON l.id = p.loser_video WHERE p.pairset = ? ORDER BY p.id""",
+        """SELECT p.id, s.prompt, s.first_frame, w.id AS w_id, w.path AS w_path,
+                  w.frames AS w_frames, w.height AS w_height, w.width AS w_width,
+                  l.id AS l_id, l.path AS l_path, l.frames AS l_frames, l.height AS l_height,
+                  l.width AS l_width
+           FROM pairs p JOIN samples s ON s.id = p.sample_id
+           JOIN videos w ON w.id = p.winner_video JOIN videos l ON l.id = p.loser_video
+           WHERE p.pairset = ? ORDER BY p.id""",
         [pairset],
     )
     if not rows:
         known = [r["pairset"] for r in store.query("SELECT DISTINCT pairset FROM pairs")]
         raise unknown_name("pair set", pairset, known)
-    winners, losers = [], []
+    shapes = set()
     for row in rows:
-        w, _ = media.read_video(store.path(row["winner"]))
-        l_, _ = media.read_video(store.path(row["loser"]))
-        if w.shape != l_.shape:
+        w, l_ = (tuple(row[f"{side}_{k}"] for k in ("frames", "height", "width")) for side in "wl")
+        if w != l_:
             raise WorkbenchError(
-                f"pair {row['id']} in {pairset!r}: winner {w.shape} and loser {l_.shape} differ in "
-                "shape (frames, height, width)"
+                f"pair {row['id']} in {pairset!r}: winner {w} and loser {l_} differ in shape "
+                "(frames, height, width)"
             )
-        winners.append(w)
-        losers.append(l_)
-    if len({x.shape for x in winners}) > 1:
+        shapes.add(w)
+    if len(shapes) > 1:
         raise WorkbenchError(f"pair set {pairset!r} mixes clip formats")
-    w, l_ = np.stack(winners), np.stack(losers)
-    model.check_clip_format(*w.shape[1:4])
-    return TrainingSet(_encode(model, w), _encode(model, l_), [r["prompt"] for r in rows],
-                       w[:, 0].copy(), w.shape[1])  # fmt: skip
+    frames, height, width = shapes.pop()
+    model.check_clip_format(frames, height, width)
+    read = lambda path: media.read_video(store.path(path))[0]  # noqa: E731
+    winners = [(f"{r['w_id']}-mp4", functools.partial(read, r["w_path"])) for r in rows]
+    losers = [(f"{r['l_id']}-mp4", functools.partial(read, r["l_path"])) for r in rows]
+    return _training_set(store, model, rows, winners, losers, frames, ram_bytes)
+
+
+def _training_set(store, model, rows, winners, losers, num_frames, ram_bytes) -> TrainingSet:
+    ram = RamCache(ram_bytes)
+    w_files = cached_latents(store, model, winners)
+    l_files = None if losers is None else cached_latents(store, model, losers)
+    data = TrainingSet(Shelf(w_files, "latents", ram),
+                       None if l_files is None else Shelf(l_files, "latents", ram),
+                       [r["prompt"] for r in rows], num_frames)  # fmt: skip
+    if model.task == "i2v":
+        firsts = [
+            (
+                _frame_name(r["first_frame"]),
+                functools.partial(load_first_frame, store, r["first_frame"]),
+            )
+            for r in rows
+        ]
+        files = cached_conditions(store, model, firsts, num_frames)
+        data.image_latents = Shelf(files, "image_latents", ram)
+        if model.image_encoder is not None:
+            data.image_embeds = Shelf(files, "image_embeds", ram)
+    return data
+
+
+def _frame_name(relative: str) -> str:
+    return relative.rsplit("/", 1)[-1].removesuffix(".png")  # named by content
 
 
 @dataclass

@@ -83,12 +83,15 @@ def dpo_loss(
     return regdpo_loss(model_err_w, model_err_l, ref_err_w, ref_err_l, beta, r=0.0)
 
 
-def bucket_accuracy(s: torch.Tensor, t: torch.Tensor, buckets: int = 4) -> dict[str, float]:
-    """Implicit accuracy (s < 0) per timestep bucket: acc_t0 for t in [0, 0.25), ...
+def bucket_accuracy(
+    s: torch.Tensor, t: torch.Tensor, buckets: int = 4
+) -> dict[str, tuple[float, int]]:
+    """Implicit accuracy (s < 0) per timestep bucket as (hits, count): acc_t0 for t in
+    [0, 0.25), ... Counts, not means, so micro-batches pool exactly.
 
     Buckets with no sample in the batch are left out.
     """
     index = (t.clamp(0, 1 - 1e-6) * buckets).long().to(s.device)
     correct = (s.detach() < 0).float()
-    return {f"acc_t{b}": float(correct[index == b].mean()) for b in range(buckets)
-            if (index == b).any()}  # fmt: skip
+    return {f"acc_t{b}": (float(correct[index == b].sum()), int((index == b).sum()))
+            for b in range(buckets) if (index == b).any()}  # fmt: skip

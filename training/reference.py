@@ -17,6 +17,7 @@ import torch
 
 from training.losses import per_sample_error
 from workbench.errors import WorkbenchError
+from workbench.models.runtime import Runtime
 from workbench.models.wan import Conditioning, WanVideoModel
 
 REFERENCES = ("lora", "copy", "cached")
@@ -39,23 +40,28 @@ def lora_disabled_reference(model: WanVideoModel) -> ReferenceFn:
     return errors
 
 
-def frozen_reference(model: WanVideoModel, transformer=None) -> ReferenceFn:
-    """A frozen network: a copy of the model's current weights, or the one given.
+class FrozenReference:
+    """A frozen network in the runtime's frozen dtype: a copy of the model's current weights
+    (without any LoRA adapter: at the start they add nothing), or the one given.
 
     Raises:
         WorkbenchError: the given network's architecture differs from the model's.
     """
-    if transformer is None:
-        transformer = copy.deepcopy(model.transformer)
-    elif diff := _architecture_diff(transformer.config, model.transformer.config):
-        raise WorkbenchError(f"reference checkpoint has another architecture (differs in {diff})")
-    transformer.requires_grad_(False).eval()
+
+    def __init__(self, model: WanVideoModel, runtime: Runtime, network=None) -> None:
+        if network is None:
+            network = copy.deepcopy(model.transformer)
+            if getattr(network, "peft_config", None):
+                network.unload_lora()
+        elif diff := _architecture_diff(network.config, model.transformer.config):
+            raise WorkbenchError(
+                f"reference checkpoint has another architecture (differs in {diff})"
+            )
+        self.model, self.network = model, runtime.freeze(network)
 
     @torch.no_grad()
-    def errors(x_t, t, cond: Conditioning, target, draws=None) -> torch.Tensor:
-        return per_sample_error(model.velocity(x_t, t, cond, transformer=transformer), target)
-
-    return errors
+    def __call__(self, x_t, t, cond: Conditioning, target, draws=None) -> torch.Tensor:
+        return per_sample_error(self.model.velocity(x_t, t, cond, transformer=self.network), target)
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from training.checkpointing import (
     save_training_checkpoint,
 )
 from training.config import TrainConfig
-from training.data import TrainingSet, batch_draws, load_clips, load_pairs
+from training.data import DEFAULT_RAM_BYTES, TrainingSet, batch_draws, load_clips, load_pairs
 from training.objectives import fused_pair_inputs, preference_objective, sft_objective
 from training.reference import (
     CachedReference,
+    FrozenReference,
     ReferenceFn,
-    frozen_reference,
     lora_disabled_reference,
 )
 from training.timesteps import sample_timesteps
@@ -36,7 +36,13 @@ from workbench.checkpoints import (
 )
 from workbench.datasets import get_dataset
 from workbench.errors import WorkbenchError
-from workbench.models.loading import apply_lora, load_model, trainable_parameters
+from workbench.models.loading import (
+    apply_lora,
+    load_model,
+    load_transformer,
+    trainable_parameters,
+)
+from workbench.models.runtime import Runtime, apply_ac, pick_runtime
 from workbench.models.tiny import TinyWanConfig, build_tiny_wan
 from workbench.models.wan import WanVideoModel
 from workbench.provenance import run_row
@@ -45,8 +51,11 @@ from workbench.store import Store
 METRICS_FLUSH_EVERY = 50
 
 
-def build_model(store: Store, cfg: TrainConfig) -> tuple[WanVideoModel, CheckpointRef | None]:
-    """The model to train and the checkpoint it came from (None when built from scratch)."""
+def build_model(
+    store: Store, cfg: TrainConfig, runtime: Runtime
+) -> tuple[WanVideoModel, CheckpointRef | None]:
+    """The model to train and the checkpoint it came from (None when built from scratch).
+    Under LoRA the base weights load in the runtime's frozen dtype (bf16 on CUDA)."""
     if cfg.init == "tiny":
         spec = get_dataset(store, cfg.dataset)
         tiny = TinyWanConfig(patch_size=tuple(cfg.tiny_patch))
@@ -54,16 +63,21 @@ def build_model(store: Store, cfg: TrainConfig) -> tuple[WanVideoModel, Checkpoi
                                spec.width, spec.fps, seed=cfg.seed)  # fmt: skip
         return model, None
     parent = resolve_checkpoint(store, cfg.init)  # refuses non-finite weights
-    return load_model(parent.path), parent
+    dtype = runtime.frozen_dtype if cfg.trains_lora else torch.float32
+    return load_model(parent.path, dtype), parent
 
 
-def make_trainable(model: WanVideoModel, cfg: TrainConfig) -> None:
+def make_trainable(model: WanVideoModel, cfg: TrainConfig, runtime: Runtime) -> None:
+    """Trainable weights in fp32 (the optimiser's master copy); a LoRA base stays frozen in
+    the runtime's frozen dtype."""
     if cfg.trains_lora:
-        model.transformer.requires_grad_(False)
+        runtime.freeze(model.transformer)
         apply_lora(model.transformer, cfg.lora_rank, cfg.lora_alpha, list(cfg.lora_targets),
                    cfg.seed)  # fmt: skip
+        for param in trainable_parameters(model.transformer):
+            param.data = param.data.float()
     else:
-        model.transformer.requires_grad_(True)
+        model.transformer.float().requires_grad_(True)
     # A model built from scratch learns its tiny text encoder too (a frozen random one carries
     # too little of the prompt); afterwards it stays frozen, as a pretrained UMT5 does.
     model.prompts.set_trainable(cfg.init == "tiny")
@@ -74,7 +88,7 @@ def build_reference(
     cfg: TrainConfig,
     model: WanVideoModel,
     data: TrainingSet,
-    device,
+    runtime: Runtime,
     cached: dict[tuple[int, int], tuple[float, float]] | None = None,
 ) -> ReferenceFn | None:
     """The DPO reference, built before any weight changes (a copy is of the start).
@@ -85,29 +99,32 @@ def build_reference(
     if cached is not None:
         return CachedReference(cached)
     if cfg.ref_ckpt:
-        other = load_model(resolve_checkpoint(store, cfg.ref_ckpt).path).transformer
-        base = frozen_reference(model, other.to(device))
+        path = resolve_checkpoint(store, cfg.ref_ckpt).path
+        other = load_transformer(path, runtime.frozen_dtype)
+        base = FrozenReference(model, runtime, other.to(runtime.device))
     elif cfg.trains_lora and cfg.reference_kind in ("lora", "cached"):
         base = lora_disabled_reference(model)
     else:
-        base = frozen_reference(model)
+        base = FrozenReference(model, runtime)
     if cfg.reference_kind != "cached":
         return base
-    return CachedReference(precompute_reference(model, data, cfg, base, device))
+    return CachedReference(precompute_reference(model, data, cfg, base, runtime))
 
 
 def precompute_reference(
-    model: WanVideoModel, data: TrainingSet, cfg: TrainConfig, base: ReferenceFn, device
+    model: WanVideoModel, data: TrainingSet, cfg: TrainConfig, base: ReferenceFn, runtime: Runtime
 ) -> dict[tuple[int, int], tuple[float, float]]:
-    """Reference errors for every (item, epoch) the run will draw."""
+    """Reference errors for every (item, epoch) the run will draw, under the autocast the
+    training steps use (bf16 against fp32 would make s != 0 at theta = ref)."""
     table: dict[tuple[int, int], tuple[float, float]] = {}
     total = cfg.steps * cfg.grad_accum * cfg.batch_size
     for position in tqdm(range(0, total, cfg.batch_size), desc="reference errors", leave=False):
         draws = batch_draws(data, position, cfg.batch_size, cfg.seed, _t_sampler(cfg),
-                            cfg.prompt_dropout)  # fmt: skip
+                            cfg.dropout)  # fmt: skip
         cond = _condition(model, data, draws)
-        x_t, t2, cond2, target = fused_pair_inputs(data, draws, cond, device)
-        err_w, err_l = base(x_t, t2, cond2, target).cpu().chunk(2)
+        x_t, t2, cond2, target = fused_pair_inputs(data, draws, cond, runtime.device)
+        with runtime.autocast():
+            err_w, err_l = base(x_t, t2, cond2, target).float().cpu().chunk(2)
         for k, key in enumerate(zip(draws.items, draws.epochs, strict=True)):
             table[key] = (float(err_w[k]), float(err_l[k]))
     return table
@@ -126,9 +143,19 @@ def lr_lambda(cfg: TrainConfig):
 
 
 def train(
-    store: Store, cfg: TrainConfig, name: str, resume: bool = False, progress: bool = True
+    store: Store,
+    cfg: TrainConfig,
+    name: str,
+    resume: bool = False,
+    progress: bool = True,
+    offload: bool = False,
+    activation_checkpointing: bool = False,
+    ram_bytes: int = DEFAULT_RAM_BYTES,
 ) -> CheckpointRef:
     """Train to `cfg.steps` and register the checkpoint `name`.
+
+    `offload`, `activation_checkpointing` and `ram_bytes` (latents kept in memory; the rest
+    is read from the on-disk cache) trade speed for memory without changing the numbers.
 
     Raises:
         WorkbenchError: the name is taken, a run to resume is missing or differs, bad data,
@@ -136,16 +163,20 @@ def train(
     """
     out = checkpoint_dir(store, name)
     state = _previous_state(store, cfg, name, out, resume)
-    model, parent = build_model(store, cfg)
+    runtime = pick_runtime(cfg.precision, offload)
+    model, parent = build_model(store, cfg, runtime)
+    make_trainable(model, cfg, runtime)
+    model.place(runtime)
+    if activation_checkpointing:
+        apply_ac(model.transformer)
     data = (
-        load_pairs(store, model, cfg.pairs) if cfg.pairs else load_clips(store, model, cfg.dataset)
+        load_pairs(store, model, cfg.pairs, ram_bytes)
+        if cfg.pairs
+        else load_clips(store, model, cfg.dataset, ram_bytes=ram_bytes)
     )
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model.transformer.to(device)
     if not model.prompts.trainable:
         model.prompts.encode([*data.prompts, ""])  # every embedding once, before the loop
-    make_trainable(model, cfg)
-    reference = build_reference(store, cfg, model, data, device,
+    reference = build_reference(store, cfg, model, data, runtime,
                                 (state or {}).get("reference_errors"))  # fmt: skip
     model.transformer.train()
     params = trainable_parameters(model.transformer)
@@ -168,7 +199,7 @@ def train(
             con.execute("UPDATE runs SET status = 'running', message = NULL, finished_at = NULL "
                         "WHERE id = ?", [run_id])  # fmt: skip
 
-    step_fn = functools.partial(train_step, model, data, cfg, optimizer, params, device=device,
+    step_fn = functools.partial(train_step, model, data, cfg, optimizer, params, runtime=runtime,
                                 reference=reference)  # fmt: skip
     metrics: list[dict[str, Any]] = []
     bad_in_a_row = (state or {}).get("bad_in_a_row", 0)
@@ -219,22 +250,25 @@ def train_step(
     optimizer: torch.optim.Optimizer,
     params: list[torch.nn.Parameter],
     step: int,
-    device: torch.device,
+    runtime: Runtime,
     reference: ReferenceFn | None = None,
 ) -> dict[str, float]:
-    """One optimiser step over grad_accum micro-batches; returns averaged stats.
+    """One optimiser step over grad_accum micro-batches; returns averaged stats (counted
+    ones, such as accuracy per timestep quarter, pooled over the micro-batches).
 
     A non-finite loss or gradient skips the update ('skipped' = 1).
     """
     started = time.perf_counter()
     totals: dict[str, float] = {}
+    counts: dict[str, tuple[float, int]] = {}
     finite = True
+    device = runtime.device
     for micro in range(cfg.grad_accum):
         position = (step * cfg.grad_accum + micro) * cfg.batch_size
         draws = batch_draws(data, position, cfg.batch_size, cfg.seed, _t_sampler(cfg),
-                            cfg.prompt_dropout)  # fmt: skip
+                            cfg.dropout)  # fmt: skip
         cond = _condition(model, data, draws)
-        with torch.autocast("cuda", torch.bfloat16, enabled=device.type == "cuda"):
+        with runtime.autocast():
             if cfg.method == "sft":
                 loss, stats = sft_objective(model, data, draws, cond, device)
             else:
@@ -243,7 +277,12 @@ def train_step(
         if finite:
             (loss / cfg.grad_accum).backward()
         for k, v in stats.items():
-            totals[k] = totals.get(k, 0.0) + v / cfg.grad_accum
+            if isinstance(v, tuple):  # (hits, count)
+                hits, n = counts.get(k, (0.0, 0))
+                counts[k] = (hits + v[0], n + v[1])
+            else:
+                totals[k] = totals.get(k, 0.0) + v / cfg.grad_accum
+    totals |= {k: hits / n for k, (hits, n) in counts.items()}
     max_norm = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
     grad_norm = (
         torch.nn.utils.clip_grad_norm_(params, max_norm) if finite else torch.tensor(math.nan)
@@ -263,10 +302,11 @@ def _t_sampler(cfg: TrainConfig):
 
 
 def _condition(model: WanVideoModel, data: TrainingSet, draws):
+    """A dropped prompt becomes ''; the I2V image condition stays."""
     prompts = [
         "" if d else data.prompts[i] for i, d in zip(draws.items, draws.drop.tolist(), strict=True)
     ]
-    return model.condition(prompts, data.first_frames[draws.items], data.num_frames)
+    return data.condition(model, draws.items, prompts)
 
 
 def _check_finite(params: list[torch.nn.Parameter], step: int) -> None:

@@ -116,6 +116,14 @@ def load_samples(store: Store, dataset: str, split: str | None = None) -> list[d
     return rows
 
 
+def load_first_frame(store: Store, relative: str) -> np.ndarray:
+    """A sample's stored first frame (its PNG), (H, W, 3) uint8: the I2V condition that
+    generation and training both use."""
+    from PIL import Image
+
+    return np.asarray(Image.open(store.path(relative)).convert("RGB"))
+
+
 def load_gt_frames(store: Store, sample: dict[str, Any]) -> np.ndarray:
     """A sample's ground-truth clip, (T, H, W, 3) uint8, as exactly as it exists.
 

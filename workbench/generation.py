@@ -11,13 +11,14 @@ import json
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from tqdm.auto import tqdm
 
 from workbench.checkpoints import CheckpointRef, resolve_checkpoint
-from workbench.datasets import get_dataset, load_samples
+from workbench.datasets import get_dataset, load_first_frame, load_samples
 from workbench.errors import WorkbenchError
 from workbench.models.loading import load_model, sampling_defaults
+from workbench.models.runtime import Runtime, pick_runtime
+from workbench.models.wan import WanVideoModel
 from workbench.provenance import run_row
 from workbench.sampling import SamplerSettings, sample_videos
 from workbench.staging import media_stage
@@ -40,13 +41,15 @@ def generate(
     allow_new: bool = True,
     progress: bool = True,
     sample_ids: list[str] | None = None,
+    offload: bool = False,
     **overrides: Any,
 ) -> list[dict[str, Any]]:
     """Videos of `ckpt` for the first `n` samples of a split (or the samples `sample_ids`);
     one row per sample.
 
     Sample i gets seed `seed + i`. With allow_new False nothing is generated: missing videos
-    raise instead.
+    raise instead. Runs on the accelerator when there is one (bf16 there); `offload` keeps
+    each part on the CPU except while it works.
 
     Raises:
         WorkbenchError: unknown checkpoint or dataset, a clip format the model cannot make,
@@ -82,7 +85,7 @@ def generate(
             "and generation is disabled"
         )
     if todo:
-        model = load_model(ref.path)
+        model = inference_model(ref.path, pick_runtime(offload=offload))
         model.check_clip_format(spec.frames, spec.height, spec.width)
         run = run_row(
             "generate",
@@ -108,6 +111,14 @@ def generate(
     ]
 
 
+def inference_model(path, runtime: Runtime) -> WanVideoModel:
+    """A model loaded for sampling: every part frozen, in the runtime's dtype and place."""
+    model = load_model(path, runtime.frozen_dtype)
+    runtime.freeze(model.transformer)
+    model.place(runtime)
+    return model
+
+
 def _external_videos(store: Store, ref: CheckpointRef, samples: list[dict]) -> list[dict]:
     rows = store.query(
         "SELECT sample_id, seed, video_id FROM generations WHERE checkpoint = ? "
@@ -122,12 +133,7 @@ def _external_videos(store: Store, ref: CheckpointRef, samples: list[dict]) -> l
 def _generate_batch(store, model, ref, spec, batch, settings, run_id) -> dict[str, str]:
     first = None
     if model.task == "i2v":
-        first = np.stack(
-            [
-                np.asarray(Image.open(store.path(s["first_frame"])).convert("RGB"))
-                for s, _, _ in batch
-            ]
-        )
+        first = np.stack([load_first_frame(store, s["first_frame"]) for s, _, _ in batch])
     videos = sample_videos(
         model,
         [s["prompt"] for s, _, _ in batch],

@@ -12,7 +12,6 @@ import tempfile
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -28,6 +27,8 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: int, crf: int = 12) -> 
 
     crf 12 keeps the tiny world's colours within a few levels of the source.
     """
+    import av  # PyAV loads FFmpeg: only where a video is written or read
+
     frames = _check_frames(frames)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +72,8 @@ def read_video(path: str | Path) -> tuple[np.ndarray, float]:
         MediaError: missing, corrupt or truncated file, no video stream, undecodable codec,
             a side over MAX_SIDE pixels.
     """
+    import av
+
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"{path}: no such file")

@@ -1,4 +1,9 @@
-"""Flow-matching sampling with classifier-free guidance, deterministic per sample seed."""
+"""Flow-matching sampling with classifier-free guidance, deterministic per sample seed.
+
+Follows diffusers' pipelines/wan/pipeline_wan.py and pipeline_wan_i2v.py step for step (the
+same noise per seed, scheduler, CFG and I2V condition), so GT-Pair losers are what the
+official pipeline would make; it differs only in batching the cond and uncond passes.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ import numpy as np
 import torch
 
 from workbench.models.wan import Conditioning, WanVideoModel
+
+SCHEDULERS = ("euler", "unipc")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,10 +30,15 @@ class SamplerSettings:
     """Guidance only while t > cfg_min_t (late guidance speckles pixel-space models)."""
     shift: float = 1.0
     """Timestep shift of the flow-matching schedule (Wan2.1 uses 3-5)."""
+    scheduler: str = "euler"
+    """euler (FlowMatchEulerDiscreteScheduler: the embedded model) or unipc
+    (UniPCMultistepScheduler with flow sigmas: what the Wan2.1 pipelines ship with)."""
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.guidance < 0 or not 0 <= self.cfg_min_t <= 1 or self.shift <= 0:
             raise ValueError(f"bad sampler settings: {self}")
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}")
 
     @classmethod
     def from_defaults(cls, defaults: dict[str, Any], **overrides: Any) -> SamplerSettings:
@@ -46,6 +58,19 @@ def initial_noise(shape: tuple[int, ...], seeds: list[int]) -> torch.Tensor:
     )
 
 
+def make_scheduler(settings: SamplerSettings):
+    from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
+
+    if settings.scheduler == "unipc":  # as diffusers' docs/source/en/api/pipelines/wan.md
+        return UniPCMultistepScheduler(
+            prediction_type="flow_prediction",
+            use_flow_sigmas=True,
+            num_train_timesteps=1000,
+            flow_shift=settings.shift,
+        )
+    return FlowMatchEulerDiscreteScheduler(shift=settings.shift)
+
+
 @torch.no_grad()
 def sample_videos(
     model: WanVideoModel,
@@ -56,35 +81,34 @@ def sample_videos(
     height: int,
     width: int,
     first_frames: np.ndarray | None = None,
-) -> np.ndarray:
-    """Videos as uint8 (B, T, H, W, 3), Euler steps from t = 1 (noise) to t = 0."""
-    from diffusers import FlowMatchEulerDiscreteScheduler
-
+    decode: bool = True,
+) -> np.ndarray | torch.Tensor:
+    """Videos as uint8 (B, T, H, W, 3) from t = 1 (noise) to t = 0; the final latents
+    instead when `decode` is False. Runs on the model's runtime (device, autocast)."""
     model.check_clip_format(frames, height, width)
-    scheduler = FlowMatchEulerDiscreteScheduler(shift=settings.shift)
-    scheduler.set_timesteps(settings.steps)
-    param = next(model.transformer.parameters())
-    latents = initial_noise(model.latent_shape(frames, height, width), seeds).to(param)
+    runtime = model.runtime
+    scheduler = make_scheduler(settings)
+    scheduler.set_timesteps(settings.steps, device=runtime.device)
+    n = len(seeds)
+    latents = initial_noise(model.latent_shape(frames, height, width), seeds).to(runtime.device)
     cond = model.condition(prompts, first_frames, frames)
     guided = settings.guidance != 1.0
-    if guided:  # batch cond and uncond in one forward
-        uncond = model.condition([""] * len(prompts), first_frames, frames)
+    if guided:  # cond and uncond in one forward; the uncond pass keeps the image condition
+        uncond = Conditioning(model.prompts.encode([""] * n), cond.image_latents, cond.image_embeds)
         cond = Conditioning.cat([cond, uncond])
+    cond = cond.to(runtime.device)
     model.transformer.eval()
-    for timestep in scheduler.timesteps:
-        t = float(timestep) / 1000.0
-        if guided and t > settings.cfg_min_t:
-            v_cond, v_uncond = model.velocity(
-                latents.repeat(2, 1, 1, 1, 1), _full(t, 2 * len(seeds), param), cond
-            ).chunk(2)
-            v = v_uncond + settings.guidance * (v_cond - v_uncond)
-        else:
-            v = model.velocity(
-                latents, _full(t, len(seeds), param), cond.select(slice(0, len(seeds)))
-            )
-        latents = scheduler.step(v, timestep, latents).prev_sample
-    return model.codec.decode(latents)
-
-
-def _full(t: float, n: int, like: torch.Tensor) -> torch.Tensor:
-    return torch.full((n,), t, dtype=like.dtype, device=like.device)
+    with runtime.use(model.transformer), runtime.autocast():
+        for timestep in scheduler.timesteps:
+            t = torch.tensor(float(timestep) / 1000.0, device=runtime.device)
+            if guided and t > settings.cfg_min_t:
+                v_cond, v_uncond = (
+                    model.velocity(latents.repeat(2, 1, 1, 1, 1), t.expand(2 * n), cond)
+                    .float()
+                    .chunk(2)
+                )
+                v = v_uncond + settings.guidance * (v_cond - v_uncond)
+            else:
+                v = model.velocity(latents, t.expand(n), cond.select(slice(0, n))).float()
+            latents = scheduler.step(v, timestep, latents).prev_sample
+    return model.codec.decode(latents) if decode else latents.cpu()

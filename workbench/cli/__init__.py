@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from workbench.cli import (
+    bench,
     checkpoints,
     data,
     env,
@@ -24,7 +25,7 @@ from workbench.errors import WorkbenchError
 from workbench.store import default_home
 
 COMMANDS = (world, data, gtpair, train, generate, evaluate, report, experiment, votes,
-            checkpoints, env)  # fmt: skip
+            checkpoints, bench, env)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

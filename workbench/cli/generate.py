@@ -23,7 +23,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--steps", type=int, default=None, help="default: the model's")
     parser.add_argument("--guidance", type=float, default=None)
     parser.add_argument("--shift", type=float, default=None)
+    parser.add_argument("--scheduler", default=None, choices=("euler", "unipc"),
+                        help="default: the model's (unipc for Wan2.1 pipelines)")  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--offload", action="store_true",
+                        help="each part on the CPU except while it works")  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -41,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         steps=args.steps,
         guidance=args.guidance,
         shift=args.shift,
+        scheduler=args.scheduler,
+        offload=args.offload,
     )
     new = sum(r["new"] for r in rows)
     emit(

@@ -49,6 +49,33 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
     parser.add_argument("--lora-rank", type=int, default=16)
     parser.add_argument("--lora-alpha", type=float, default=32.0)
+    parser.add_argument(
+        "--prompt-dropout",
+        type=float,
+        default=None,
+        help="share of prompts replaced by '' (default 0.1 sft, 0 dpo/regdpo)",
+    )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16"),
+        help="auto: bf16 (frozen weights, autocast) on CUDA, fp32 on CPU",
+    )
+    memory = parser.add_argument_group("memory (no effect on the numbers)")
+    memory.add_argument(
+        "--activation-checkpointing",
+        action="store_true",
+        help="recompute each transformer block in the backward pass",
+    )
+    memory.add_argument(
+        "--offload", action="store_true", help="encoders on the CPU except while they work"
+    )
+    memory.add_argument(
+        "--cache-ram-mb",
+        type=float,
+        default=4096,
+        help="latents kept in RAM; the rest read from the on-disk cache",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--resume", action="store_true", help="continue the unfinished run NAME")
@@ -70,9 +97,27 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise WorkbenchError(f"bad training config: {exc}") from exc
-    ref = train(Store(args.home), cfg, args.name, resume=args.resume)
-    emit(args, {"checkpoint": ref.name, "path": str(ref.path), "method": ref.method,
-                "task": ref.task, "parent": ref.parent})  # fmt: skip
+    if args.cache_ram_mb < 0:
+        raise WorkbenchError("--cache-ram-mb must be >= 0")
+    ref = train(
+        Store(args.home),
+        cfg,
+        args.name,
+        resume=args.resume,
+        offload=args.offload,
+        activation_checkpointing=args.activation_checkpointing,
+        ram_bytes=int(args.cache_ram_mb * 2**20),
+    )
+    emit(
+        args,
+        {
+            "checkpoint": ref.name,
+            "path": str(ref.path),
+            "method": ref.method,
+            "task": ref.task,
+            "parent": ref.parent,
+        },
+    )
     return 0
 
 

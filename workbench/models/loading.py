@@ -15,11 +15,17 @@ from workbench.models.text import PromptEncoder
 from workbench.models.wan import LORA_TARGETS, MODEL_FILE, WanVideoModel
 
 WAN_PIPELINES = {"WanPipeline": "t2v", "WanImageToVideoPipeline": "i2v"}
-WAN_DEFAULT_SAMPLING = {"steps": 50, "guidance": 5.0, "shift": 5.0, "cfg_min_t": 0.0}
+WAN_DEFAULT_SAMPLING = {
+    "steps": 50, "guidance": 5.0, "shift": 3.0, "cfg_min_t": 0.0, "scheduler": "unipc",
+}  # fmt: skip
+SCHEDULER_NAMES = {"UniPCMultistepScheduler": "unipc", "FlowMatchEulerDiscreteScheduler": "euler"}
 
 
-def load_model(path: str | Path) -> WanVideoModel:
+def load_model(path: str | Path, dtype: torch.dtype | None = None) -> WanVideoModel:
     """A model from a diffusers Wan pipeline folder or a workbench checkpoint folder.
+
+    `dtype`: of the transformer and the text and image encoders (the VAE stays fp32); None
+    keeps the saved one. bf16 halves the host memory a 14B model needs while it loads.
 
     Raises:
         WorkbenchError: the folder is missing, or is neither kind of model.
@@ -27,8 +33,41 @@ def load_model(path: str | Path) -> WanVideoModel:
     path = Path(path)
     model_task(path)  # checks what the folder is before any weights load
     if (path / MODEL_FILE).is_file():
-        return _load_checkpoint(path)
-    return _load_diffusers_wan(path)
+        return _load_checkpoint(path, dtype)
+    return _load_diffusers_wan(path, dtype)
+
+
+def load_transformer(path: str | Path, dtype: torch.dtype | None = None):
+    """Only a model folder's transformer (adapters merged): a frozen reference needs no VAE,
+    text or image encoder.
+
+    Raises:
+        WorkbenchError: the folder is missing, or is neither kind of model.
+    """
+    from diffusers import WanTransformer3DModel
+
+    path = Path(path)
+    model_task(path)
+    info = json.loads((path / MODEL_FILE).read_text()) if (path / MODEL_FILE).is_file() else {}
+    if info.get("kind") == "lora":
+        transformer = load_transformer((path.parent / info["parent"]).resolve(), dtype)
+        _merge_lora(transformer, path)
+        return transformer
+    return WanTransformer3DModel.from_pretrained(
+        path / "transformer", torch_dtype=dtype, local_files_only=True
+    )
+
+
+def _merge_lora(transformer, path: Path) -> None:
+    # Merged into the weights: the result is a plain model that can carry the next adapter
+    # (a LoRA fine-tune of a LoRA fine-tune) or be sampled as is. Read as the pipeline does,
+    # so lora_alpha comes from the file's metadata.
+    from diffusers import WanPipeline
+
+    weights, metadata = WanPipeline.lora_state_dict(path, return_lora_metadata=True)
+    transformer.load_lora_adapter(weights, prefix="transformer", metadata=metadata)
+    transformer.fuse_lora()
+    transformer.unload_lora()
 
 
 def model_task(path: str | Path) -> str:
@@ -56,7 +95,7 @@ def model_task(path: str | Path) -> str:
     )
 
 
-def _load_diffusers_wan(path: Path) -> WanVideoModel:
+def _load_diffusers_wan(path: Path, dtype: torch.dtype | None) -> WanVideoModel:
     from diffusers import AutoencoderKLWan, WanTransformer3DModel
     from transformers import AutoTokenizer, UMT5EncoderModel
 
@@ -65,70 +104,76 @@ def _load_diffusers_wan(path: Path) -> WanVideoModel:
         if not (path / part).is_dir():
             raise WorkbenchError(f"{path}: missing component folder {part}/")
     kw: dict[str, Any] = {"local_files_only": True}
-    transformer = WanTransformer3DModel.from_pretrained(path / "transformer", **kw)
-    vae = AutoencoderKLWan.from_pretrained(path / "vae", **kw)
-    text_encoder = UMT5EncoderModel.from_pretrained(path / "text_encoder", **kw)
+    typed = {**kw, "dtype": dtype} if dtype else kw  # transformers' spelling
+    transformer = WanTransformer3DModel.from_pretrained(
+        path / "transformer", torch_dtype=dtype, **kw
+    )
+    vae = AutoencoderKLWan.from_pretrained(path / "vae", torch_dtype=torch.float32, **kw)
+    text_encoder = UMT5EncoderModel.from_pretrained(path / "text_encoder", **typed)
     tokenizer = AutoTokenizer.from_pretrained(path / "tokenizer", **kw)
     image_encoder = image_processor = None
     if (path / "image_encoder").is_dir():
         from transformers import CLIPImageProcessor, CLIPVisionModel
 
-        image_encoder = CLIPVisionModel.from_pretrained(path / "image_encoder", **kw)
+        image_encoder = CLIPVisionModel.from_pretrained(path / "image_encoder", **typed)
         image_processor = CLIPImageProcessor.from_pretrained(path / "image_processor", **kw)
-    shift = _scheduler_shift(path)
     info = {"family": "wan", "codec": "wan-vae", "clip": None, "text_max_length": 512,
-            "sampling": {**WAN_DEFAULT_SAMPLING, "shift": shift}, "source": str(path)}  # fmt: skip
+            "sampling": _pipeline_sampling(path), "source": str(path)}  # fmt: skip
     return WanVideoModel(
         transformer, PromptEncoder(tokenizer, text_encoder, 512), WanVAECodec(vae.eval()),
         task, info, image_encoder, image_processor,
     )  # fmt: skip
 
 
-def _scheduler_shift(path: Path) -> float:
+def _pipeline_sampling(path: Path) -> dict[str, Any]:
+    """The pipeline folder's scheduler (class and flow shift) over Wan's defaults."""
     config = path / "scheduler" / "scheduler_config.json"
     if not config.is_file():
-        return WAN_DEFAULT_SAMPLING["shift"]
+        return dict(WAN_DEFAULT_SAMPLING)
     data = json.loads(config.read_text())
-    return float(data.get("flow_shift") or data.get("shift") or WAN_DEFAULT_SAMPLING["shift"])
+    if data.get("_class_name") not in SCHEDULER_NAMES:
+        raise WorkbenchError(
+            f"{path}: scheduler {data.get('_class_name')!r} is not one the workbench samples "
+            f"with ({', '.join(SCHEDULER_NAMES)})"
+        )
+    shift = data.get("flow_shift") or data.get("shift") or WAN_DEFAULT_SAMPLING["shift"]
+    return {**WAN_DEFAULT_SAMPLING, "shift": float(shift),
+            "scheduler": SCHEDULER_NAMES[data["_class_name"]]}  # fmt: skip
 
 
-def _load_checkpoint(path: Path) -> WanVideoModel:
+def _load_checkpoint(path: Path, dtype: torch.dtype | None) -> WanVideoModel:
     from diffusers import WanTransformer3DModel
 
     info = json.loads((path / MODEL_FILE).read_text())
     if info.get("parent"):
         parent = (path.parent / info["parent"]).resolve()
-        model = load_model(parent)
+        model = load_model(parent, dtype)
         if info["kind"] == "lora":
-            # Merged into the weights: the result is a plain model that can carry the next
-            # adapter (a LoRA fine-tune of a LoRA fine-tune) or be sampled as is.
-            from diffusers import WanPipeline
-
-            # Read as the pipeline does, so lora_alpha comes from the file's metadata.
-            weights, metadata = WanPipeline.lora_state_dict(path, return_lora_metadata=True)
-            model.transformer.load_lora_adapter(weights, prefix="transformer", metadata=metadata)
-            model.transformer.fuse_lora()
-            model.transformer.unload_lora()
+            _merge_lora(model.transformer, path)
         else:
             transformer = WanTransformer3DModel.from_pretrained(
-                path / "transformer", local_files_only=True
+                path / "transformer", torch_dtype=dtype, local_files_only=True
             )
             parts = (model.prompts, model.codec, model.task, model.info)
             model = WanVideoModel(transformer, *parts, model.image_encoder, model.image_processor)
         model.info = {**model.info, **{k: v for k, v in info.items() if k != "parent"}}
         return model
-    return _load_standalone(path, info)
+    return _load_standalone(path, info, dtype)
 
 
-def _load_standalone(path: Path, info: dict[str, Any]) -> WanVideoModel:
+def _load_standalone(path: Path, info: dict[str, Any], dtype: torch.dtype | None) -> WanVideoModel:
     from diffusers import WanTransformer3DModel
     from transformers import PreTrainedTokenizerFast, UMT5EncoderModel
 
     if info.get("codec") != "pixel":
         raise WorkbenchError(f"{path}: a standalone checkpoint needs the pixel codec")
     kw: dict[str, Any] = {"local_files_only": True}
-    transformer = WanTransformer3DModel.from_pretrained(path / "transformer", **kw)
-    text_encoder = UMT5EncoderModel.from_pretrained(path / "text_encoder", **kw)
+    transformer = WanTransformer3DModel.from_pretrained(
+        path / "transformer", torch_dtype=dtype, **kw
+    )
+    text_encoder = UMT5EncoderModel.from_pretrained(
+        path / "text_encoder", **({**kw, "dtype": dtype} if dtype else kw)
+    )
     tokenizer = PreTrainedTokenizerFast.from_pretrained(path / "tokenizer", **kw)
     prompts = PromptEncoder(tokenizer, text_encoder, info["text_max_length"])
     return WanVideoModel(transformer, prompts, PixelCodec(), info["task"], info)
@@ -238,4 +283,4 @@ def sampling_defaults(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if model_task(path) and (path / MODEL_FILE).is_file():
         return json.loads((path / MODEL_FILE).read_text()).get("sampling", {})
-    return {**WAN_DEFAULT_SAMPLING, "shift": _scheduler_shift(path)}
+    return _pipeline_sampling(path)

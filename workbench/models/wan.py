@@ -7,6 +7,7 @@ model saved component by component in the diffusers layout, or LoRA weights over
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,8 @@ import numpy as np
 import torch
 
 from workbench.errors import WorkbenchError
-from workbench.models.codecs import PixelCodec, WanVAECodec
+from workbench.models.codecs import PixelCodec, WanVAECodec, to_pixels, weights_digest
+from workbench.models.runtime import Runtime
 from workbench.models.text import PromptEncoder
 
 MODEL_FILE = "workbench.json"
@@ -35,6 +37,10 @@ class Conditioning:
     def select(self, index: torch.Tensor | slice) -> Conditioning:
         pick = lambda x: None if x is None else x[index]  # noqa: E731
         return Conditioning(pick(self.text), pick(self.image_latents), pick(self.image_embeds))
+
+    def to(self, device) -> Conditioning:
+        move = lambda x: None if x is None else x.to(device)  # noqa: E731
+        return Conditioning(move(self.text), move(self.image_latents), move(self.image_embeds))
 
     @staticmethod
     def cat(parts: list[Conditioning]) -> Conditioning:
@@ -66,6 +72,17 @@ class WanVideoModel:
         self.info = info  # family, codec, clip format, sampling defaults, lora
         self.image_encoder = image_encoder
         self.image_processor = image_processor
+        self.runtime = Runtime()
+
+    def place(self, runtime: Runtime) -> None:
+        """Put every part where `runtime` says: the transformer on its device (its dtype is
+        the caller's choice: trainable or frozen), the frozen encoders as runtime.freeze."""
+        self.runtime = runtime
+        self.transformer.to(runtime.device)
+        self.prompts.place(runtime)
+        self.codec.runtime = runtime
+        if self.image_encoder is not None:
+            runtime.freeze(self.image_encoder)
 
     # -- shapes ------------------------------------------------------------------------
 
@@ -108,29 +125,37 @@ class WanVideoModel:
             return Conditioning(text)
         if first_frames is None or num_frames < 1:
             raise WorkbenchError("an I2V model needs first frames and a frame count")
-        latents = self._image_latents(first_frames, num_frames)
-        return Conditioning(text, latents, self._image_embeds(first_frames))
+        return Conditioning(text, *self.image_condition(first_frames, num_frames))
 
-    def _image_latents(self, first_frames: np.ndarray, num_frames: int) -> torch.Tensor:
-        # As WanImageToVideoPipeline: encode [first frame, grey, grey, ...] (grey = 0 in
-        # [-1, 1]) and prepend a mask that marks the first latent frame as known.
-        b, h, w, _ = first_frames.shape
-        video = np.full((b, num_frames, h, w, 3), 128, np.uint8)
-        video[:, 0] = first_frames
-        latents = self.codec.encode(video)
-        mask = torch.zeros(b, self.codec.temporal_factor, *latents.shape[2:])
+    def image_condition(
+        self, first_frames: np.ndarray, num_frames: int
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """I2V: (mask + first-frame latents, CLIP image embeddings or None), on the CPU.
+
+        As WanImageToVideoPipeline.prepare_latents: encode [first frame, 0, 0, ...] (zeros in
+        [-1, 1] pixels: exact grey) and prepend a mask marking the first latent frame known.
+        """
+        first = to_pixels(first_frames[:, None])  # (B, 3, 1, H, W)
+        pad = first.new_zeros(*first.shape[:2], num_frames - 1, *first.shape[3:])
+        latents = self.codec.encode_pixels(torch.cat([first, pad], dim=2))
+        mask = torch.zeros(len(first), self.codec.temporal_factor, *latents.shape[2:])
         mask[:, :, 0] = 1.0
-        return torch.cat([mask, latents], dim=1)
+        return torch.cat([mask, latents], dim=1), self._image_embeds(first_frames)
 
     def _image_embeds(self, first_frames: np.ndarray) -> torch.Tensor | None:
         if self.image_encoder is None:
             return None
         pixels = self.image_processor(images=list(first_frames), return_tensors="pt").pixel_values
-        with torch.no_grad():
-            out = self.image_encoder(
-                pixels.to(self.image_encoder.device), output_hidden_states=True
-            )
-        return out.hidden_states[-2].float().cpu()
+        with torch.no_grad(), self.runtime.use(self.image_encoder) as encoder:
+            pixels = pixels.to(encoder.device, encoder.dtype)
+            out = encoder(pixels, output_hidden_states=True)
+        return out.hidden_states[-2].to("cpu", self.runtime.frozen_dtype)
+
+    @functools.cached_property
+    def condition_fingerprint(self) -> str:
+        """Names this model's I2V conditions in the on-disk cache (VAE and image encoder)."""
+        image = "none" if self.image_encoder is None else weights_digest(self.image_encoder)
+        return f"{self.codec.fingerprint}-clip-{image}"
 
     # -- the network -------------------------------------------------------------------
 
@@ -140,6 +165,7 @@ class WanVideoModel:
         """Predicted v = noise - x0 at x_t = (1 - t) x0 + t noise, t in [0, 1] per sample.
 
         `transformer` swaps in another network of the same architecture (a frozen reference).
+        t stays fp32 whatever the weights' dtype: bf16 would quantise it before the x1000.
         """
         x = latents
         if cond.image_latents is not None:
@@ -147,7 +173,7 @@ class WanVideoModel:
         image = None if cond.image_embeds is None else cond.image_embeds.to(latents)
         return (transformer or self.transformer)(
             hidden_states=x,
-            timestep=t * 1000.0,  # Wan's time embedding expects [0, 1000]
+            timestep=t.float() * 1000.0,  # Wan's time embedding expects [0, 1000]
             encoder_hidden_states=cond.text.to(latents),
             encoder_hidden_states_image=image,
             return_dict=False,

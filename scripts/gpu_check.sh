@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The prepared CUDA check (W8), one run on a GPU machine, about 6 minutes on an H200:
+#   1. correctness on CUDA: the LoRA-off, copy and cached references give one loss under bf16
+#      autocast; the workbench sampler equals diffusers' WanPipeline / WanImageToVideoPipeline;
+#   2. `workbench bench memory` on the real Wan2.1-T2V-1.3B architecture (random weights,
+#      UMT5-XXL-sized text encoder) at 480x832: naive against default, 80 GB budget.
+# Results land in $OUT (default ./gpu-out). Packages the machine lacks can come as wheels in
+# .whl/ (diffusers, duckdb, importlib_metadata); see the README's "GPU check".
+set -uo pipefail
+OUT=${OUT:-gpu-out}
+mkdir -p "$OUT"
+if compgen -G ".whl/*.whl" >/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl || exit 1
+    export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD" PYTHONUNBUFFERED=1
+export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 TOKENIZERS_PARALLELISM=false
+
+{
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+    python3 -c "import torch, diffusers, transformers, peft; print('torch', torch.__version__,
+'diffusers', diffusers.__version__, 'transformers', transformers.__version__, 'peft',
+peft.__version__)"
+} 2>&1 | tee "$OUT/machine.txt"
+
+timeout 240 python3 -m pytest -q -p no:cacheprovider tests/test_preference.py \
+    tests/test_wan_checkpoints.py -k "three_references or sampler_matches" -rA 2>&1 \
+    | tail -n 25 | tee "$OUT/pytest.txt"
+
+# ARCH, SIZE, FRAMES, BUDGET_MB override the sizes (a dry run on a CPU: ARCH=tiny SIZE=32x32).
+timeout 420 python3 -m workbench bench memory --arch "${ARCH:-1.3b}" --size "${SIZE:-480x832}" \
+    --frames "${FRAMES:-5,9,17,33,49,81,121}" --budget-mb "${BUDGET_MB:-80000}" --repeats 1 --max-step-s 60 \
+    --out "$OUT/memory.json" 2>&1 | grep -v '^ ' | tail -n 5
+cat "$OUT/memory.json" 2>/dev/null | python3 -c "
+import json, sys
+r = json.load(sys.stdin)
+for row in r['rows']:
+    print(row['setting'], row['frames'], 'oom' if row['oom'] else
+          f\"{row['peak_mb'] / 1024:.1f} GiB {row['step_s']:.2f} s\")
+print('largest', r['largest_frames'], 'ratio', r.get('capacity_ratio_frames'))"

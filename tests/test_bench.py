@@ -1,0 +1,32 @@
+"""`workbench bench`: the JSON a user reads (shape and consistency, never speed)."""
+
+import json
+
+from workbench.cli import main
+
+
+def test_bench_memory_reports_both_settings_and_the_largest_fitting_frames(capsys, tmp_path):
+    out = tmp_path / "memory.json"
+    args = ["bench", "memory", "--arch", "tiny", "--size", "32x32", "--frames", "5,9",
+            "--repeats", "1", "--budget-mb", "100000", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert json.loads(out.read_text()) == result
+    assert [(r["setting"], r["frames"]) for r in result["rows"]] == [
+        ("naive", 5), ("naive", 9), ("default", 5), ("default", 9)
+    ]  # fmt: skip
+    assert all(r["step_s"] > 0 and r["peak_mb"] > 0 and r["fits"] for r in result["rows"])
+    assert result["largest_frames"] == {"naive": 9, "default": 9}
+    assert result["settings"]["naive"]["precision"] == "fp32"
+    assert result["settings"]["default"]["fused"] and not result["settings"]["naive"]["fused"]
+
+    tight = [*args[:-4], "--budget-mb", "0.001"]  # nothing fits: growth stops at once
+    assert main(tight) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [r["frames"] for r in result["rows"]] == [5, 5]
+    assert result["largest_frames"] == {"naive": 0, "default": 0}
+
+
+def test_bench_memory_refuses_frame_counts_wan_cannot_take(capsys):
+    assert main(["bench", "memory", "--frames", "6"]) == 1
+    assert "4k+1 frames" in capsys.readouterr().err

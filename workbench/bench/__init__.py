@@ -1,0 +1,1 @@
+"""Benchmarks behind `workbench bench`: one process, baselines side by side, JSON out."""

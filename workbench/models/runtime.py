@@ -1,0 +1,86 @@
+"""Where a model's parts run and in which dtype: one small object every component consults.
+
+On CUDA the frozen parts (text and image encoders, a frozen transformer) hold bf16 weights
+and the maths runs under bf16 autocast, while trainable weights stay fp32 (the optimiser's
+master copy). The VAE stays fp32, as diffusers' Wan examples load it (bf16 decoding bands).
+On CPU everything is fp32 unless bf16 is asked for. With `offload`, a component sits on the
+CPU and visits the accelerator only while it works (the encoders are used once per prompt or
+clip, the transformer every step).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    precision: str = "fp32"
+    """fp32, or bf16: frozen weights in bf16 and bf16 autocast around the networks."""
+    offload: bool = False
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
+
+    @property
+    def frozen_dtype(self) -> torch.dtype:
+        return torch.bfloat16 if self.precision == "bf16" else torch.float32
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The one autocast every forward runs under (training, reference, sampling), so a
+        cached reference equals the live one."""
+        return torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16")
+
+    @contextlib.contextmanager
+    def use(self, module: torch.nn.Module) -> Iterator[torch.nn.Module]:
+        """The module on the device for the duration; back on the CPU after if offloading."""
+        module.to(self.device)
+        try:
+            yield module
+        finally:
+            if self.offload and self.device.type != "cpu":
+                module.to("cpu")
+                torch.cuda.empty_cache()
+
+    def freeze(self, module: torch.nn.Module) -> torch.nn.Module:
+        """A frozen part: no gradients, eval mode, bf16 weights under bf16 precision except
+        the submodules the model keeps in fp32 (diffusers' `_keep_in_fp32_modules`, as its
+        from_pretrained(torch_dtype=...) does: Wan's time embedder, norms, RoPE)."""
+        module.requires_grad_(False).eval()
+        keep = getattr(module, "_keep_in_fp32_modules", None) or []
+        named = itertools.chain(module.named_parameters(), module.named_buffers())
+        for name, tensor in named:
+            if tensor.is_floating_point() and not any(k in name.split(".") for k in keep):
+                tensor.data = tensor.data.to(self.frozen_dtype)
+        return module
+
+
+def pick_runtime(
+    precision: str = "auto", offload: bool = False, device: str | None = None
+) -> Runtime:
+    """The accelerator when there is one; bf16 there and fp32 on the CPU unless told.
+
+    Raises:
+        ValueError: unknown precision.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if precision == "auto":
+        precision = "bf16" if dev.type == "cuda" else "fp32"
+    return Runtime(dev, precision, offload)
+
+
+def apply_ac(transformer: torch.nn.Module) -> None:
+    """Activation checkpointing per transformer block: each block's activations are
+    recomputed in the backward pass instead of kept (diffusers' own per-block hook)."""
+    transformer.enable_gradient_checkpointing()
