@@ -55,9 +55,8 @@ def test_three_references_give_the_same_loss_on_the_same_batch(precision, device
     with torch.no_grad():  # move the adapter so that the model differs from its reference
         for name, p in model.transformer.named_parameters():
             if "lora_B" in name:
-                p.data = p.data.float().normal_(
-                    0, 0.05, generator=torch.Generator().manual_seed(len(name))
-                )
+                gen = torch.Generator().manual_seed(len(name))
+                p.data = (0.05 * torch.randn(p.shape, generator=gen)).to(p.device)
             elif "lora_A" in name:
                 p.data = p.data.float()
     cfg = TrainConfig(method="regdpo", pairs="p", init="x", steps=1, batch_size=4,

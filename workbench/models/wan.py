@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from workbench.errors import WorkbenchError
 from workbench.models.codecs import PixelCodec, WanVAECodec, to_pixels, weights_digest
@@ -145,7 +146,8 @@ class WanVideoModel:
     def _image_embeds(self, first_frames: np.ndarray) -> torch.Tensor | None:
         if self.image_encoder is None:
             return None
-        pixels = self.image_processor(images=list(first_frames), return_tensors="pt").pixel_values
+        images = [Image.fromarray(f) for f in first_frames]  # as the pipeline passes them
+        pixels = self.image_processor(images=images, return_tensors="pt").pixel_values
         with torch.no_grad(), self.runtime.use(self.image_encoder) as encoder:
             pixels = pixels.to(encoder.device, encoder.dtype)
             out = encoder(pixels, output_hidden_states=True)
