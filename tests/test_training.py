@@ -73,6 +73,33 @@ def test_one_config_and_seed_give_one_lora_run(world):
     assert any(not torch.equal(a[k], c[k]) for k in a), "another seed, another run"
 
 
+def test_a_dataset_larger_than_the_memory_limit_trains_to_the_same_weights(world, monkeypatch):
+    """9 training clips of 96 kB of latents each under a 200 kB RAM limit: the rest is read from the
+    on-disk cache as steps need it. With activation checkpointing too, the weights equal
+    those of an unconstrained run bit for bit."""
+    import training.cache as cache
+
+    caches: list[cache.RamCache] = []
+
+    class Spy(cache.RamCache):
+        def __init__(self, budget: int) -> None:
+            super().__init__(budget)
+            caches.append(self)
+
+    monkeypatch.setattr(cache, "RamCache", Spy)
+    monkeypatch.setattr("training.data.RamCache", Spy)
+    run = ["train", "--steps", "6", "--batch-size", "4", "--lr", "1e-3"]
+    assert main([*run, "--name", "free"]) == 0
+    assert caches[-1].peak == 9 * 3 * 8 * 32 * 32 * 4  # everything held
+    assert main([*run, "--name", "tight", "--cache-ram-mb", "0.2",
+                 "--activation-checkpointing"]) == 0  # fmt: skip
+    assert 0 < caches[-1].peak <= 0.2 * 2**20 < caches[-2].peak
+    files = list((world / "cache" / "latents").rglob("*.safetensors"))
+    assert len(files) == 9, "each clip encoded once, shared by both runs"
+    free, tight = _weights(world, "free"), _weights(world, "tight")
+    assert all(torch.equal(free[k], tight[k]) for k in free)
+
+
 def test_bad_training_inputs_fail_with_one_line(world, tmp_path, capsys):
     assert main(["train", "--name", "x", "--init", "nope", "--steps", "1"]) == 1
     assert "unknown checkpoint 'nope'" in capsys.readouterr().err
