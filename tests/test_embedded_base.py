@@ -4,7 +4,7 @@ from the prompt (what the tiny study builds on)."""
 import json
 
 from workbench.cli import main
-from workbench.cli.checkpoints import EMBEDDED_BASE
+from workbench.models import EMBEDDED_BASE
 
 
 def test_the_shipped_base_loads_and_reads_colour_and_motion(home, capsys):

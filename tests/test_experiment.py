@@ -103,8 +103,9 @@ def test_the_r_ablation_shares_the_base_and_pairs_and_varies_only_r():
     for stage, (_, args) in zip(runs, ABLATION_R, strict=True):
         assert stage.command[:3] == ["train", "--method", "regdpo"]
         assert stage.command[3 : 3 + len(args)] == args  # only r differs
-        assert stage.command[3 + len(args):-2] == ["--pairs", "gt-shapes", "--init", "base",
-                                                   "--name", stage.name]  # fmt: skip
+        assert stage.command[3 + len(args):-2] == ["--reference", "cached", "--pairs",
+                                                   "gt-shapes", "--init", "base", "--name",
+                                                   stage.name]  # fmt: skip
     assert "--r" in dict(ABLATION_R)["r0"], "r = 0 is DPO"
 
 

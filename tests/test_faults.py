@@ -91,3 +91,28 @@ def test_nan_weights_are_refused_before_training(pairs, tmp_path, capsys):
     )
     assert Store(pairs).query("SELECT count(*) AS n FROM runs")[0]["n"] == before
     assert json.loads((folder / "workbench.json").read_text())  # the folder is left as it was
+
+
+def test_arms_sharing_a_reference_compute_its_errors_once(pairs, monkeypatch):
+    """A cached reference's errors are a function of (reference weights, items, draws): the
+    second arm on the same pairs computes none of them, and ends on the weights it would
+    have reached computing them itself."""
+    cached = ["--reference", "cached", "--checkpoint-every", "8"]
+    assert main([*DPO, *cached, "--name", "dpo"]) == 0
+    tables = list((pairs / "cache" / "reference").glob("*.pt"))
+    assert len(tables) == 1 and len(torch.load(tables[0])) == 8 * 2  # one per position
+
+    def no_forward(model):
+        def errors(*args, **kwargs):
+            raise AssertionError("the shared table should have had every reference error")
+
+        return errors
+
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer, "lora_disabled_reference", no_forward)
+        assert main([*DPO, *cached, "--method", "regdpo", "--name", "shared"]) == 0
+    tables[0].unlink()
+    assert main([*DPO, *cached, "--method", "regdpo", "--name", "alone"]) == 0
+    shared, alone = (load_file(pairs / "checkpoints" / n / "pytorch_lora_weights.safetensors")
+                     for n in ("shared", "alone"))  # fmt: skip
+    assert all(torch.equal(shared[k], alone[k]) for k in shared)

@@ -50,3 +50,16 @@ def test_sft_and_per_sample_error_and_bad_beta():
     assert sft_loss(torch.tensor([1.0, 3.0]))[0].item() == 2.0
     with pytest.raises(ValueError, match="beta"):
         regdpo_loss(*_errs(), beta=0.0)
+
+
+def test_accuracy_per_timestep_quarter_pools_over_micro_batches():
+    """With --grad-accum 2, a quarter drawn by one micro-batch only is not halved."""
+    from training.losses import bucket_accuracy
+    from training.trainer import pool_stats
+
+    s = torch.tensor([-1.0, 1.0, -1.0])
+    first = {"loss": 1.0, **bucket_accuracy(s, torch.tensor([0.1, 0.6, 0.6]))}
+    second = {"loss": 3.0, **bucket_accuracy(-s, torch.tensor([0.6, 0.6, 0.9]))}
+    assert first["acc_t0"] == (1.0, 1) and "acc_t0" not in second
+    pooled = pool_stats([first, second])
+    assert pooled == {"loss": 2.0, "acc_t0": 1.0, "acc_t2": 2 / 4, "acc_t3": 0.0}

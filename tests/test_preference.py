@@ -214,3 +214,17 @@ def test_a_simulated_annotator_follows_its_judges_and_says_it_is_simulated(base,
     ]:
         assert main([*sim, *args]) == 1
         assert message in capsys.readouterr().err
+
+
+def test_i2v_condition_pads_with_exact_grey_and_dpo_drops_no_prompts():
+    """The padding frames after the first are 0 in [-1, 1] pixels, as the pipeline builds
+    them (uint8 128 would be 0.0039); DPO and Reg-DPO keep every prompt unless told."""
+    model = build_tiny_wan(TinyWanConfig(layers=1), "i2v", 8, 32, 32, 8)
+    first = np.full((2, 32, 32, 3), 200, np.uint8)
+    latents, embeds = model.image_condition(first, 8)
+    mask, pixels = latents[:, :1], latents[:, 1:]
+    assert embeds is None and mask[:, :, 0].eq(1).all() and mask[:, :, 1:].eq(0).all()
+    assert pixels[:, :, 0].eq(200 / 127.5 - 1).all() and pixels[:, :, 1:].eq(0).all()
+    assert TrainConfig(method="sft").dropout == 0.1
+    assert TrainConfig(method="regdpo", pairs="p").dropout == 0.0
+    assert TrainConfig(method="dpo", pairs="p", prompt_dropout=0.2).dropout == 0.2

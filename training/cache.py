@@ -2,7 +2,9 @@
 lazily: a training set need not fit in memory, and every arm of a study reuses the encoding.
 
 - latents: one safetensors file per (video, how its frames were read, codec);
-- I2V conditions: one file per (first frame, frame count, VAE and image encoder).
+- I2V conditions: one file per (first frame, frame count, VAE and image encoder);
+- reference errors: one table per (reference weights, items, draws, numerics), shared by
+  every run that would compute the same numbers (the arms of a study, an r ablation).
 Files appear whole (written aside, then renamed). A shelf reads them on demand and keeps the
 most recently read in RAM up to a byte budget shared by the shelves of a training set.
 """
@@ -105,6 +107,27 @@ def cached_conditions(
             tensors["image_embeds"] = embeds[0]
         _write(file, tensors)
     return files
+
+
+def load_reference_table(store: Store, key: str) -> dict[tuple[int, int], tuple[float, float]]:
+    """Reference errors by (item, epoch) that earlier runs with the same reference, items
+    and draws computed (empty if none)."""
+    file = _reference_file(store, key)
+    return torch.load(file, weights_only=True) if file.is_file() else {}
+
+
+def save_reference_table(
+    store: Store, key: str, table: dict[tuple[int, int], tuple[float, float]]
+) -> None:
+    file = _reference_file(store, key)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    aside = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    torch.save(table, aside)
+    os.replace(aside, file)
+
+
+def _reference_file(store: Store, key: str) -> Path:
+    return cache_root(store) / "reference" / f"{key}.pt"
 
 
 def _write(file: Path, tensors: dict[str, torch.Tensor]) -> None:

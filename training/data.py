@@ -9,6 +9,8 @@ exactly and a reference model's errors can be computed ahead of time.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -36,6 +38,8 @@ class TrainingSet:
     num_frames: int
     image_latents: Shelf | None = None
     image_embeds: Shelf | None = None
+    fingerprint: str = ""
+    """Names the items' content (videos, prompts, first frames, order) for shared caches."""
 
     def __len__(self) -> int:
         return len(self.prompts)
@@ -109,11 +113,17 @@ def load_pairs(
 
 def _training_set(store, model, rows, winners, losers, num_frames, ram_bytes) -> TrainingSet:
     ram = RamCache(ram_bytes)
+    content = [(name, None if losers is None else losers[i][0], r["prompt"], r["first_frame"])
+               for i, ((name, _), r) in enumerate(zip(winners, rows, strict=True))]  # fmt: skip
     w_files = cached_latents(store, model, winners)
     l_files = None if losers is None else cached_latents(store, model, losers)
-    data = TrainingSet(Shelf(w_files, "latents", ram),
-                       None if l_files is None else Shelf(l_files, "latents", ram),
-                       [r["prompt"] for r in rows], num_frames)  # fmt: skip
+    data = TrainingSet(
+        Shelf(w_files, "latents", ram),
+        None if l_files is None else Shelf(l_files, "latents", ram),
+        [r["prompt"] for r in rows],
+        num_frames,
+        fingerprint=_digest([model.codec.fingerprint, num_frames, content]),
+    )
     if model.task == "i2v":
         firsts = [
             (
@@ -127,6 +137,10 @@ def _training_set(store, model, rows, winners, losers, num_frames, ram_bytes) ->
         if model.image_encoder is not None:
             data.image_embeds = Shelf(files, "image_embeds", ram)
     return data
+
+
+def _digest(payload) -> str:
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
 
 
 def _frame_name(relative: str) -> str:

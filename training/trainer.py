@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import math
 import time
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from training.cache import load_reference_table, save_reference_table
 from training.checkpointing import (
     STATE_FILE,
     load_training_state,
@@ -89,38 +92,70 @@ def build_reference(
     model: WanVideoModel,
     data: TrainingSet,
     runtime: Runtime,
+    parent: CheckpointRef | None,
     cached: dict[tuple[int, int], tuple[float, float]] | None = None,
 ) -> ReferenceFn | None:
     """The DPO reference, built before any weight changes (a copy is of the start).
 
-    `cached`: the table of a `cached` reference saved with the run (a resume reuses it)."""
+    `cached`: the table of a `cached` reference saved with the run (a resume reuses it).
+    Otherwise a `cached` reference starts from the shared table of earlier runs with the
+    same reference, items and draws, computes only what is missing, and adds it there."""
     if cfg.method == "sft":
         return None
     if cached is not None:
         return CachedReference(cached)
     if cfg.ref_ckpt:
-        path = resolve_checkpoint(store, cfg.ref_ckpt).path
-        other = load_transformer(path, runtime.frozen_dtype)
-        base = FrozenReference(model, runtime, other.to(runtime.device))
+        other_ref = resolve_checkpoint(store, cfg.ref_ckpt)
+        other = load_transformer(other_ref.path, runtime.frozen_dtype)
+        base, network, kind = (
+            FrozenReference(model, runtime, other.to(runtime.device)),
+            other_ref,
+            "copy",
+        )
     elif cfg.trains_lora and cfg.reference_kind in ("lora", "cached"):
-        base = lora_disabled_reference(model)
+        base, network, kind = lora_disabled_reference(model), parent, "lora"
     else:
-        base = FrozenReference(model, runtime)
+        base, network, kind = FrozenReference(model, runtime), parent, "copy"
     if cfg.reference_kind != "cached":
         return base
-    return CachedReference(precompute_reference(model, data, cfg, base, runtime))
+    key = _reference_key(cfg, data, runtime, network, kind)
+    known = {} if key is None else load_reference_table(store, key)
+    table = precompute_reference(model, data, cfg, base, runtime, known)
+    if key is not None and len(table) > len(known):
+        save_reference_table(store, key, table)
+    return CachedReference(table)
+
+
+def _reference_key(cfg: TrainConfig, data: TrainingSet, runtime: Runtime,
+                   network: CheckpointRef | None, kind: str) -> str | None:  # fmt: skip
+    """What a reference error depends on: the reference's weights and how it runs, the
+    items, and how they are drawn (batch size too: batching moves the last bits)."""
+    if network is None:  # a model built from scratch: nothing to share
+        return None
+    payload = [network.fingerprint, kind, runtime.precision, runtime.device.type,
+               data.fingerprint, cfg.seed, cfg.batch_size, cfg.timesteps, cfg.t_mean,
+               cfg.t_std, cfg.t_shift, cfg.dropout]  # fmt: skip
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:24]
 
 
 def precompute_reference(
-    model: WanVideoModel, data: TrainingSet, cfg: TrainConfig, base: ReferenceFn, runtime: Runtime
+    model: WanVideoModel,
+    data: TrainingSet,
+    cfg: TrainConfig,
+    base: ReferenceFn,
+    runtime: Runtime,
+    known: dict[tuple[int, int], tuple[float, float]] | None = None,
 ) -> dict[tuple[int, int], tuple[float, float]]:
     """Reference errors for every (item, epoch) the run will draw, under the autocast the
-    training steps use (bf16 against fp32 would make s != 0 at theta = ref)."""
-    table: dict[tuple[int, int], tuple[float, float]] = {}
+    training steps use (bf16 against fp32 would make s != 0 at theta = ref); batches whose
+    errors are all `known` are skipped."""
+    table = dict(known or {})
     total = cfg.steps * cfg.grad_accum * cfg.batch_size
     for position in tqdm(range(0, total, cfg.batch_size), desc="reference errors", leave=False):
         draws = batch_draws(data, position, cfg.batch_size, cfg.seed, _t_sampler(cfg),
                             cfg.dropout)  # fmt: skip
+        if all(key in table for key in zip(draws.items, draws.epochs, strict=True)):
+            continue
         cond = _condition(model, data, draws)
         x_t, t2, cond2, target = fused_pair_inputs(data, draws, cond, runtime.device)
         with runtime.autocast():
@@ -176,7 +211,7 @@ def train(
     )
     if not model.prompts.trainable:
         model.prompts.encode([*data.prompts, ""])  # every embedding once, before the loop
-    reference = build_reference(store, cfg, model, data, runtime,
+    reference = build_reference(store, cfg, model, data, runtime, parent,
                                 (state or {}).get("reference_errors"))  # fmt: skip
     model.transformer.train()
     params = trainable_parameters(model.transformer)
@@ -259,8 +294,7 @@ def train_step(
     A non-finite loss or gradient skips the update ('skipped' = 1).
     """
     started = time.perf_counter()
-    totals: dict[str, float] = {}
-    counts: dict[str, tuple[float, int]] = {}
+    micro_stats: list[dict] = []
     finite = True
     device = runtime.device
     for micro in range(cfg.grad_accum):
@@ -276,13 +310,8 @@ def train_step(
         finite = finite and bool(torch.isfinite(loss))
         if finite:
             (loss / cfg.grad_accum).backward()
-        for k, v in stats.items():
-            if isinstance(v, tuple):  # (hits, count)
-                hits, n = counts.get(k, (0.0, 0))
-                counts[k] = (hits + v[0], n + v[1])
-            else:
-                totals[k] = totals.get(k, 0.0) + v / cfg.grad_accum
-    totals |= {k: hits / n for k, (hits, n) in counts.items()}
+        micro_stats.append(stats)
+    totals = pool_stats(micro_stats)
     max_norm = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
     grad_norm = (
         torch.nn.utils.clip_grad_norm_(params, max_norm) if finite else torch.tensor(math.nan)
@@ -294,6 +323,22 @@ def train_step(
     totals |= {"grad_norm": float(grad_norm), "skipped": float(not finite)}
     totals["step_time"] = time.perf_counter() - started
     return totals
+
+
+def pool_stats(micro_stats: list[dict[str, Any]]) -> dict[str, float]:
+    """One step's stats from its micro-batches': means of the values, and counted ones
+    ((hits, count), such as accuracy per timestep quarter) as pooled hits / count, so a
+    quarter that one micro-batch did not draw is not counted as a miss."""
+    sums: dict[str, float] = {}
+    counts: dict[str, tuple[float, int]] = {}
+    for stats in micro_stats:
+        for k, v in stats.items():
+            if isinstance(v, tuple):
+                hits, n = counts.get(k, (0.0, 0))
+                counts[k] = (hits + v[0], n + v[1])
+            else:
+                sums[k] = sums.get(k, 0.0) + v / len(micro_stats)
+    return sums | {k: hits / n for k, (hits, n) in counts.items()}
 
 
 def _t_sampler(cfg: TrainConfig):

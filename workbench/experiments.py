@@ -165,8 +165,11 @@ def _plan(
     if extra_pairs:
         stages.append(extra_pairs)
     for name, pairset, args in runs:
-        stages.append(Stage(name, ["train", *args, "--pairs", pairset, "--init", "base",
-                                   "--name", name, "--steps", str(p.finetune_steps)],
+        # Preference arms on the same pairs and seed share one reference: its errors are
+        # computed by the first and read from the shared cache by the others.
+        shared = [] if "sft" in args else ["--reference", "cached"]
+        stages.append(Stage(name, ["train", *args, *shared, "--pairs", pairset, "--init",
+                                   "base", "--name", name, "--steps", str(p.finetune_steps)],
                             ("checkpoint", name)))  # fmt: skip
     sources = [x for name in ["gt", "base", *(r[0] for r in runs)] for x in ("--ckpt", name)]
     stages += [Stage("eval", ["eval", *sources, *n]), Stage("report", ["report", *sources])]

@@ -45,38 +45,110 @@ def add_parser(subparsers) -> None:
     memory.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     memory.set_defaults(run=run_memory)
 
+    step = benches.add_parser(
+        "train-step", help="pairs per second of a Reg-DPO step: naive against the default"
+    )
+    step.add_argument("--batch", type=int, default=8, help="pairs per step")
+    step.add_argument("--repeats", type=int, default=20, help="timed steps after a warm-up")
+    step.add_argument("--matmul-size", type=int, default=1024)
+    step.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    step.set_defaults(run=run_train_step)
+
+    sample = benches.add_parser(
+        "sample", help="videos per second: the workbench sampler against diffusers' WanPipeline"
+    )
+    sample.add_argument("--arch", default="small", choices=("tiny", "small", "1.3b"))
+    sample.add_argument("--size", default="64x64", help="HxW, multiples of 16")
+    sample.add_argument("--frames", type=int, default=9, help="4k+1")
+    sample.add_argument("--steps", type=int, default=10)
+    sample.add_argument("--batch", type=int, default=4, help="videos per call")
+    sample.add_argument("--repeats", type=int, default=3)
+    sample.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    sample.set_defaults(run=run_sample)
+
+    evaluation = benches.add_parser(
+        "eval", help="videos per second per judge, and re-running eval on an unchanged ckpt"
+    )
+    evaluation.add_argument("--n", type=int, default=16, help="test videos")
+    evaluation.add_argument("--judges", default=None, help="comma list (default: eval's)")
+    evaluation.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    evaluation.set_defaults(run=run_eval)
+
 
 def run_memory(args: argparse.Namespace) -> int:
-    from workbench.bench.memory import SETTINGS, bench_memory
+    from benchmarks.memory import SETTINGS, bench_memory
 
+    height, width = _size(args.size)
     try:
-        height, width = (int(x) for x in args.size.lower().split("x"))
         frames = [int(f) for f in args.frames.split(",")]
     except ValueError:
-        raise WorkbenchError(
-            f"--size HxW and --frames a,b,c, got {args.size!r} {args.frames!r}"
-        ) from None
+        raise WorkbenchError(f"--frames must be a comma list, got {args.frames!r}") from None
     settings = args.settings.split(",")
     if unknown := [s for s in settings if s not in SETTINGS]:
         raise WorkbenchError(f"unknown settings {unknown}; choose from {', '.join(SETTINGS)}")
-    if any(f < 1 or (f - 1) % 4 for f in frames) or height % 16 or width % 16:
-        raise WorkbenchError("Wan2.1 needs 4k+1 frames and sides divisible by 16")
+    if any(f < 1 or (f - 1) % 4 for f in frames):
+        raise WorkbenchError("Wan2.1 needs 4k+1 frames")
     if args.repeats < 0 or args.batch < 1:
         raise WorkbenchError("--repeats must be >= 0 and --batch >= 1")
-    result = bench_memory(
-        args.arch,
-        args.task,
-        height,
-        width,
-        frames,
-        settings,
-        args.budget_mb,
-        args.repeats,
-        args.batch,
-        args.max_step_s,
+    _emit(
+        args,
+        bench_memory(
+            args.arch,
+            args.task,
+            height,
+            width,
+            frames,
+            settings,
+            args.budget_mb,
+            args.repeats,
+            args.batch,
+            args.max_step_s,
+        ),
     )
+    return 0
+
+
+def run_train_step(args: argparse.Namespace) -> int:
+    from benchmarks.train_step import bench_train_step
+
+    if args.batch < 1 or args.repeats < 1 or args.matmul_size < 1:
+        raise WorkbenchError("--batch, --repeats and --matmul-size must be >= 1")
+    _emit(args, bench_train_step(args.batch, args.repeats, matmul_size=args.matmul_size))
+    return 0
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    from benchmarks.sample import bench_sample
+
+    height, width = _size(args.size)
+    if (args.frames - 1) % 4 or args.frames < 1 or min(args.steps, args.batch, args.repeats) < 1:
+        raise WorkbenchError("--frames must be 4k+1; --steps, --batch, --repeats >= 1")
+    _emit(args, bench_sample(args.arch, height, width, args.frames, args.steps, args.batch,
+                             args.repeats))  # fmt: skip
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from benchmarks.evaluation import bench_eval
+
+    if args.n < 1:
+        raise WorkbenchError("--n must be >= 1")
+    _emit(args, bench_eval(args.n, args.judges.split(",") if args.judges else None))
+    return 0
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        height, width = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise WorkbenchError(f"--size must be HxW, got {text!r}") from None
+    if height % 16 or width % 16:
+        raise WorkbenchError("Wan2.1 needs sides divisible by 16")
+    return height, width
+
+
+def _emit(args: argparse.Namespace, result: dict) -> None:
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text + "\n")
     print(text)
-    return 0

@@ -7,9 +7,8 @@ import argparse
 from pathlib import Path
 
 from workbench.cli.output import emit
+from workbench.models import EMBEDDED_BASE
 from workbench.store import Store
-
-EMBEDDED_BASE = Path(__file__).resolve().parents[1] / "models" / "embedded" / "base"
 
 
 def add_parser(subparsers) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from benchmarks.common import device_name
 from training.losses import per_sample_error, regdpo_loss
 from training.reference import FrozenReference, lora_disabled_reference
 from training.timesteps import noisy_latents
@@ -99,7 +100,7 @@ def bench_memory(
         "width": width,
         "batch_pairs": batch,
         "budget_mb": budget_mb,
-        "device": _device_name(device),
+        "device": device_name(torch.device(device)),
         "settings": {n: asdict(SETTINGS[n]) for n in names},
         "rows": rows,
         "largest_frames": largest,
@@ -203,12 +204,6 @@ def _prepare(arch, task, height, width, frames, setting: Setting, runtime: Runti
         optimizer.zero_grad(set_to_none=True)
 
     return step
-
-
-def _device_name(device: str) -> str:
-    if device == "cuda":
-        return torch.cuda.get_device_name()
-    return f"cpu ({torch.get_num_threads()} threads)"
 
 
 def _sync(runtime: Runtime) -> None:

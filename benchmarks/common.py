@@ -1,0 +1,34 @@
+"""What every benchmark shares: how it names the machine and how it times a function."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name()
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def median_seconds(fn: Callable[[int], object], repeats: int, desc: str) -> float:
+    """Median wall time of fn(1..repeats) after a warm-up call fn(0) (waits for CUDA)."""
+    fn(0)
+    times = []
+    for k in tqdm(range(1, repeats + 1), desc=desc, leave=False):
+        _sync()
+        started = time.perf_counter()
+        fn(k)
+        _sync()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()

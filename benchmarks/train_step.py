@@ -1,0 +1,151 @@
+"""`workbench bench train-step`: pairs per second of a Reg-DPO step on the embedded model, the
+workbench's path against a naive one, in one process, and how close the workbench's step
+comes to the machine's matmul rate.
+
+naive: every step decodes its winners' and losers' mp4 files and encodes them, encodes its
+prompts, and runs four separate forwards (policy winner, policy loser, reference winner,
+reference loser: the LoRA-disabled model, under no_grad).
+default: `training.trainer.train_step` itself: latents from the on-disk cache, cached prompt
+embeddings, winner and loser fused into one 2B forward, the reference likewise.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from benchmarks.common import device_name, median_seconds
+from training.cache import RamCache, Shelf
+from training.config import TrainConfig
+from training.data import TrainingSet
+from training.losses import per_sample_error, regdpo_loss
+from training.reference import lora_disabled_reference
+from training.timesteps import noisy_latents, sample_timesteps
+from training.trainer import make_trainable, train_step
+from workbench import media
+from workbench.models import EMBEDDED_BASE
+from workbench.models.loading import load_model, trainable_parameters
+from workbench.models.runtime import pick_runtime
+from workbench.models.wan import Conditioning
+from workbench.world.shapes import WorldConfig, make_sample
+
+
+def bench_train_step(
+    batch: int = 8, repeats: int = 20, pairs: int = 32, matmul_size: int = 1024
+) -> dict[str, Any]:
+    """Median seconds per step of each path (after warm-up), pairs per second, their ratio,
+    and the default path's FLOP/s against a large matmul's."""
+    runtime = pick_runtime()
+    world = WorldConfig()
+    samples = [make_sample(world, 0, i) for i in range(2 * pairs)]
+    cfg = TrainConfig(method="regdpo", pairs="bench", init="base", batch_size=batch, lr=1e-4)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        winners = [media.write_mp4(folder / f"w{i}.mp4", s.frames, world.fps)
+                   for i, s in enumerate(samples[:pairs])]  # fmt: skip
+        losers = [media.write_mp4(folder / f"l{i}.mp4", s.frames, world.fps)
+                  for i, s in enumerate(samples[pairs:])]  # fmt: skip
+        prompts = [s.prompt for s in samples[:pairs]]
+        model = load_model(EMBEDDED_BASE)
+        make_trainable(model, cfg, runtime)
+        model.place(runtime)
+        reference = lora_disabled_reference(model)
+        params = trainable_parameters(model.transformer)
+        optimizer = torch.optim.AdamW(params, lr=cfg.lr)
+        model.transformer.train()
+
+        naive = _naive_step(model, cfg, winners, losers, prompts, optimizer, params, runtime,
+                            reference)  # fmt: skip
+        data = _cached_set(model, folder, winners, losers, prompts, world.frames)
+        model.prompts.encode([*prompts, ""])
+
+        def default(step: int) -> None:
+            train_step(model, data, cfg, optimizer, params, step, runtime, reference)
+
+        times = {name: median_seconds(fn, repeats, f"bench train-step {name}")
+                 for name, fn in (("naive", naive), ("default", default))}  # fmt: skip
+        flops = _step_flops(default)
+    matmul = _matmul_flops_per_s(matmul_size, runtime.device)
+    achieved = flops / times["default"]
+    return {
+        "benchmark": "train-step", "model": "embedded base (tiny Wan2.1, pixel codec)",
+        "method": "regdpo, LoRA r16, reference lora", "batch_pairs": batch,
+        "device": device_name(runtime.device), "repeats": repeats,
+        "step_s": times, "pairs_per_s": {k: batch / v for k, v in times.items()},
+        "speedup_default_over_naive": times["naive"] / times["default"],
+        "default_step_flops": flops, "default_flops_per_s": achieved,
+        "matmul": {"size": matmul_size, "flops_per_s": matmul},
+        "utilisation": achieved / matmul,
+    }  # fmt: skip
+
+
+def _naive_step(model, cfg, winners, losers, prompts, optimizer, params, runtime, reference):
+    """Everything every step: decode, encode, four forwards."""
+
+    def step(position: int) -> None:
+        gen = torch.Generator().manual_seed(position)
+        items = torch.randint(0, len(prompts), (cfg.batch_size,), generator=gen).tolist()
+        w_frames = np.stack([media.read_video(winners[i])[0] for i in items])
+        w = model.codec.encode(w_frames)
+        l_ = model.codec.encode(np.stack([media.read_video(losers[i])[0] for i in items]))
+        text = model.prompts.encode([prompts[i] for i in items], cache=False)
+        image = (None, None)
+        if model.task == "i2v":
+            image = model.image_condition(w_frames[:, 0], w_frames.shape[1])
+        noise = torch.randn(w.shape, generator=gen)
+        t = sample_timesteps(cfg.batch_size, gen).to(runtime.device)
+        cond = Conditioning(text, *image)
+        with runtime.autocast():
+            errors, refs = [], []
+            for x0 in (w, l_):
+                x_t, target = (x.to(runtime.device) for x in noisy_latents(x0, noise, t.cpu()))
+                errors.append(per_sample_error(model.velocity(x_t, t, cond), target))
+                refs.append(reference(x_t, t, cond, target))
+            loss, _ = regdpo_loss(errors[0], errors[1], refs[0], refs[1], cfg.beta, r=cfg.r)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return step
+
+
+def _cached_set(model, folder: Path, winners, losers, prompts, frames) -> TrainingSet:
+    """The pairs as the trainer sees them: latents (and I2V conditions) in cache files, as
+    `training.cache` writes them, held in RAM."""
+    ram = RamCache(1 << 30)
+    files: dict[str, list[Path]] = {"w": [], "l": [], "c": []}
+    for i, (w_path, l_path) in enumerate(zip(winners, losers, strict=True)):
+        w_frames = media.read_video(w_path)[0]
+        for side, clip in (("w", w_frames), ("l", media.read_video(l_path)[0])):
+            files[side].append(folder / f"{side}{i}.safetensors")
+            save_file({"latents": model.codec.encode(clip[None])[0]}, files[side][-1])
+        if model.task == "i2v":
+            latents, _ = model.image_condition(w_frames[None, 0], frames)
+            files["c"].append(folder / f"c{i}.safetensors")
+            save_file({"image_latents": latents[0].contiguous()}, files["c"][-1])
+    data = TrainingSet(Shelf(files["w"], "latents", ram), Shelf(files["l"], "latents", ram),
+                       prompts, frames)  # fmt: skip
+    if files["c"]:
+        data.image_latents = Shelf(files["c"], "image_latents", ram)
+    return data
+
+
+def _step_flops(step) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step(0)
+    return counter.get_total_flops()
+
+
+def _matmul_flops_per_s(n: int, device: torch.device, repeats: int = 10) -> float:
+    """The rate of an n x n x n fp32 matmul: what this machine's cores can do at best."""
+    a, b = (torch.randn(n, n, device=device) for _ in range(2))
+    return 2 * n**3 / median_seconds(lambda _: a @ b, repeats, "bench matmul")
