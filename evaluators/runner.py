@@ -60,9 +60,10 @@ def evaluate(
             rows = generate(store, ckpt, dataset, split, n, allow_new=generate_missing,
                             progress=progress, **(sampler or {}))  # fmt: skip
             videos = [(r["video_id"], samples[r["sample_id"]]) for r in rows]
+        done = _scored(store, judge_objs, [v for v, _ in videos])
         for judge in judge_objs:
-            _score_missing(store, judge, spec, videos, batch_size, progress)
-            summary += _summarise(store, ckpt, judge, [v for v, _ in videos])
+            _score_missing(store, judge, spec, videos, batch_size, progress, done[judge.name])
+        summary += _summarise(store, ckpt, judge_objs, [v for v, _ in videos])
     return summary
 
 
@@ -81,12 +82,11 @@ def score_videos(
         WorkbenchError: as `evaluate`.
     """
     spec = get_dataset(store, dataset)
-    versions = {}
-    for name in judges:
-        judge = _usable(get_judge(name), spec)
-        _score_missing(store, judge, spec, videos, batch_size, progress)
-        versions[judge.name] = judge.version
-    return versions
+    judge_objs = [_usable(get_judge(name), spec) for name in judges]
+    done = _scored(store, judge_objs, [v for v, _ in videos])
+    for judge in judge_objs:
+        _score_missing(store, judge, spec, videos, batch_size, progress, done[judge.name])
+    return {judge.name: judge.version for judge in judge_objs}
 
 
 def _usable(judge: Judge, spec: DatasetSpec) -> Judge:
@@ -100,13 +100,25 @@ def _usable(judge: Judge, spec: DatasetSpec) -> Judge:
     return judge
 
 
+def _scored(store: Store, judges: list[Judge], video_ids: list[str]) -> dict[str, set[str]]:
+    """Per judge, the videos its current version has scored (one query for all judges: a
+    re-run on unchanged checkpoints is mostly these lookups)."""
+    versions = [f"{j.name}:{j.version}" for j in judges]
+    rows = store.query(
+        """SELECT DISTINCT judge, video_id FROM scores
+           WHERE list_contains(?, judge || ':' || judge_version) AND list_contains(?, video_id)""",
+        [versions, sorted(set(video_ids))],
+    )
+    done: dict[str, set[str]] = {j.name: set() for j in judges}
+    for row in rows:
+        done[row["judge"]].add(row["video_id"])
+    return done
+
+
 def _score_missing(
-    store: Store, judge: Judge, spec: DatasetSpec, videos, batch_size: int, progress: bool
-) -> None:
-    ids = sorted({v for v, _ in videos})
-    done = {r["video_id"] for r in store.query(
-        "SELECT DISTINCT video_id FROM scores WHERE judge = ? AND judge_version = ? "
-        "AND list_contains(?, video_id)", [judge.name, judge.version, ids])}  # fmt: skip
+    store: Store, judge: Judge, spec: DatasetSpec, videos, batch_size: int, progress: bool,
+    done: set[str],
+) -> None:  # fmt: skip
     todo = list({v: s for v, s in videos if v not in done}.items())
     bar = tqdm(total=len(todo), desc=f"score {judge.name}", unit="video", disable=not progress)
     for start in range(0, len(todo), batch_size):
@@ -140,13 +152,17 @@ def _items(store: Store, spec: DatasetSpec, batch: list[tuple[str, dict]]) -> li
     return items
 
 
-def _summarise(store: Store, ckpt: str, judge: Judge, video_ids: list[str]) -> list[dict]:
+def _summarise(store: Store, ckpt: str, judges: list[Judge], video_ids: list[str]) -> list[dict]:
+    """Mean score per judge and dimension, in the judges' order and each judge's own order
+    of dimensions."""
+    versions = [f"{j.name}:{j.version}" for j in judges]
     rows = store.query(
-        """SELECT dimension, avg(value) AS mean, count(*) AS n FROM scores
-           WHERE judge = ? AND judge_version = ? AND list_contains(?, video_id)
-           GROUP BY dimension""",
-        [judge.name, judge.version, video_ids],
+        """SELECT judge, dimension, avg(value) AS mean, count(*) AS n FROM scores
+           WHERE list_contains(?, judge || ':' || judge_version) AND list_contains(?, video_id)
+           GROUP BY judge, dimension""",
+        [versions, video_ids],
     )
-    order = {d.name: i for i, d in enumerate(judge.dimensions)}
-    rows.sort(key=lambda r: order.get(r["dimension"], len(order)))
-    return [{"checkpoint": ckpt, "judge": judge.name, **r} for r in rows]
+    order = {(j.name, d.name): (i, k) for i, j in enumerate(judges)
+             for k, d in enumerate(j.dimensions)}  # fmt: skip
+    rows.sort(key=lambda r: order.get((r["judge"], r["dimension"]), (len(judges), 0)))
+    return [{"checkpoint": ckpt, "judge": r.pop("judge"), **r} for r in rows]

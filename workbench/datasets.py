@@ -104,13 +104,18 @@ def list_datasets(store: Store) -> list[dict[str, Any]]:
 
 
 def load_samples(store: Store, dataset: str, split: str | None = None) -> list[dict[str, Any]]:
-    """Samples with their ground-truth video path, in index order; attributes parsed."""
-    get_dataset(store, dataset)
+    """Samples with their ground-truth video path, in index order; attributes parsed.
+
+    Raises:
+        WorkbenchError: unknown dataset.
+    """
     rows = store.query(
         """SELECT s.*, v.path AS video_path FROM samples s JOIN videos v ON v.id = s.video_id
            WHERE s.dataset = ? AND (? IS NULL OR s.split = ?) ORDER BY s.idx""",
         [dataset, split, split],
     )
+    if not rows:
+        get_dataset(store, dataset)  # an unknown name is an error, an empty split is not
     for row in rows:
         row["attributes"] = json.loads(row["attributes"]) if row["attributes"] else {}
     return rows
