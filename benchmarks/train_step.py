@@ -11,7 +11,9 @@ embeddings, winner and loser fused into one 2B forward, the reference likewise.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +26,14 @@ from training.cache import RamCache, Shelf
 from training.config import TrainConfig
 from training.data import TrainingSet
 from training.losses import per_sample_error, regdpo_loss
-from training.reference import lora_disabled_reference
+from training.reference import CachedReference, lora_disabled_reference
 from training.timesteps import noisy_latents, sample_timesteps
-from training.trainer import make_trainable, train_step
+from training.trainer import make_trainable, precompute_reference, train_step
 from workbench import media
 from workbench.models import EMBEDDED_BASE
 from workbench.models.loading import load_model, trainable_parameters
 from workbench.models.runtime import pick_runtime
+from workbench.models.tiny import TinyWanConfig, build_tiny_wan
 from workbench.models.wan import Conditioning
 from workbench.world.shapes import WorldConfig, make_sample
 
@@ -38,7 +41,7 @@ from workbench.world.shapes import WorldConfig, make_sample
 def bench_train_step(
     batch: int = 8, repeats: int = 20, pairs: int = 32, matmul_size: int = 1024
 ) -> dict[str, Any]:
-    """Median seconds per step of each path (after warm-up), pairs per second, their ratio,
+    """Median seconds per step of each path (after warm-up), pairs per second, their ratios,
     and the default path's FLOP/s against a large matmul's."""
     runtime = pick_runtime()
     world = WorldConfig()
@@ -67,21 +70,70 @@ def bench_train_step(
         def default(step: int) -> None:
             train_step(model, data, cfg, optimizer, params, step, runtime, reference)
 
+        # The study's preference arms: the reference's errors come from the shared cache, so
+        # a step runs no reference forward (the first arm computes them once, timed here).
+        steps_cfg = dataclasses.replace(cfg, steps=repeats + 1)
+        started = time.perf_counter()
+        table = precompute_reference(model, data, steps_cfg, reference, runtime)
+        precompute_s = (time.perf_counter() - started) / steps_cfg.steps
+        cached = CachedReference(table)
+
+        def default_cached(step: int) -> None:
+            train_step(model, data, cfg, optimizer, params, step, runtime, cached)
+
+        arms = (("naive", naive), ("default", default), ("default_cached_reference",
+                                                          default_cached))  # fmt: skip
         times = {name: median_seconds(fn, repeats, f"bench train-step {name}")
-                 for name, fn in (("naive", naive), ("default", default))}  # fmt: skip
+                 for name, fn in arms}  # fmt: skip
         flops = _step_flops(default)
+        base = _base_step(folder, samples, world, runtime)
+        base_s = median_seconds(base, repeats, "bench train-step base")
+        base_flops = _step_flops(base)
     matmul = _matmul_flops_per_s(matmul_size, runtime.device)
     achieved = flops / times["default"]
     return {
         "benchmark": "train-step", "model": "embedded base (tiny Wan2.1, pixel codec)",
-        "method": "regdpo, LoRA r16, reference lora", "batch_pairs": batch,
+        "method": "regdpo, LoRA r16, reference lora (cached: read from the shared table)",
+        "batch_pairs": batch,
         "device": device_name(runtime.device), "repeats": repeats,
         "step_s": times, "pairs_per_s": {k: batch / v for k, v in times.items()},
         "speedup_default_over_naive": times["naive"] / times["default"],
+        "speedup_default_cached_reference_over_naive":
+            times["naive"] / times["default_cached_reference"],
+        "reference_precompute_s_per_step": precompute_s,
         "default_step_flops": flops, "default_flops_per_s": achieved,
         "matmul": {"size": matmul_size, "flops_per_s": matmul},
         "utilisation": achieved / matmul,
+        "base_training": {  # the embedded base's own recipe: SFT from scratch, batch 16
+            "steps_per_s": 1 / base_s, "step_flops": base_flops,
+            "flops_per_s": base_flops / base_s, "utilisation": base_flops / base_s / matmul,
+        },
     }  # fmt: skip
+
+
+def _base_step(folder: Path, samples, world, runtime):
+    """A step of the embedded base's recipe (REPRODUCE.json: from scratch, I2V, batch 16,
+    lr 3e-3, t-shift 3), the text encoder training too."""
+    cfg = TrainConfig(method="sft", init="tiny", task="i2v", batch_size=16, lr=3e-3,
+                      t_shift=3.0, pairs=None)  # fmt: skip
+    model = build_tiny_wan(TinyWanConfig(), "i2v", world.frames, world.size, world.size,
+                           world.fps)  # fmt: skip
+    make_trainable(model, cfg, runtime)
+    model.place(runtime)
+    ram, files, conds = RamCache(1 << 30), [], []
+    for i, sample in enumerate(samples):
+        files.append(folder / f"b{i}.safetensors")
+        save_file({"latents": model.codec.encode(sample.frames[None])[0]}, files[-1])
+        conds.append(folder / f"bc{i}.safetensors")
+        latents, _ = model.image_condition(sample.frames[None, 0], world.frames)
+        save_file({"image_latents": latents[0].contiguous()}, conds[-1])
+    data = TrainingSet(Shelf(files, "latents", ram), None, [s.prompt for s in samples],
+                       world.frames, image_latents=Shelf(conds, "image_latents", ram))  # fmt: skip
+    params = trainable_parameters(model.transformer)
+    params += trainable_parameters(model.prompts.text_encoder)
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr)
+    model.transformer.train()
+    return lambda step: train_step(model, data, cfg, optimizer, params, step, runtime)
 
 
 def _naive_step(model, cfg, winners, losers, prompts, optimizer, params, runtime, reference):

@@ -60,9 +60,7 @@ def evaluate(
             rows = generate(store, ckpt, dataset, split, n, allow_new=generate_missing,
                             progress=progress, **(sampler or {}))  # fmt: skip
             videos = [(r["video_id"], samples[r["sample_id"]]) for r in rows]
-        done = _scored(store, judge_objs, [v for v, _ in videos])
-        for judge in judge_objs:
-            _score_missing(store, judge, spec, videos, batch_size, progress, done[judge.name])
+        _score_missing(store, judge_objs, spec, videos, batch_size, progress)
         summary += _summarise(store, ckpt, judge_objs, [v for v, _ in videos])
     return summary
 
@@ -83,9 +81,7 @@ def score_videos(
     """
     spec = get_dataset(store, dataset)
     judge_objs = [_usable(get_judge(name), spec) for name in judges]
-    done = _scored(store, judge_objs, [v for v, _ in videos])
-    for judge in judge_objs:
-        _score_missing(store, judge, spec, videos, batch_size, progress, done[judge.name])
+    _score_missing(store, judge_objs, spec, videos, batch_size, progress)
     return {judge.name: judge.version for judge in judge_objs}
 
 
@@ -116,20 +112,27 @@ def _scored(store: Store, judges: list[Judge], video_ids: list[str]) -> dict[str
 
 
 def _score_missing(
-    store: Store, judge: Judge, spec: DatasetSpec, videos, batch_size: int, progress: bool,
-    done: set[str],
+    store: Store, judges: list[Judge], spec: DatasetSpec, videos, batch_size: int,
+    progress: bool,
 ) -> None:  # fmt: skip
-    todo = list({v: s for v, s in videos if v not in done}.items())
-    bar = tqdm(total=len(todo), desc=f"score {judge.name}", unit="video", disable=not progress)
+    """Each judge scores the videos its current version has not: a batch's videos are
+    decoded once for all judges, and its scores stored in one transaction."""
+    done = _scored(store, judges, [v for v, _ in videos])
+    todo = [(v, s) for v, s in dict(videos).items() if any(v not in d for d in done.values())]
+    names = ", ".join(j.name for j in judges)
+    bar = tqdm(total=len(todo), desc=f"score {names}", unit="video", disable=not progress)
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
         items = _items(store, spec, batch)
-        rows = [
-            {"video_id": item.video_id, "judge": judge.name, "judge_version": judge.version,
-             "dimension": dim, "value": value}
-            for item, scores in zip(items, judge.score(items), strict=True)
-            for dim, value in scores.items()
-        ]  # fmt: skip
+        rows = []
+        for judge in judges:
+            mine = [item for item in items if item.video_id not in done[judge.name]]
+            rows += [
+                {"video_id": item.video_id, "judge": judge.name, "judge_version": judge.version,
+                 "dimension": dim, "value": value}
+                for item, scores in zip(mine, judge.score(mine) if mine else [], strict=True)
+                for dim, value in scores.items()
+            ]  # fmt: skip
         store.insert("scores", rows)
         bar.update(len(batch))
     bar.close()
@@ -146,7 +149,7 @@ def _items(store: Store, spec: DatasetSpec, batch: list[tuple[str, dict]]) -> li
     items = []
     for video_id, sample in batch:
         frames, _ = media.read_video(paths[video_id])
-        reference = load_gt_frames(store, sample) if spec.kind == "world" else None
+        reference = load_gt_frames(store, sample, spec) if spec.kind == "world" else None
         items.append(VideoItem(video_id, frames, sample["prompt"], sample["attributes"],
                                reference, fps=fps[video_id]))  # fmt: skip
     return items

@@ -65,7 +65,7 @@ def load_clips(
     if not samples:
         raise WorkbenchError(f"dataset {dataset!r} has no {split} samples")
     how = "exact" if spec.kind == "world" else "mp4"
-    clips = [(f"{s['video_id']}-{how}", functools.partial(load_gt_frames, store, s))
+    clips = [(f"{s['video_id']}-{how}", functools.partial(load_gt_frames, store, s, spec))
              for s in samples]  # fmt: skip
     return _training_set(store, model, samples, clips, None, spec.frames, ram_bytes)
 

@@ -129,13 +129,16 @@ def load_first_frame(store: Store, relative: str) -> np.ndarray:
     return np.asarray(Image.open(store.path(relative)).convert("RGB"))
 
 
-def load_gt_frames(store: Store, sample: dict[str, Any]) -> np.ndarray:
+def load_gt_frames(
+    store: Store, sample: dict[str, Any], spec: DatasetSpec | None = None
+) -> np.ndarray:
     """A sample's ground-truth clip, (T, H, W, 3) uint8, as exactly as it exists.
 
     World clips are re-rendered from their attributes (the mp4 is lossy: yuv420p halves the
-    chroma of 32-pixel clips); imported clips are read from their normalised mp4.
+    chroma of 32-pixel clips); imported clips are read from their normalised mp4. Pass the
+    dataset's `spec` when loading many: looking it up is a store round trip per clip.
     """
-    spec = get_dataset(store, sample["dataset"])
+    spec = spec or get_dataset(store, sample["dataset"])
     if spec.kind == "world":
         from workbench.world.shapes import WorldConfig, render
 

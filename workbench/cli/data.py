@@ -101,17 +101,18 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_sheet(args: argparse.Namespace) -> int:
     from workbench import media
-    from workbench.datasets import load_gt_frames, load_samples
+    from workbench.datasets import get_dataset, load_gt_frames, load_samples
     from workbench.generation import generate
 
     store = Store(args.home)
+    spec = get_dataset(store, args.dataset)
     samples = load_samples(store, args.dataset, args.split)[: args.n]
     if not samples:
         raise WorkbenchError(f"dataset {args.dataset!r} has no {args.split or ''} samples")
     if args.ckpt and args.split is None:
         raise WorkbenchError("--ckpt needs --split (videos are generated per split)")
     out = args.out or store.home / "sheets" / f"{'-'.join([args.dataset, *args.ckpt])}.png"
-    rows = [[("gt", load_gt_frames(store, s))] for s in samples]
+    rows = [[("gt", load_gt_frames(store, s, spec))] for s in samples]
     for ckpt in args.ckpt:
         made = generate(store, ckpt, args.dataset, args.split, len(samples))
         paths = store.video_paths([m["video_id"] for m in made])
