@@ -3,6 +3,8 @@ over two rollouts of one checkpoint for annotated pairs (the Annotate tab)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import gradio as gr
 import numpy as np
 
@@ -62,6 +64,8 @@ def build(store: Store, rollouts: bool, rng: np.random.Generator) -> tuple:
     @friendly(lambda m: (gr.update(), gr.update(), message(m), "", gr.update(), None, None))
     def next_battle(who, name_, split_, chosen, served_, request: gr.Request):
         annotator = annotator_of(who, request)
+        if not name_:  # clicked before the page's load filled the choices
+            name_, chosen = _defaults(store, rollouts, name_)
         if rollouts:
             battle = serve_rollouts(store, annotator, name_, split_, chosen, rng)
         else:
@@ -78,13 +82,11 @@ def build(store: Store, rollouts: bool, rng: np.random.Generator) -> tuple:
     @friendly(lambda m: (gr.update(), gr.update()))
     def choices(current):
         names = [d["name"] for d in list_datasets(store)]
-        name_ = current if current in names else (names[0] if names else None)
+        name_, value = _defaults(store, rollouts, current)
         if rollouts:
             options = [c["name"] for c in list_checkpoints(store) if c["method"] != "videos"]
-            value = options[-1] if options else None
         else:
             options = source_names(store, name_) if name_ else []
-            value = options[:2]
         return gr.update(choices=names, value=name_), gr.update(choices=options, value=value)
 
     serve.click(next_battle, [name, dataset, split, pick, served],
@@ -94,6 +96,17 @@ def build(store: Store, rollouts: bool, rng: np.random.Generator) -> tuple:
                  api_name=f"vote_{prefix}")  # fmt: skip
     dataset.change(lambda d: choices(d)[1], dataset, pick, api_name=False)
     return choices, [dataset], [dataset, pick], name
+
+
+def _defaults(store: Store, rollouts: bool, current: str | None) -> tuple[str | None, Any]:
+    """The dataset shown (`current` if it exists, else the first) and the preselected
+    checkpoint (Annotate: the newest) or sources (Vote: the first two)."""
+    names = [d["name"] for d in list_datasets(store)]
+    name_ = current if current in names else (names[0] if names else None)
+    if rollouts:
+        options = [c["name"] for c in list_checkpoints(store) if c["method"] != "videos"]
+        return name_, options[-1] if options else None
+    return name_, (source_names(store, name_)[:2] if name_ else [])
 
 
 def _pair_set_controls(store: Store) -> None:
