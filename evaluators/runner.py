@@ -51,14 +51,16 @@ def evaluate(
     """
     spec = get_dataset(store, dataset)
     judge_objs = [_usable(get_judge(name, weights), spec) for name in judges]
-    samples = {s["id"]: s for s in load_samples(store, dataset, split)[:n]}
+    split_samples = load_samples(store, dataset, split)
+    samples = {s["id"]: s for s in split_samples[:n]}
     summary = []
     for ckpt in ckpts:
         if ckpt == GROUND_TRUTH:
             videos = [(s["video_id"], s) for s in samples.values()]
         else:
             rows = generate(store, ckpt, dataset, split, n, allow_new=generate_missing,
-                            progress=progress, **(sampler or {}))  # fmt: skip
+                            progress=progress, split_samples=split_samples,
+                            **(sampler or {}))  # fmt: skip
             videos = [(r["video_id"], samples[r["sample_id"]]) for r in rows]
         _score_missing(store, judge_objs, spec, videos, batch_size, progress)
         summary += _summarise(store, ckpt, judge_objs, [v for v, _ in videos])

@@ -42,6 +42,7 @@ def generate(
     progress: bool = True,
     sample_ids: list[str] | None = None,
     offload: bool = False,
+    split_samples: list[dict[str, Any]] | None = None,
     **overrides: Any,
 ) -> list[dict[str, Any]]:
     """Videos of `ckpt` for the first `n` samples of a split (or the samples `sample_ids`);
@@ -49,15 +50,15 @@ def generate(
 
     Sample i gets seed `seed + i`. With allow_new False nothing is generated: missing videos
     raise instead. Runs on the accelerator when there is one (bf16 there); `offload` keeps
-    each part on the CPU except while it works.
+    each part on the CPU except while it works. `split_samples`: the split's samples when the
+    caller has loaded them already (a re-run that finds every video is then one lookup).
 
     Raises:
         WorkbenchError: unknown checkpoint or dataset, a clip format the model cannot make,
             missing videos when generation is not allowed.
     """
     ref = resolve_checkpoint(store, ckpt)
-    spec = get_dataset(store, dataset)
-    samples = load_samples(store, dataset, split)
+    samples = load_samples(store, dataset, split) if split_samples is None else split_samples
     samples = [s for s in samples if s["id"] in sample_ids] if sample_ids else samples[:n]
     if not samples:
         raise WorkbenchError(f"dataset {dataset!r} has no {split} samples")
@@ -85,6 +86,7 @@ def generate(
             "and generation is disabled"
         )
     if todo:
+        spec = get_dataset(store, dataset)
         model = inference_model(ref.path, pick_runtime(offload=offload))
         model.check_clip_format(spec.frames, spec.height, spec.width)
         run = run_row(
