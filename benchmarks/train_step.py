@@ -12,6 +12,7 @@ embeddings, winner and loser fused into one 2B forward, the reference likewise.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tempfile
 import time
 from pathlib import Path
@@ -19,10 +20,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
 from benchmarks.common import device_name, median_seconds
-from training.cache import RamCache, Shelf
+from training.cache import RamCache, Shelf, cached_conditions, cached_latents
 from training.config import TrainConfig
 from training.data import TrainingSet
 from training.losses import per_sample_error, regdpo_loss
@@ -120,15 +120,8 @@ def _base_step(folder: Path, samples, world, runtime):
                            world.fps)  # fmt: skip
     make_trainable(model, cfg, runtime)
     model.place(runtime)
-    ram, files, conds = RamCache(1 << 30), [], []
-    for i, sample in enumerate(samples):
-        files.append(folder / f"b{i}.safetensors")
-        save_file({"latents": model.codec.encode(sample.frames[None])[0]}, files[-1])
-        conds.append(folder / f"bc{i}.safetensors")
-        latents, _ = model.image_condition(sample.frames[None, 0], world.frames)
-        save_file({"image_latents": latents[0].contiguous()}, conds[-1])
-    data = TrainingSet(Shelf(files, "latents", ram), None, [s.prompt for s in samples],
-                       world.frames, image_latents=Shelf(conds, "image_latents", ram))  # fmt: skip
+    clips = [(f"b{i}", functools.partial(getattr, s, "frames")) for i, s in enumerate(samples)]
+    data = _shelved(model, folder, clips, None, [s.prompt for s in samples], world.frames)
     params = trainable_parameters(model.transformer)
     params += trainable_parameters(model.prompts.text_encoder)
     optimizer = torch.optim.AdamW(params, lr=cfg.lr)
@@ -168,23 +161,24 @@ def _naive_step(model, cfg, winners, losers, prompts, optimizer, params, runtime
 
 
 def _cached_set(model, folder: Path, winners, losers, prompts, frames) -> TrainingSet:
-    """The pairs as the trainer sees them: latents (and I2V conditions) in cache files, as
-    `training.cache` writes them, held in RAM."""
+    """The pairs as the trainer sees them: latents (and I2V conditions) in cache files written
+    by `training.cache`, held in RAM."""
+    read = lambda path: media.read_video(path)[0]  # noqa: E731
+    w = [(f"w{i}", functools.partial(read, path)) for i, path in enumerate(winners)]
+    l_ = [(f"l{i}", functools.partial(read, path)) for i, path in enumerate(losers)]
+    return _shelved(model, folder, w, l_, prompts, frames)
+
+
+def _shelved(model, folder: Path, winners, losers, prompts, frames) -> TrainingSet:
+    """A training set over `training.cache` files in `folder`, all held in RAM; the I2V
+    condition is each winner's first frame."""
     ram = RamCache(1 << 30)
-    files: dict[str, list[Path]] = {"w": [], "l": [], "c": []}
-    for i, (w_path, l_path) in enumerate(zip(winners, losers, strict=True)):
-        w_frames = media.read_video(w_path)[0]
-        for side, clip in (("w", w_frames), ("l", media.read_video(l_path)[0])):
-            files[side].append(folder / f"{side}{i}.safetensors")
-            save_file({"latents": model.codec.encode(clip[None])[0]}, files[side][-1])
-        if model.task == "i2v":
-            latents, _ = model.image_condition(w_frames[None, 0], frames)
-            files["c"].append(folder / f"c{i}.safetensors")
-            save_file({"image_latents": latents[0].contiguous()}, files["c"][-1])
-    data = TrainingSet(Shelf(files["w"], "latents", ram), Shelf(files["l"], "latents", ram),
-                       prompts, frames)  # fmt: skip
-    if files["c"]:
-        data.image_latents = Shelf(files["c"], "image_latents", ram)
+    shelf = lambda clips: Shelf(cached_latents(folder, model, clips), "latents", ram)  # noqa: E731
+    data = TrainingSet(shelf(winners), None if losers is None else shelf(losers), prompts, frames)
+    if model.task == "i2v":
+        firsts = [(name, lambda load=load: load()[0]) for name, load in winners]
+        files = cached_conditions(folder, model, firsts, frames)
+        data.image_latents = Shelf(files, "image_latents", ram)
     return data
 
 

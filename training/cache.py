@@ -11,6 +11,9 @@ most recently read in RAM up to a byte budget shared by the shelves of a trainin
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import os
 from collections import OrderedDict
 from collections.abc import Callable
@@ -73,39 +76,46 @@ class Shelf:
         return torch.stack([self.ram.get(self.files[i], self.key) for i in items])
 
 
+def cache_key(payload, length: int = 16) -> str:
+    """A name for what `payload` (plain JSON data) determines."""
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:length]
+
+
 def cached_latents(
-    store: Store, model: WanVideoModel, clips: list[tuple[str, Callable[[], np.ndarray]]]
+    root: Path, model: WanVideoModel, clips: list[tuple[str, Callable[[], np.ndarray]]]
 ) -> list[Path]:
     """The latent file of each clip, encoding only those not cached yet (one at a time).
 
     Args:
+        root: the cache folder (`cache_root(store)` for a home's).
         clips: (name, frames loader) per clip; the name says which video and how it was read.
     """
-    folder = cache_root(store) / "latents" / model.codec.fingerprint
+    folder = root / "latents" / model.codec.fingerprint
     files = [folder / f"{name}.safetensors" for name, _ in clips]
     todo = {f: load for f, (_, load) in zip(files, clips, strict=True) if not f.is_file()}
     for file, load in tqdm(todo.items(), desc="encode latents", unit="clip",
                            disable=len(todo) < 2, leave=False):  # fmt: skip
-        _write(file, {"latents": model.codec.encode(load()[None])[0]})
+        tensors = {"latents": model.codec.encode(load()[None])[0].contiguous()}
+        _publish(file, functools.partial(save_file, tensors))
     return files
 
 
 def cached_conditions(
-    store: Store, model: WanVideoModel, frames: list[tuple[str, Callable[[], np.ndarray]]],
+    root: Path, model: WanVideoModel, frames: list[tuple[str, Callable[[], np.ndarray]]],
     num_frames: int,
 ) -> list[Path]:  # fmt: skip
     """The I2V condition file of each first frame (image latents, and CLIP embeddings when
     the model has an image encoder), computing only those not cached yet."""
-    folder = cache_root(store) / "conditions" / model.condition_fingerprint
+    folder = root / "conditions" / model.condition_fingerprint
     files = [folder / f"{name}-{num_frames}.safetensors" for name, _ in frames]
     todo = {f: load for f, (_, load) in zip(files, frames, strict=True) if not f.is_file()}
     for file, load in tqdm(todo.items(), desc="encode I2V conditions", unit="frame",
                            disable=len(todo) < 2, leave=False):  # fmt: skip
         latents, embeds = model.image_condition(load()[None], num_frames)
-        tensors = {"image_latents": latents[0]}
+        tensors = {"image_latents": latents[0].contiguous()}
         if embeds is not None:
-            tensors["image_embeds"] = embeds[0]
-        _write(file, tensors)
+            tensors["image_embeds"] = embeds[0].contiguous()
+        _publish(file, functools.partial(save_file, tensors))
     return files
 
 
@@ -119,19 +129,16 @@ def load_reference_table(store: Store, key: str) -> dict[tuple[int, int], tuple[
 def save_reference_table(
     store: Store, key: str, table: dict[tuple[int, int], tuple[float, float]]
 ) -> None:
-    file = _reference_file(store, key)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    aside = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-    torch.save(table, aside)
-    os.replace(aside, file)
+    _publish(_reference_file(store, key), functools.partial(torch.save, table))
 
 
 def _reference_file(store: Store, key: str) -> Path:
     return cache_root(store) / "reference" / f"{key}.pt"
 
 
-def _write(file: Path, tensors: dict[str, torch.Tensor]) -> None:
+def _publish(file: Path, save: Callable[[Path], None]) -> None:
+    """`save(path)` writes the file aside; it appears under its name only when whole."""
     file.parent.mkdir(parents=True, exist_ok=True)
     aside = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-    save_file({k: v.contiguous() for k, v in tensors.items()}, aside)
+    save(aside)
     os.replace(aside, file)

@@ -9,15 +9,20 @@ exactly and a reference model's errors can be computed ahead of time.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import torch
 
-from training.cache import RamCache, Shelf, cached_conditions, cached_latents
+from training.cache import (
+    RamCache,
+    Shelf,
+    cache_key,
+    cache_root,
+    cached_conditions,
+    cached_latents,
+)
 from workbench import media
 from workbench.datasets import get_dataset, load_first_frame, load_gt_frames, load_samples
 from workbench.errors import WorkbenchError, unknown_name
@@ -115,14 +120,15 @@ def _training_set(store, model, rows, winners, losers, num_frames, ram_bytes) ->
     ram = RamCache(ram_bytes)
     content = [(name, None if losers is None else losers[i][0], r["prompt"], r["first_frame"])
                for i, ((name, _), r) in enumerate(zip(winners, rows, strict=True))]  # fmt: skip
-    w_files = cached_latents(store, model, winners)
-    l_files = None if losers is None else cached_latents(store, model, losers)
+    root = cache_root(store)
+    w_files = cached_latents(root, model, winners)
+    l_files = None if losers is None else cached_latents(root, model, losers)
     data = TrainingSet(
         Shelf(w_files, "latents", ram),
         None if l_files is None else Shelf(l_files, "latents", ram),
         [r["prompt"] for r in rows],
         num_frames,
-        fingerprint=_digest([model.codec.fingerprint, num_frames, content]),
+        fingerprint=cache_key([model.codec.fingerprint, num_frames, content]),
     )
     if model.task == "i2v":
         firsts = [
@@ -132,15 +138,11 @@ def _training_set(store, model, rows, winners, losers, num_frames, ram_bytes) ->
             )
             for r in rows
         ]
-        files = cached_conditions(store, model, firsts, num_frames)
+        files = cached_conditions(root, model, firsts, num_frames)
         data.image_latents = Shelf(files, "image_latents", ram)
         if model.image_encoder is not None:
             data.image_embeds = Shelf(files, "image_embeds", ram)
     return data
-
-
-def _digest(payload) -> str:
-    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
 
 
 def _frame_name(relative: str) -> str:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import math
 import time
 from pathlib import Path
@@ -13,7 +11,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from training.cache import load_reference_table, save_reference_table
+from training.cache import cache_key, load_reference_table, save_reference_table
 from training.checkpointing import (
     STATE_FILE,
     load_training_state,
@@ -135,7 +133,7 @@ def _reference_key(cfg: TrainConfig, data: TrainingSet, runtime: Runtime,
     payload = [network.fingerprint, kind, runtime.precision, runtime.device.type,
                data.fingerprint, cfg.seed, cfg.batch_size, cfg.timesteps, cfg.t_mean,
                cfg.t_std, cfg.t_shift, cfg.dropout]  # fmt: skip
-    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:24]
+    return cache_key(payload, 24)
 
 
 def precompute_reference(

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from workbench.errors import WorkbenchError
 
+ARCHS = ("tiny", "small", "1.3b")  # workbench.models.random_wan.SIZES (imported lazily)
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -20,13 +22,16 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     benches = parser.add_subparsers(dest="bench", required=True, metavar="BENCH")
-    memory = benches.add_parser(
-        "memory", help="peak memory and time of a Reg-DPO step against frames per video"
+    memory = _bench(
+        benches,
+        "memory",
+        run_memory,
+        "peak memory and time of a Reg-DPO step against frames per video",
     )
     memory.add_argument(
         "--arch",
         default="small",
-        choices=("tiny", "small", "1.3b"),
+        choices=ARCHS,
         help="random-weight Wan2.1 architecture (1.3b: the real sizes)",
     )
     memory.add_argument("--task", default="t2v", choices=("t2v", "i2v"))
@@ -42,37 +47,46 @@ def add_parser(subparsers) -> None:
         default=120.0,
         help="stop growing a setting once a step takes longer",
     )
-    memory.add_argument("--out", type=Path, default=None, help="also write the JSON here")
-    memory.set_defaults(run=run_memory)
 
-    step = benches.add_parser(
-        "train-step", help="pairs per second of a Reg-DPO step: naive against the default"
+    step = _bench(
+        benches,
+        "train-step",
+        run_train_step,
+        "pairs per second of a Reg-DPO step: naive against the default",
     )
     step.add_argument("--batch", type=int, default=8, help="pairs per step")
     step.add_argument("--repeats", type=int, default=20, help="timed steps after a warm-up")
     step.add_argument("--matmul-size", type=int, default=1024)
-    step.add_argument("--out", type=Path, default=None, help="also write the JSON here")
-    step.set_defaults(run=run_train_step)
 
-    sample = benches.add_parser(
-        "sample", help="videos per second: the workbench sampler against diffusers' WanPipeline"
+    sample = _bench(
+        benches,
+        "sample",
+        run_sample,
+        "videos per second: the workbench sampler against diffusers' WanPipeline",
     )
-    sample.add_argument("--arch", default="small", choices=("tiny", "small", "1.3b"))
+    sample.add_argument("--arch", default="small", choices=ARCHS)
     sample.add_argument("--size", default="64x64", help="HxW, multiples of 16")
     sample.add_argument("--frames", type=int, default=9, help="4k+1")
     sample.add_argument("--steps", type=int, default=10)
     sample.add_argument("--batch", type=int, default=4, help="videos per call")
     sample.add_argument("--repeats", type=int, default=3)
-    sample.add_argument("--out", type=Path, default=None, help="also write the JSON here")
-    sample.set_defaults(run=run_sample)
 
-    evaluation = benches.add_parser(
-        "eval", help="videos per second per judge, and re-running eval on an unchanged ckpt"
+    evaluation = _bench(
+        benches,
+        "eval",
+        run_eval,
+        "videos per second per judge, and re-running eval on an unchanged ckpt",
     )
     evaluation.add_argument("--n", type=int, default=16, help="test videos")
     evaluation.add_argument("--judges", default=None, help="comma list (default: eval's)")
-    evaluation.add_argument("--out", type=Path, default=None, help="also write the JSON here")
-    evaluation.set_defaults(run=run_eval)
+
+
+def _bench(benches, name: str, run, help_: str) -> argparse.ArgumentParser:
+    """A benchmark's subcommand, with what every one has: `--out` and its runner."""
+    parser = benches.add_parser(name, help=help_)
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    parser.set_defaults(run=run)
+    return parser
 
 
 def run_memory(args: argparse.Namespace) -> int:

@@ -104,7 +104,7 @@ def _load_diffusers_wan(path: Path, dtype: torch.dtype | None) -> WanVideoModel:
         if not (path / part).is_dir():
             raise WorkbenchError(f"{path}: missing component folder {part}/")
     kw: dict[str, Any] = {"local_files_only": True}
-    typed = {**kw, "dtype": dtype} if dtype else kw  # transformers' spelling
+    typed = _transformers_kw(kw, dtype)
     transformer = WanTransformer3DModel.from_pretrained(
         path / "transformer", torch_dtype=dtype, **kw
     )
@@ -172,11 +172,16 @@ def _load_standalone(path: Path, info: dict[str, Any], dtype: torch.dtype | None
         path / "transformer", torch_dtype=dtype, **kw
     )
     text_encoder = UMT5EncoderModel.from_pretrained(
-        path / "text_encoder", **({**kw, "dtype": dtype} if dtype else kw)
+        path / "text_encoder", **_transformers_kw(kw, dtype)
     )
     tokenizer = PreTrainedTokenizerFast.from_pretrained(path / "tokenizer", **kw)
     prompts = PromptEncoder(tokenizer, text_encoder, info["text_max_length"])
     return WanVideoModel(transformer, prompts, PixelCodec(), info["task"], info)
+
+
+def _transformers_kw(kw: dict[str, Any], dtype: torch.dtype | None) -> dict[str, Any]:
+    # transformers spells diffusers' `torch_dtype` as `dtype`; None keeps the saved one.
+    return {**kw, "dtype": dtype} if dtype else kw
 
 
 def apply_lora(
