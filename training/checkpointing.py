@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,21 @@ STATE_FILE = "training_state.pt"
 
 
 def save_training_checkpoint(
-    path: Path, model: WanVideoModel, parent: Path | None, state: dict[str, Any]
+    path: Path,
+    model: WanVideoModel,
+    parent: Path | None,
+    state: dict[str, Any],
+    weights: dict[str, torch.Tensor] | None = None,
+    extra: Callable[[Path], None] | None = None,
 ) -> None:
-    """Weights and training state together, replacing the folder atomically."""
+    """Weights and training state together, replacing the folder atomically. `weights`:
+    gathered from shards (see `save_model`); `extra` adds to the new folder (a sharded
+    run's shards)."""
     with atomic_directory(path) as tmp:
-        save_model(model, tmp, parent)
+        save_model(model, tmp, parent, weights)
         torch.save(state, tmp / STATE_FILE)
+        if extra is not None:
+            extra(tmp)
 
 
 def load_training_state(path: Path) -> tuple[Path, dict[str, Any]]:

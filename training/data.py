@@ -159,6 +159,13 @@ class Draws:
     t: torch.Tensor
     drop: torch.Tensor  # bool: prompt replaced by ''
 
+    def part(self, index: int, parts: int) -> Draws:
+        """The `index`-th of `parts` equal slices: a data-parallel rank's share."""
+        size = len(self.items) // parts
+        cut = slice(index * size, (index + 1) * size)
+        return Draws(self.items[cut], self.epochs[cut], self.noise[cut], self.t[cut],
+                     self.drop[cut])  # fmt: skip
+
 
 def batch_draws(
     data: TrainingSet, position: int, batch_size: int, seed: int, t_sampler, prompt_dropout: float

@@ -21,7 +21,8 @@ from workbench.models.runtime import Runtime
 from workbench.models.wan import Conditioning, WanVideoModel
 
 REFERENCES = ("lora", "copy", "cached")
-# (x_t (2B), t (2B), cond (2B), target (2B), draws) -> reference errors (2B,)
+# (x_t, t, cond, target, draws, sides) -> reference errors, one per row of x_t; `sides`
+# names what the rows hold: 'wl' winners then losers (2B), 'w' or 'l' alone (B).
 ReferenceFn = Callable[..., torch.Tensor]
 
 
@@ -30,7 +31,7 @@ def lora_disabled_reference(model: WanVideoModel) -> ReferenceFn:
         raise WorkbenchError("reference 'lora' needs LoRA training; use 'copy' for full tuning")
 
     @torch.no_grad()
-    def errors(x_t, t, cond: Conditioning, target, draws=None) -> torch.Tensor:
+    def errors(x_t, t, cond: Conditioning, target, draws=None, sides="wl") -> torch.Tensor:
         model.transformer.disable_adapters()
         try:
             return per_sample_error(model.velocity(x_t, t, cond), target)
@@ -60,7 +61,7 @@ class FrozenReference:
         self.model, self.network = model, runtime.freeze(network)
 
     @torch.no_grad()
-    def __call__(self, x_t, t, cond: Conditioning, target, draws=None) -> torch.Tensor:
+    def __call__(self, x_t, t, cond: Conditioning, target, draws=None, sides="wl") -> torch.Tensor:
         return per_sample_error(self.model.velocity(x_t, t, cond, transformer=self.network), target)
 
 
@@ -71,13 +72,12 @@ class CachedReference:
 
     table: dict[tuple[int, int], tuple[float, float]]
 
-    def __call__(self, x_t, t, cond, target, draws) -> torch.Tensor:
+    def __call__(self, x_t, t, cond, target, draws, sides="wl") -> torch.Tensor:
         try:
             pairs = [self.table[(i, e)] for i, e in zip(draws.items, draws.epochs, strict=True)]
         except KeyError as exc:
             raise WorkbenchError(f"no cached reference error for (item, epoch) {exc}") from None
-        w, l_ = zip(*pairs, strict=True)
-        return torch.tensor([*w, *l_])
+        return torch.tensor([pair["wl".index(s)] for s in sides for pair in pairs])
 
 
 def _architecture_diff(a: dict, b: dict) -> list[str]:

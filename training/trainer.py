@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from training.cache import cache_key, load_reference_table, save_reference_table
@@ -20,7 +23,16 @@ from training.checkpointing import (
 )
 from training.config import TrainConfig
 from training.data import DEFAULT_RAM_BYTES, TrainingSet, batch_draws, load_clips, load_pairs
-from training.objectives import fused_pair_inputs, preference_objective, sft_objective
+from training.objectives import pair_inputs, preference_objective, sft_objective
+from training.parallel import Parallel, ParallelPlan, init_parallel, launched_rank, parallelize
+from training.parallel.checkpoint import (
+    SHARDS,
+    load_sharded_checkpoint,
+    save_sharded_checkpoint,
+)
+from training.parallel.context import check_tokens
+from training.parallel.mesh import local_device
+from training.parallel.pair import exchange_sides, pair_passes
 from training.reference import (
     CachedReference,
     FrozenReference,
@@ -84,42 +96,51 @@ def make_trainable(model: WanVideoModel, cfg: TrainConfig, runtime: Runtime) -> 
     model.prompts.set_trainable(cfg.init == "tiny")
 
 
+LiveReference = tuple[ReferenceFn, "CheckpointRef | None", str]
+"""A reference that runs a network, what network (for the shared cache's key) and how."""
+
+
+def live_reference(
+    store: Store, cfg: TrainConfig, model: WanVideoModel, runtime: Runtime,
+    parent: CheckpointRef | None,
+) -> LiveReference | None:  # fmt: skip
+    """The DPO reference, built before any weight changes (a copy is of the start) and
+    before sharding (a copy is taken of the plain module)."""
+    if cfg.method == "sft":
+        return None
+    if cfg.ref_ckpt:
+        other_ref = resolve_checkpoint(store, cfg.ref_ckpt)
+        other = load_transformer(other_ref.path, runtime.frozen_dtype)
+        return FrozenReference(model, runtime, other.to(runtime.device)), other_ref, "copy"
+    if cfg.trains_lora and cfg.reference_kind in ("lora", "cached"):
+        return lora_disabled_reference(model), parent, "lora"
+    return FrozenReference(model, runtime), parent, "copy"
+
+
 def build_reference(
     store: Store,
     cfg: TrainConfig,
     model: WanVideoModel,
     data: TrainingSet,
     runtime: Runtime,
-    parent: CheckpointRef | None,
+    live: LiveReference | None,
     cached: dict[tuple[int, int], tuple[float, float]] | None = None,
+    main: bool = True,
 ) -> ReferenceFn | None:
-    """The DPO reference, built before any weight changes (a copy is of the start).
+    """The reference the steps use: the live one, or a `cached` reference's table.
 
-    `cached`: the table of a `cached` reference saved with the run (a resume reuses it).
-    Otherwise a `cached` reference starts from the shared table of earlier runs with the
-    same reference, items and draws, computes only what is missing, and adds it there."""
-    if cfg.method == "sft":
-        return None
+    `cached`: the table saved with the run (a resume reuses it). Otherwise a `cached`
+    reference starts from the shared table of earlier runs with the same reference, items
+    and draws, computes only what is missing, and (`main`: one process of a run) adds it."""
     if cached is not None:
         return CachedReference(cached)
-    if cfg.ref_ckpt:
-        other_ref = resolve_checkpoint(store, cfg.ref_ckpt)
-        other = load_transformer(other_ref.path, runtime.frozen_dtype)
-        base, network, kind = (
-            FrozenReference(model, runtime, other.to(runtime.device)),
-            other_ref,
-            "copy",
-        )
-    elif cfg.trains_lora and cfg.reference_kind in ("lora", "cached"):
-        base, network, kind = lora_disabled_reference(model), parent, "lora"
-    else:
-        base, network, kind = FrozenReference(model, runtime), parent, "copy"
-    if cfg.reference_kind != "cached":
-        return base
+    if live is None or cfg.reference_kind != "cached":
+        return None if live is None else live[0]
+    base, network, kind = live
     key = _reference_key(cfg, data, runtime, network, kind)
     known = {} if key is None else load_reference_table(store, key)
     table = precompute_reference(model, data, cfg, base, runtime, known)
-    if key is not None and len(table) > len(known):
+    if main and key is not None and len(table) > len(known):
         save_reference_table(store, key, table)
     return CachedReference(table)
 
@@ -155,7 +176,7 @@ def precompute_reference(
         if all(key in table for key in zip(draws.items, draws.epochs, strict=True)):
             continue
         cond = _condition(model, data, draws)
-        x_t, t2, cond2, target = fused_pair_inputs(data, draws, cond, runtime.device)
+        x_t, t2, cond2, target = pair_inputs(data, draws, cond, runtime.device)
         with runtime.autocast():
             err_w, err_l = base(x_t, t2, cond2, target).float().cpu().chunk(2)
         for k, key in enumerate(zip(draws.items, draws.epochs, strict=True)):
@@ -184,60 +205,85 @@ def train(
     offload: bool = False,
     activation_checkpointing: bool = False,
     ram_bytes: int = DEFAULT_RAM_BYTES,
+    plan: ParallelPlan | None = None,
 ) -> CheckpointRef:
     """Train to `cfg.steps` and register the checkpoint `name`.
 
     `offload`, `activation_checkpointing` and `ram_bytes` (latents kept in memory; the rest
     is read from the on-disk cache) trade speed for memory without changing the numbers.
+    `plan`: the layout of a run of several processes (started by torchrun, one call per
+    process); the numbers are a single process's, up to rounding.
 
     Raises:
         WorkbenchError: the name is taken, a run to resume is missing or differs, bad data,
-            too many non-finite steps in a row.
+            a layout that does not fit, too many non-finite steps in a row.
     """
+    plan = plan or ParallelPlan()
+    check_plan(cfg, plan)
+    if plan.nproc > 1 and launched_rank() is None:
+        raise WorkbenchError(f"--nproc {plan.nproc} runs under torchrun (the CLI starts it)")
+    device = local_device()
+    par = init_parallel(plan, device or torch.device("cpu")) if plan.nproc > 1 else None
+    main = par is None or par.is_main
     out = checkpoint_dir(store, name)
-    state = _previous_state(store, cfg, name, out, resume)
-    runtime = pick_runtime(cfg.precision, offload)
+    state = _previous_state(store, cfg, name, out, resume, sharded=par is not None)
+    runtime = pick_runtime(cfg.precision, offload, device=device and str(device))
     model, parent = build_model(store, cfg, runtime)
     make_trainable(model, cfg, runtime)
     model.place(runtime)
     if activation_checkpointing:
         apply_ac(model.transformer)
-    data = (
-        load_pairs(store, model, cfg.pairs, ram_bytes)
-        if cfg.pairs
-        else load_clips(store, model, cfg.dataset, ram_bytes=ram_bytes)
-    )
+    with _main_first(par):  # the others then find every latent in the cache
+        data = (
+            load_pairs(store, model, cfg.pairs, ram_bytes)
+            if cfg.pairs
+            else load_clips(store, model, cfg.dataset, ram_bytes=ram_bytes)
+        )
     if not model.prompts.trainable:
         model.prompts.encode([*data.prompts, ""])  # every embedding once, before the loop
-    reference = build_reference(store, cfg, model, data, runtime, parent,
-                                (state or {}).get("reference_errors"))  # fmt: skip
+    saved_table = (state or {}).get("reference_errors")
+    live = None if saved_table is not None else live_reference(store, cfg, model, runtime, parent)
+    if par is not None:
+        check_tokens(model.transformer, tuple(data.winners.shape[1:]), plan.cp)
+        parallelize(model.transformer, par, runtime)
+        if live is not None and isinstance(live[0], FrozenReference):
+            parallelize(live[0].network, par, runtime)
+    reference = build_reference(store, cfg, model, data, runtime, live, saved_table, main)
     model.transformer.train()
     params = trainable_parameters(model.transformer)
     params += trainable_parameters(model.prompts.text_encoder)
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
 
+    run_id = None
     if state is None:
-        run = run_row("train", {"name": name, **cfg.to_dict()}, cfg.seed, status="running")
-        store.insert("runs", [run])
+        run = run_row("train", {"name": name, **cfg.to_dict(), "parallel": plan.to_dict()},
+                      cfg.seed, status="running")  # fmt: skip
+        if main:
+            store.insert("runs", [run])
         run_id, start = run["id"], 0
     else:
-        restore_weights(model, state["folder"])
-        optimizer.load_state_dict(state["optimizer"])
+        if par is None:
+            restore_weights(model, state["folder"])
+            optimizer.load_state_dict(state["optimizer"])
+        else:
+            load_sharded_checkpoint(state["folder"], model, optimizer)
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         run_id, start = state["run_id"], state["step"]
-        with store.write() as con:  # steps after the checkpoint will be logged again
-            con.execute("DELETE FROM train_metrics WHERE run_id = ? AND step > ?", [run_id, start])
-            con.execute("UPDATE runs SET status = 'running', message = NULL, finished_at = NULL "
-                        "WHERE id = ?", [run_id])  # fmt: skip
+        if main:
+            with store.write() as con:  # steps after the checkpoint will be logged again
+                con.execute("DELETE FROM train_metrics WHERE run_id = ? AND step > ?",
+                            [run_id, start])  # fmt: skip
+                con.execute("UPDATE runs SET status = 'running', message = NULL, "
+                            "finished_at = NULL WHERE id = ?", [run_id])  # fmt: skip
 
     step_fn = functools.partial(train_step, model, data, cfg, optimizer, params, runtime=runtime,
-                                reference=reference)  # fmt: skip
+                                reference=reference, par=par, pair=plan.pair)  # fmt: skip
     metrics: list[dict[str, Any]] = []
     bad_in_a_row = (state or {}).get("bad_in_a_row", 0)
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"train {name}",
-               disable=not progress)  # fmt: skip
+               disable=not (progress and main))  # fmt: skip
     try:
         for step in bar:
             stats = step_fn(step)
@@ -250,30 +296,42 @@ def train(
             bar.set_postfix(loss=f"{stats['loss']:.4f}")
             bad_in_a_row = bad_in_a_row + 1 if stats["skipped"] else 0
             if bad_in_a_row >= cfg.max_bad_steps:
-                store.insert("train_metrics", metrics)
+                if main:
+                    store.insert("train_metrics", metrics)
                 raise WorkbenchError(
                     f"stopped at step {done}: {bad_in_a_row} non-finite steps in a row (loss or "
                     f"gradient); the last finite checkpoint stays in {out} (--resume)"
                 )
             checkpoint = done % cfg.checkpoint_every == 0 or done == cfg.steps
             if checkpoint or done % METRICS_FLUSH_EVERY == 0:
-                store.insert("train_metrics", metrics)
+                if main:
+                    store.insert("train_metrics", metrics)
                 metrics = []
             if checkpoint:
                 state = {"step": done, "config": cfg.to_dict(), "run_id": run_id,
-                         "bad_in_a_row": bad_in_a_row}  # fmt: skip
+                         "bad_in_a_row": bad_in_a_row, "sharded": par is not None}  # fmt: skip
                 if isinstance(reference, CachedReference):
                     state["reference_errors"] = reference.table
-                state |= {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
+                state["scheduler"] = scheduler.state_dict()
                 state["torch_rng"] = torch.get_rng_state()  # for any module that draws from it
-                _check_finite(params, done)
-                save_training_checkpoint(out, model, parent and parent.path, state)
+                _check_finite(params, done, par)
+                parent_path = parent and parent.path
+                if par is None:
+                    state["optimizer"] = optimizer.state_dict()
+                    save_training_checkpoint(out, model, parent_path, state)
+                else:
+                    save_sharded_checkpoint(out, model, optimizer, parent_path, state, par)
     except WorkbenchError as exc:  # the run's record says why it stopped
-        with store.write() as con:
-            con.execute("UPDATE runs SET status = 'failed', message = ?, finished_at = now() "
-                        "WHERE id = ?", [str(exc), run_id])  # fmt: skip
+        if main:
+            with store.write() as con:
+                con.execute("UPDATE runs SET status = 'failed', message = ?, "
+                            "finished_at = now() WHERE id = ?", [str(exc), run_id])  # fmt: skip
         raise
-    return _finish(store, cfg, name, out, model.task, parent, run_id)
+    if main:
+        ref = _finish(store, cfg, name, out, model.task, parent, run_id)
+    if par is not None:
+        par.barrier()
+    return ref if main else resolve_checkpoint(store, name)
 
 
 def train_step(
@@ -285,35 +343,52 @@ def train_step(
     step: int,
     runtime: Runtime,
     reference: ReferenceFn | None = None,
+    par: Parallel | None = None,
+    pair: str = "fused",
 ) -> dict[str, float]:
     """One optimiser step over grad_accum micro-batches; returns averaged stats (counted
-    ones, such as accuracy per timestep quarter, pooled over the micro-batches).
+    ones, such as accuracy per timestep quarter, pooled over the micro-batches and, with
+    several processes, over the data-parallel ranks).
 
-    A non-finite loss or gradient skips the update ('skipped' = 1).
+    A non-finite loss or gradient skips the update ('skipped' = 1) on every rank.
     """
     started = time.perf_counter()
     micro_stats: list[dict] = []
     finite = True
     device = runtime.device
+    passes = pair_passes(pair, "w" if par is None else par.pair_side)
+    exchange = (
+        functools.partial(exchange_sides, group=par.group("pair")) if pair == "split" else None
+    )
+    scale = 1.0 if par is None else par.loss_scale
     for micro in range(cfg.grad_accum):
         position = (step * cfg.grad_accum + micro) * cfg.batch_size
         draws = batch_draws(data, position, cfg.batch_size, cfg.seed, _t_sampler(cfg),
                             cfg.dropout)  # fmt: skip
+        if par is not None:
+            draws = draws.part(par.dp_rank, par.plan.data_degree)
         cond = _condition(model, data, draws)
         with runtime.autocast():
             if cfg.method == "sft":
                 loss, stats = sft_objective(model, data, draws, cond, device)
             else:
-                loss, stats = preference_objective(model, data, draws, cond, device, cfg, reference)
-        finite = finite and bool(torch.isfinite(loss))
+                loss, stats = preference_objective(model, data, draws, cond, device, cfg,
+                                                   reference, passes, exchange)  # fmt: skip
+        finite = _all_ranks(finite and bool(torch.isfinite(loss)), par)
         if finite:
-            (loss / cfg.grad_accum).backward()
+            (loss * scale / cfg.grad_accum).backward()
         micro_stats.append(stats)
+    if par is not None:  # every data-parallel rank's micro-batches
+        gathered: list[list[dict]] = [[] for _ in range(par.plan.data_degree)]
+        dist.all_gather_object(gathered, micro_stats, group=par.group("dp_shard"))
+        micro_stats = [s for rank in gathered for s in rank]
     totals = pool_stats(micro_stats)
     max_norm = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
     grad_norm = (
         torch.nn.utils.clip_grad_norm_(params, max_norm) if finite else torch.tensor(math.nan)
     )
+    if hasattr(grad_norm, "full_tensor"):  # a DTensor under FSDP2
+        grad_norm = grad_norm.full_tensor()
     finite = finite and bool(torch.isfinite(grad_norm))
     if finite:
         optimizer.step()
@@ -352,15 +427,55 @@ def _condition(model: WanVideoModel, data: TrainingSet, draws):
     return data.condition(model, draws.items, prompts)
 
 
-def _check_finite(params: list[torch.nn.Parameter], step: int) -> None:
-    if not all(bool(torch.isfinite(p).all()) for p in params):
+def _check_finite(params: list[torch.nn.Parameter], step: int, par: Parallel | None) -> None:
+    local = all(bool(torch.isfinite(getattr(p, "_local_tensor", p)).all()) for p in params)
+    if not _all_ranks(local, par):
         raise WorkbenchError(f"weights became non-finite by step {step}; not writing a checkpoint")
 
 
+def _all_ranks(flag: bool, par: Parallel | None) -> bool:
+    """True only if true on every rank: all of them skip a step or none does."""
+    if par is None:
+        return flag
+    value = torch.tensor([float(flag)])
+    dist.all_reduce(value, op=dist.ReduceOp.MIN)
+    return bool(value.item())
+
+
+@contextlib.contextmanager
+def _main_first(par: Parallel | None) -> Iterator[None]:
+    """Rank 0 does the work first (filling shared caches); the others follow."""
+    if par is not None and not par.is_main:
+        par.barrier()
+    yield
+    if par is not None and par.is_main:
+        par.barrier()
+
+
+def check_plan(cfg: TrainConfig, plan: ParallelPlan) -> None:
+    """Refuse a layout the run cannot use, before any process starts work.
+
+    Raises:
+        WorkbenchError: naming what does not fit.
+    """
+    if plan.nproc == 1:
+        return
+    if cfg.init == "tiny":
+        raise WorkbenchError("several processes fine-tune a checkpoint; train --init tiny on one")
+    if plan.pair == "split" and cfg.method == "sft":
+        raise WorkbenchError("--pair-parallel split needs pairs (dpo, regdpo); sft has no loser")
+    if cfg.batch_size % plan.data_degree:
+        raise WorkbenchError(
+            f"--batch-size {cfg.batch_size} does not split over {plan.data_degree} "
+            "data-parallel ranks"
+        )
+
+
 def _previous_state(
-    store: Store, cfg: TrainConfig, name: str, out: Path, resume: bool
+    store: Store, cfg: TrainConfig, name: str, out: Path, resume: bool, sharded: bool = False
 ) -> dict[str, Any] | None:
-    """The state to resume from (with its folder), or None for a fresh run."""
+    """The state to resume from (with its folder), or None for a fresh run. A sharded run
+    resumes on any number of processes > 1, a single-process run on one."""
     if store.query("SELECT name FROM checkpoints WHERE name = ?", [name]):
         raise WorkbenchError(f"checkpoint {name!r} already exists; choose another --name")
     if not resume:
@@ -370,6 +485,9 @@ def _previous_state(
     folder, state = load_training_state(out)
     if state["config"] != cfg.to_dict():
         raise WorkbenchError(f"--resume with another config than the run in {out}")
+    if state.get("sharded", False) != sharded or (sharded and not (folder / SHARDS).is_dir()):
+        was = "several processes" if state.get("sharded") else "one process"
+        raise WorkbenchError(f"the run in {out} was trained by {was}; resume it the same way")
     return {**state, "folder": folder}
 
 

@@ -17,7 +17,9 @@ def add_parser(subparsers) -> None:
         epilog="examples:\n"
         "  workbench train --method sft --dataset shapes --init tiny --name base --steps 1500\n"
         "  workbench train --method sft --dataset shapes --init base --name sft --steps 200\n"
-        "  workbench train ... --resume      # continue an interrupted run exactly",
+        "  workbench train ... --resume      # continue an interrupted run exactly\n"
+        "  workbench train --method regdpo --pairs gt-shapes --init base --name r \\\n"
+        "      --nproc 4 --cp 2 --pair-parallel fused   # 4 processes under torchrun",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--name", required=True, help="name of the checkpoint to create")
@@ -76,6 +78,20 @@ def add_parser(subparsers) -> None:
         default=4096,
         help="latents kept in RAM; the rest read from the on-disk cache",
     )
+    parallel = parser.add_argument_group(
+        "several processes (torchrun; FSDP2 shards the weights over all of them)"
+    )
+    parallel.add_argument("--nproc", type=int, default=1, help="processes (one per device)")
+    parallel.add_argument(
+        "--dp-shard", type=int, default=None, help="data-parallel groups (default: what is left)"
+    )
+    parallel.add_argument("--cp", type=int, default=1, help="context parallel (Ulysses) degree")
+    parallel.add_argument(
+        "--pair-parallel",
+        default="fused",
+        choices=("fused", "split", "sequential"),
+        help="winner and loser in one forward, on two rank groups, or one after the other",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--resume", action="store_true", help="continue the unfinished run NAME")
@@ -85,7 +101,9 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
 
     from training.config import TrainConfig
-    from training.trainer import train
+    from training.parallel import ParallelPlan, launched_rank
+    from training.parallel.launch import torchrun
+    from training.trainer import check_plan, train
 
     names = {f.name for f in dataclasses.fields(TrainConfig)} - {"r", "lora", "tiny_patch"}
     try:
@@ -99,6 +117,10 @@ def run(args: argparse.Namespace) -> int:
         raise WorkbenchError(f"bad training config: {exc}") from exc
     if args.cache_ram_mb < 0:
         raise WorkbenchError("--cache-ram-mb must be >= 0")
+    plan = ParallelPlan(args.nproc, args.dp_shard, args.cp, args.pair_parallel)
+    check_plan(cfg, plan)
+    if plan.nproc > 1 and launched_rank() is None:
+        return torchrun(args.argv, plan.nproc)
     ref = train(
         Store(args.home),
         cfg,
@@ -107,7 +129,10 @@ def run(args: argparse.Namespace) -> int:
         offload=args.offload,
         activation_checkpointing=args.activation_checkpointing,
         ram_bytes=int(args.cache_ram_mb * 2**20),
+        plan=plan,
     )
+    if launched_rank() not in (None, 0):  # one answer per run
+        return 0
     emit(
         args,
         {

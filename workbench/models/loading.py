@@ -205,12 +205,19 @@ def apply_lora(
         transformer.add_adapter(config)
 
 
-def save_model(model: WanVideoModel, path: str | Path, parent: str | Path | None = None) -> Path:
+def save_model(
+    model: WanVideoModel,
+    path: str | Path,
+    parent: str | Path | None = None,
+    weights: dict[str, torch.Tensor] | None = None,
+) -> Path:
     """Write a checkpoint into the (new, empty) folder `path`.
 
     With a LoRA adapter on the transformer only the adapter is written (in the format
     diffusers' `WanPipeline.load_lora_weights` reads); with a parent only the transformer;
-    otherwise every component. Wrap in `atomic_directory` to replace a folder safely.
+    otherwise every component. `weights`: the transformer's trainable weights gathered whole
+    when the module holds only shards (FSDP2). Wrap in `atomic_directory` to replace a
+    folder safely.
     """
     path = Path(path)
     info = dict(model.info)
@@ -220,13 +227,20 @@ def save_model(model: WanVideoModel, path: str | Path, parent: str | Path | None
 
         if parent is None:
             raise WorkbenchError("a LoRA checkpoint needs its parent model")
-        layers = get_peft_model_state_dict(model.transformer)
+        layers = get_peft_model_state_dict(model.transformer, state_dict=weights)
         # The metadata carries lora_alpha: without it diffusers assumes alpha = rank.
         metadata = model.transformer.peft_config["default"].to_dict()
         WanPipeline.save_lora_weights(
             path, transformer_lora_layers=layers, transformer_lora_adapter_metadata=metadata
         )
         info["kind"], info["lora"] = "lora", lora_config_of(model.transformer)
+    elif weights is not None:  # the layout `save_pretrained` writes, from gathered weights
+        from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
+        from safetensors.torch import save_file
+
+        model.transformer.save_config(path / "transformer")
+        save_file(weights, path / "transformer" / SAFETENSORS_WEIGHTS_NAME)
+        info["kind"] = "full"
     else:
         model.transformer.save_pretrained(path / "transformer")
         info["kind"] = "full"

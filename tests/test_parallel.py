@@ -1,0 +1,156 @@
+"""Training on several processes (gloo, CPU) gives a single process's numbers: FSDP2, Ulysses
+context parallel, both, and split / sequential pair parallel, for SFT, DPO and Reg-DPO; a
+sharded run resumes exactly; its checkpoint is an ordinary one."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from helpers import free_port
+from safetensors.torch import load_file
+
+from training.config import TrainConfig
+from training.parallel import ParallelPlan
+from training.trainer import train
+from workbench.cli import main
+from workbench.store import Store
+
+SCRIPT = str(Path(sys.executable).parent / "workbench")
+STEPS = 4
+LAYOUTS_2 = {  # name: (nproc, dp_shard, cp, pair)
+    "fsdp": ParallelPlan(2, 2, 1, "fused"),
+    "cp": ParallelPlan(2, 1, 2, "fused"),
+    "split": ParallelPlan(2, 1, 1, "split"),
+}
+LAYOUTS_4 = {"fsdp_cp": ParallelPlan(4, 2, 2, "fused")}
+METHODS = ("sft", "dpo", "regdpo")
+
+
+@pytest.fixture(scope="module")
+def pairs_home(tmp_path_factory):
+    """A world, a base trained from scratch and GT-Pairs of its rollouts."""
+    home = tmp_path_factory.mktemp("parallel")
+    old = os.environ.get("WORKBENCH_HOME")
+    os.environ["WORKBENCH_HOME"] = str(home)
+    try:
+        assert main(["world", "make", "--n", "8"]) == 0
+        assert main(["train", "--name", "base", "--steps", "3", "--batch-size", "4"]) == 0
+        assert main(["gtpair", "build", "--generators", "base", "--n", "4", "--steps", "2"]) == 0
+    finally:
+        os.environ.pop("WORKBENCH_HOME") if old is None else os.environ.update(WORKBENCH_HOME=old)
+    return home
+
+
+def _config(method: str, **extra) -> TrainConfig:
+    return TrainConfig(method=method, pairs="gt-shapes", init="base", steps=STEPS, batch_size=4,
+                       lr=1e-4, checkpoint_every=2, **extra)  # fmt: skip
+
+
+def _worker(rank: int, world: int, port: int, home: str, runs: list) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
+    torch.set_num_threads(1)  # several processes on two cores
+    store = Store(home)
+    try:
+        for name, cfg, plan in runs:
+            train(store, cfg, name, progress=False, plan=plan)
+    finally:
+        dist.destroy_process_group()
+
+
+def _spawn(home: Path, world: int, runs: list) -> None:
+    mp.spawn(_worker, args=(world, free_port(), str(home), runs), nprocs=world)
+
+
+def _metrics(store: Store, name: str) -> dict[tuple[int, str], float]:
+    rows = store.query(
+        """SELECT m.step, m.name, m.value FROM train_metrics m JOIN runs r ON r.id = m.run_id
+           WHERE r.config->>'name' = ? AND m.name NOT IN ('step_time', 'lr')""",
+        [name],
+    )
+    return {(r["step"], r["name"]): r["value"] for r in rows}
+
+
+def _weights(home: Path, name: str) -> dict[str, torch.Tensor]:
+    folder = home / "checkpoints" / name
+    lora = folder / "pytorch_lora_weights.safetensors"
+    return load_file(lora if lora.exists() else folder / "transformer" /
+                     "diffusion_pytorch_model.safetensors")  # fmt: skip
+
+
+def _assert_same_run(home: Path, single: str, parallel: str) -> None:
+    store = Store(home)
+    one, many = _metrics(store, single), _metrics(store, parallel)
+    assert one.keys() == many.keys() and len({step for step, _ in one}) == STEPS
+    for key, value in one.items():  # loss, its terms, grad norm, accuracy: every step
+        assert many[key] == pytest.approx(value, rel=1e-4, abs=1e-6), (parallel, key)
+    a, b = _weights(home, single), _weights(home, parallel)
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=1e-4, atol=2e-6, msg=f"{parallel} {key}")
+
+
+def test_every_layout_matches_one_process(pairs_home):
+    store = Store(pairs_home)
+    for method in METHODS:  # the single-process runs, in this process
+        train(store, _config(method), f"{method}-one", progress=False)
+    train(store, _config("regdpo", lora=False), "full-one", progress=False)
+
+    runs_2 = [(f"{m}-{layout}", _config(m), plan) for layout, plan in LAYOUTS_2.items()
+              for m in METHODS if not (layout == "split" and m == "sft")]  # fmt: skip
+    runs_2.append(("full-fsdp", _config("regdpo", lora=False), LAYOUTS_2["fsdp"]))
+    _spawn(pairs_home, 2, runs_2)
+    _spawn(pairs_home, 4, [(f"{m}-fsdp_cp", _config(m), LAYOUTS_4["fsdp_cp"]) for m in METHODS])
+
+    for name, *_ in runs_2:
+        _assert_same_run(pairs_home, f"{name.split('-')[0]}-one", name)
+    for method in METHODS:
+        _assert_same_run(pairs_home, f"{method}-one", f"{method}-fsdp_cp")
+    assert Store(pairs_home).query("SELECT count(*) AS n FROM runs WHERE status != 'done'") == [
+        {"n": 0}
+    ]
+
+
+def test_a_killed_sharded_run_resumes_exactly_and_loads_in_diffusers(pairs_home, tmp_path):
+    """Through the CLI: `--nproc 2` runs torchrun; killed after its first sharded checkpoint,
+    `--resume` on two processes ends on the uninterrupted run's weights, bit for bit."""
+    env = {**os.environ, "WORKBENCH_HOME": str(pairs_home), "OMP_NUM_THREADS": "1"}
+    args = [SCRIPT, "train", "--method", "regdpo", "--pairs", "gt-shapes", "--init", "base",
+            "--steps", "10", "--batch-size", "4", "--lr", "1e-3", "--checkpoint-every", "2",
+            "--nproc", "2", "--cp", "2"]  # fmt: skip
+    subprocess.run([*args, "--name", "whole"], env=env, check=True, capture_output=True)
+
+    proc = subprocess.Popen([*args, "--name", "cut"], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    state = pairs_home / "checkpoints" / "cut" / "training_state.pt"
+    deadline = time.monotonic() + 180
+    while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)  # torchrun and both workers
+    proc.wait()
+    saved = torch.load(state, weights_only=False)
+    assert saved["sharded"] and 0 < saved["step"] < 10, "killed mid-way, after a checkpoint"
+    assert (pairs_home / "checkpoints" / "cut" / "shards" / ".metadata").is_file()
+
+    one_process = subprocess.run([*args[:-4], "--name", "cut", "--resume"], env=env,
+                                 capture_output=True, text=True)  # fmt: skip
+    assert one_process.returncode == 1 and "resume it the same way" in one_process.stderr
+    subprocess.run([*args, "--name", "cut", "--resume"], env=env, check=True, capture_output=True)
+    whole, cut = _weights(pairs_home, "whole"), _weights(pairs_home, "cut")
+    assert whole.keys() == cut.keys() and all(torch.equal(whole[k], cut[k]) for k in whole)
+
+    # The consolidated checkpoint is an ordinary LoRA one: diffusers reads it and the
+    # workbench merges it into its parent.
+    from workbench.models.loading import load_model
+
+    base = load_model(pairs_home / "checkpoints" / "base").transformer.state_dict()
+    merged = load_model(pairs_home / "checkpoints" / "cut").transformer.state_dict()
+    changed = [k for k in base if not torch.equal(base[k], merged[k])]
+    assert changed and all("attn" in k or "ffn" in k for k in changed)
