@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from benchmarks.common import device_name
 from training.losses import per_sample_error, regdpo_loss
+from training.parallel import parallelize
 from training.reference import FrozenReference, lora_disabled_reference
 from training.timesteps import noisy_latents
 from workbench.models.codecs import WanVAECodec
@@ -45,6 +46,7 @@ class Setting:
     fused: bool  # winner and loser in one forward
     activation_checkpointing: bool
     caches: bool  # latents and prompt embeddings encoded once, encoders offloaded
+    cp: bool = False  # context parallel over all ranks (bench memory --nproc)
 
 
 SETTINGS = {
@@ -110,12 +112,14 @@ def bench_memory(
     return out
 
 
-def _step_cost(arch, task, height, width, frames, setting: Setting, repeats, batch) -> dict:
+def _step_cost(
+    arch, task, height, width, frames, setting: Setting, repeats, batch, par=None
+) -> dict:
     runtime = pick_runtime(setting.precision, offload=setting.caches)
     _release()
     base = _current_bytes(runtime)
     try:
-        step = _prepare(arch, task, height, width, frames, setting, runtime, batch)
+        step = _prepare(arch, task, height, width, frames, setting, runtime, batch, par)
         peaks, times = [], []
         for _ in range(repeats + 1):  # the first is a warm-up
             _reset_peak(runtime)
@@ -136,8 +140,11 @@ def _step_cost(arch, task, height, width, frames, setting: Setting, repeats, bat
         _release()
 
 
-def _prepare(arch, task, height, width, frames, setting: Setting, runtime: Runtime, batch):
-    """Build the setting's model and inputs; return a closure running one optimiser step."""
+def _prepare(
+    arch, task, height, width, frames, setting: Setting, runtime: Runtime, batch, par=None
+):
+    """Build the setting's model and inputs; return a closure running one optimiser step.
+    `par`: shard the model (and a reference copy) over several processes."""
     with (
         torch.device(runtime.device) if runtime.device.type == "cuda" else contextlib.nullcontext()
     ):
@@ -157,6 +164,10 @@ def _prepare(arch, task, height, width, frames, setting: Setting, runtime: Runti
     )
     if setting.activation_checkpointing:
         apply_ac(model.transformer)
+    if par is not None:
+        parallelize(model.transformer, par, runtime)
+        if isinstance(reference, FrozenReference):
+            parallelize(reference.network, par, runtime)
     model.transformer.train()
     params = trainable_parameters(model.transformer)
     optimizer = torch.optim.AdamW(params, lr=1e-4)

@@ -16,6 +16,7 @@ from workbench import media
 from workbench.datasets import DatasetSpec, get_dataset, load_gt_frames, load_samples
 from workbench.errors import WorkbenchError
 from workbench.generation import generate
+from workbench.launch import share, wait_for_all
 from workbench.sources import GROUND_TRUTH
 from workbench.store import Store
 
@@ -121,6 +122,7 @@ def _score_missing(
     decoded once for all judges, and its scores stored in one transaction."""
     done = _scored(store, judges, [v for v, _ in videos])
     todo = [(v, s) for v, s in dict(videos).items() if any(v not in d for d in done.values())]
+    todo = share(todo)  # under torchrun: this process's part
     names = ", ".join(j.name for j in judges)
     bar = tqdm(total=len(todo), desc=f"score {names}", unit="video", disable=not progress)
     for start in range(0, len(todo), batch_size):
@@ -138,6 +140,7 @@ def _score_missing(
         store.insert("scores", rows)
         bar.update(len(batch))
     bar.close()
+    wait_for_all()  # every process's scores are stored before anyone reads them
 
 
 def _items(store: Store, spec: DatasetSpec, batch: list[tuple[str, dict]]) -> list[VideoItem]:

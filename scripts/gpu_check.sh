@@ -3,7 +3,10 @@
 #   1. correctness on CUDA: the LoRA-off, copy and cached references give one loss under bf16
 #      autocast; the workbench sampler equals diffusers' WanPipeline / WanImageToVideoPipeline;
 #   2. `workbench bench memory` on the real Wan2.1-T2V-1.3B architecture (random weights,
-#      UMT5-XXL-sized text encoder) at 480x832: naive against default, 80 GB budget.
+#      UMT5-XXL-sized text encoder) at 480x832: naive against default, 80 GB budget;
+#   3. with two or more GPUs (W9): `workbench bench memory --nproc N` over NCCL, FSDP2 alone
+#      against the full stack (fused pair, LoRA-off reference, Ulysses CP, activation
+#      checkpointing, caches), the largest frames within the per-rank budget.
 # Results land in $OUT (default ./gpu-out). Packages the machine lacks can come as wheels in
 # .whl/ (diffusers, duckdb, importlib_metadata); see the README's "GPU check".
 set -uo pipefail
@@ -39,4 +42,21 @@ r = json.load(sys.stdin)
 for row in r['rows']:
     print(row['setting'], row['frames'], 'oom' if row['oom'] else
           f\"{row['peak_mb'] / 1024:.1f} GiB {row['step_s']:.2f} s\")
+print('largest', r['largest_frames'], 'ratio', r.get('capacity_ratio_frames'))"
+
+# 3. Several GPUs: the capacity benchmark on NCCL (NCCL refuses two ranks on one device).
+GPUS=$(nvidia-smi -L | wc -l)
+if [ "$GPUS" -lt 2 ]; then
+    echo "bench memory --nproc: skipped, $GPUS GPU (NCCL needs one device per rank)"
+    exit 0
+fi
+timeout 900 python3 -m workbench bench memory --nproc "$GPUS" --arch "${ARCH:-1.3b}" \
+    --size "${SIZE:-480x832}" --budget-mb "${BUDGET_MB:-80000}" --max-frames "${MAX_FRAMES:-321}" \
+    --max-step-s 60 --out "$OUT/memory-parallel.json" 2>&1 | grep -v '^ ' | tail -n 5
+cat "$OUT/memory-parallel.json" 2>/dev/null | python3 -c "
+import json, sys
+r = json.load(sys.stdin)
+for row in r['rows']:
+    print(row['setting'], row['frames'], 'oom' if row['oom'] else
+          f\"{max(row['peak_mb_per_rank']) / 1024:.1f} GiB {row['step_s']:.2f} s\")
 print('largest', r['largest_frames'], 'ratio', r.get('capacity_ratio_frames'))"

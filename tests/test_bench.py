@@ -30,3 +30,26 @@ def test_bench_memory_reports_both_settings_and_the_largest_fitting_frames(capsy
 def test_bench_memory_refuses_frame_counts_wan_cannot_take(capsys):
     assert main(["bench", "memory", "--frames", "6"]) == 1
     assert "4k+1 frames" in capsys.readouterr().err
+
+
+def test_bench_memory_on_two_processes_searches_each_settings_largest_video(capsys):
+    """FSDP2 alone against the full stack on 2 gloo processes: every probe is reported per
+    rank, and the largest fitting frame count is one whose probe fitted and whose next
+    4k+1 did not (or the search cap)."""
+    args = ["bench", "memory", "--nproc", "2", "--arch", "tiny", "--size", "32x32",
+            "--max-frames", "9", "--budget-mb", "100000"]  # fmt: skip
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["nproc"] == 2 and result["backend"] == "gloo"
+    assert set(result["largest_frames"]) == {"fsdp", "full"}
+    assert result["settings"]["full"]["cp"] and not result["settings"]["fsdp"]["cp"]
+    for name in ("fsdp", "full"):
+        rows = [r for r in result["rows"] if r["setting"] == name]
+        assert rows and all(len(r["peak_mb_per_rank"]) == 2 and r["step_s"] > 0 for r in rows)
+        assert result["largest_frames"][name] == 9  # everything fits an unlimited budget
+    assert result["capacity_ratio_frames"] == 1.0
+
+    assert main([*args[:-1], "0.001"]) == 0  # nothing fits
+    result = json.loads(capsys.readouterr().out)
+    assert result["largest_frames"] == {"fsdp": 0, "full": 0}
+    assert "capacity_ratio_frames" not in result

@@ -10,6 +10,7 @@ from typing import Any
 from workbench.datasets import load_samples
 from workbench.errors import WorkbenchError
 from workbench.generation import generate
+from workbench.launch import is_main
 from workbench.provenance import run_row
 from workbench.store import Store, insert_rows
 
@@ -28,7 +29,8 @@ def build_gtpairs(
     progress: bool = True,
     **sampler: Any,
 ) -> dict[str, Any]:
-    """Generate the losers (cached) and store the pair set `name`.
+    """Generate the losers (cached) and store the pair set `name`. Under torchrun the
+    rollouts are shared out over the processes.
 
     `sampler` overrides the generators' sampler defaults (steps, guidance, shift).
 
@@ -60,8 +62,9 @@ def build_gtpairs(
     config = {"pairset": name, "dataset": dataset, "split": split, "generators": generators,
               "per_sample": per_sample}  # fmt: skip
     run = run_row("gtpair.build", config, seed)
-    with store.write() as con:
-        insert_rows(con, "pairs", unique)
-        insert_rows(con, "runs", [run])
+    if is_main():  # under torchrun every process has every row; one writes them
+        with store.write() as con:
+            insert_rows(con, "pairs", unique)
+            insert_rows(con, "runs", [run])
     return {"pairset": name, "pairs": len(unique), "samples": len({p["sample_id"] for p in unique}),
             "generators": generators}  # fmt: skip

@@ -24,14 +24,13 @@ from training.checkpointing import (
 from training.config import TrainConfig
 from training.data import DEFAULT_RAM_BYTES, TrainingSet, batch_draws, load_clips, load_pairs
 from training.objectives import pair_inputs, preference_objective, sft_objective
-from training.parallel import Parallel, ParallelPlan, init_parallel, launched_rank, parallelize
+from training.parallel import Parallel, ParallelPlan, init_parallel, parallelize
 from training.parallel.checkpoint import (
     SHARDS,
     load_sharded_checkpoint,
     save_sharded_checkpoint,
 )
 from training.parallel.context import check_tokens
-from training.parallel.mesh import local_device
 from training.parallel.pair import exchange_sides, pair_passes
 from training.reference import (
     CachedReference,
@@ -49,6 +48,7 @@ from workbench.checkpoints import (
 )
 from workbench.datasets import get_dataset
 from workbench.errors import WorkbenchError
+from workbench.launch import launched_rank, local_device
 from workbench.models.loading import (
     apply_lora,
     load_model,
@@ -227,7 +227,7 @@ def train(
     main = par is None or par.is_main
     out = checkpoint_dir(store, name)
     state = _previous_state(store, cfg, name, out, resume, sharded=par is not None)
-    runtime = pick_runtime(cfg.precision, offload, device=device and str(device))
+    runtime = pick_runtime(cfg.precision, offload)
     model, parent = build_model(store, cfg, runtime)
     make_trainable(model, cfg, runtime)
     model.place(runtime)

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from workbench.checkpoints import CheckpointRef, resolve_checkpoint
 from workbench.datasets import get_dataset, load_first_frame, load_samples
 from workbench.errors import WorkbenchError
+from workbench.launch import share, wait_for_all
 from workbench.models.loading import load_model, sampling_defaults
 from workbench.models.runtime import Runtime, pick_runtime
 from workbench.models.wan import WanVideoModel
@@ -73,12 +74,7 @@ def generate(
         for s in samples
     ]
     keys = [k for _, _, k in jobs]
-    have = {
-        r["key"]: r["video_id"]
-        for r in store.query(
-            "SELECT key, video_id FROM generations WHERE list_contains(?, key)", [keys]
-        )
-    }
+    have = _generated(store, keys)
     todo = [j for j in jobs if j[2] not in have]
     if todo and not allow_new:
         raise WorkbenchError(
@@ -100,17 +96,25 @@ def generate(
             seed,
         )
         store.insert("runs", [run])
-        bar = tqdm(total=len(todo), desc=f"generate {ref.name}", unit="video", disable=not progress)
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start : start + batch_size]
+        mine = share(todo)  # under torchrun: this process's part
+        bar = tqdm(total=len(mine), desc=f"generate {ref.name}", unit="video", disable=not progress)
+        for start in range(0, len(mine), batch_size):
+            batch = mine[start : start + batch_size]
             have.update(_generate_batch(store, model, ref, spec, batch, settings, run["id"]))
             bar.update(len(batch))
         bar.close()
+        wait_for_all()  # under torchrun: the other processes' videos are stored now
+        have |= _generated(store, keys)
     new = {k for _, _, k in todo}
     return [
         {"sample_id": s["id"], "seed": sd, "video_id": have[k], "new": k in new}
         for s, sd, k in jobs
     ]
+
+
+def _generated(store: Store, keys: list[str]) -> dict[str, str]:
+    rows = store.query("SELECT key, video_id FROM generations WHERE list_contains(?, key)", [keys])
+    return {r["key"]: r["video_id"] for r in rows}
 
 
 def inference_model(path, runtime: Runtime) -> WanVideoModel:

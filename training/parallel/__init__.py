@@ -7,10 +7,10 @@ import torch
 
 from training.parallel.context import apply_cp
 from training.parallel.fsdp import apply_fsdp
-from training.parallel.mesh import Parallel, ParallelPlan, init_parallel, launched_rank
+from training.parallel.mesh import Parallel, ParallelPlan, init_parallel
 from workbench.models.runtime import Runtime
 
-__all__ = ["Parallel", "ParallelPlan", "init_parallel", "launched_rank", "parallelize"]
+__all__ = ["Parallel", "ParallelPlan", "init_parallel", "parallelize"]
 
 
 def parallelize(transformer: torch.nn.Module, par: Parallel, runtime: Runtime) -> None:

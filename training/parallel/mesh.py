@@ -16,15 +16,14 @@ average; FSDP averages over all N, hence `loss_scale`.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.distributed as dist
 from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 
-from training.parallel.launch import die_with_launcher
 from workbench.errors import WorkbenchError
+from workbench.launch import die_with_launcher
 
 PAIR_MODES = ("fused", "split", "sequential")
 MESH_DIMS = ("pair", "dp_shard", "ring", "ulysses")
@@ -108,18 +107,6 @@ class Parallel:
 
     def barrier(self) -> None:
         dist.barrier()
-
-
-def launched_rank() -> int | None:
-    """This process's rank when started by torchrun (or a test's spawn), else None."""
-    return int(os.environ["RANK"]) if "RANK" in os.environ else None
-
-
-def local_device() -> torch.device | None:
-    """The accelerator this process owns under torchrun (one per process), else None."""
-    if torch.cuda.is_available() and launched_rank() is not None:
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return None
 
 
 def init_parallel(plan: ParallelPlan, device: torch.device) -> Parallel:

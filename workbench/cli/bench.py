@@ -18,7 +18,8 @@ def add_parser(subparsers) -> None:
         epilog="examples:\n"
         "  workbench bench memory        # a small Wan-shaped model on this machine (CPU: 2 min)\n"
         "  workbench bench memory --arch 1.3b --size 480x832 --frames 5,17,33,49,81 "
-        "--budget-mb 80000   # on a GPU",
+        "--budget-mb 80000   # on a GPU\n"
+        "  workbench bench memory --nproc 2   # FSDP2 alone against the full stack, 2 processes",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     benches = parser.add_subparsers(dest="bench", required=True, metavar="BENCH")
@@ -41,6 +42,14 @@ def add_parser(subparsers) -> None:
     memory.add_argument("--budget-mb", type=float, default=800.0)
     memory.add_argument("--repeats", type=int, default=3, help="timed steps after a warm-up")
     memory.add_argument("--batch", type=int, default=1, help="pairs per step")
+    memory.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="N > 1: largest frames within the per-rank budget, FSDP2 alone against the full "
+        "stack (context parallel over the N), searched instead of --frames / --settings",
+    )
+    memory.add_argument("--max-frames", type=int, default=257, help="with --nproc: search cap")
     memory.add_argument(
         "--max-step-s",
         type=float,
@@ -104,6 +113,16 @@ def run_memory(args: argparse.Namespace) -> int:
         raise WorkbenchError("Wan2.1 needs 4k+1 frames")
     if args.repeats < 0 or args.batch < 1:
         raise WorkbenchError("--repeats must be >= 0 and --batch >= 1")
+    if args.nproc < 1:
+        raise WorkbenchError("--nproc must be >= 1")
+    if args.nproc > 1:
+        from benchmarks.memory_parallel import bench_memory_parallel
+
+        result = bench_memory_parallel(args.nproc, args.arch, args.task, height, width,
+                                       args.budget_mb, args.max_frames, args.batch,
+                                       args.max_step_s)  # fmt: skip
+        _emit(args, result)
+        return 0
     _emit(
         args,
         bench_memory(

@@ -43,6 +43,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--steps", type=int, default=None, help="sampler steps (model default)")
     parser.add_argument("--guidance", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0, help="sample i uses seed + i")
+    parser.add_argument("--nproc", type=int, default=1,
+                        help="processes under torchrun, the work shared out")  # fmt: skip
     parser.set_defaults(run=run)
     judges = subparsers.add_parser("judges", help="list judges, dimensions and availability")
     judges.add_argument("--weights", type=Path, default=None)
@@ -53,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
     from evaluators.runner import default_judges, evaluate
     from evaluators.vbench import ingest_official_results
     from workbench.errors import WorkbenchError
+    from workbench.launch import relaunch
+
+    if (code := relaunch(args.argv, args.nproc)) is not None:
+        return code
 
     if not args.ckpt and args.ingest_vbench is None and args.videos is None:
         raise WorkbenchError("give --ckpt (one or more), --videos or --ingest-vbench")

@@ -26,6 +26,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--scheduler", default=None, choices=("euler", "unipc"),
                         help="default: the model's (unipc for Wan2.1 pipelines)")  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--nproc", type=int, default=1,
+                        help="processes under torchrun, the work shared out")  # fmt: skip
     parser.add_argument("--offload", action="store_true",
                         help="each part on the CPU except while it works")  # fmt: skip
     parser.set_defaults(run=run)
@@ -33,6 +35,10 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from workbench.generation import generate
+    from workbench.launch import relaunch
+
+    if (code := relaunch(args.argv, args.nproc)) is not None:
+        return code
 
     rows = generate(
         Store(args.home),

@@ -27,11 +27,17 @@ def add_parser(subparsers) -> None:
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--steps", type=int, default=None, help="sampler steps (model default)")
     build.add_argument("--guidance", type=float, default=None)
+    build.add_argument("--nproc", type=int, default=1,
+                        help="processes under torchrun, the work shared out")  # fmt: skip
     build.set_defaults(run=run_build)
 
 
 def run_build(args: argparse.Namespace) -> int:
     from training.gtpair import build_gtpairs
+    from workbench.launch import relaunch
+
+    if (code := relaunch(args.argv, args.nproc)) is not None:
+        return code
 
     generators = [g.strip() for g in args.generators.split(",") if g.strip()]
     summary = build_gtpairs(

@@ -6,9 +6,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from workbench.launch import is_main
+
 
 def emit(args, payload: Any, rows: Sequence[dict[str, Any]] | None = None) -> None:
-    """Print `payload` as JSON with --json, else `rows` (default: payload) as a table."""
+    """Print `payload` as JSON with --json, else `rows` (default: payload) as a table; under
+    torchrun, once (rank 0)."""
+    if not is_main():
+        return
     if args.json:
         print(json.dumps(payload, indent=2, default=str))
         return

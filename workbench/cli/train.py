@@ -101,9 +101,9 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
 
     from training.config import TrainConfig
-    from training.parallel import ParallelPlan, launched_rank
-    from training.parallel.launch import torchrun
+    from training.parallel import ParallelPlan
     from training.trainer import check_plan, train
+    from workbench.launch import is_main, launched_rank, torchrun
 
     names = {f.name for f in dataclasses.fields(TrainConfig)} - {"r", "lora", "tiny_patch"}
     try:
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         ram_bytes=int(args.cache_ram_mb * 2**20),
         plan=plan,
     )
-    if launched_rank() not in (None, 0):  # one answer per run
+    if not is_main():  # one answer per run
         return 0
     emit(
         args,

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from workbench.launch import local_device
+
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -67,14 +69,15 @@ class Runtime:
 def pick_runtime(
     precision: str = "auto", offload: bool = False, device: str | None = None
 ) -> Runtime:
-    """The accelerator when there is one; bf16 there and fp32 on the CPU unless told.
+    """The accelerator when there is one (under torchrun, this process's own); bf16 there and
+    fp32 on the CPU unless told.
 
     Raises:
         ValueError: unknown precision.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = torch.device(device or local_device() or ("cuda" if torch.cuda.is_available() else "cpu"))
     if precision == "auto":
         precision = "bf16" if dev.type == "cuda" else "fp32"
     return Runtime(dev, precision, offload)

@@ -1,0 +1,106 @@
+"""Several processes for one command, on one machine or many: torchrun underneath.
+
+`--nproc N` on one machine starts the same command again as N processes under torchrun
+(`relaunch`); on several machines the user starts torchrun on each (README, "Training on
+several processes"). A process torchrun started is never relaunched. Generation, GT-Pair
+rollouts and `workbench eval` split their work with `share` and meet at `wait_for_all`;
+training builds its own mesh (training/parallel/).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import torch
+
+T = TypeVar("T")
+# torch is imported where it is needed: every command's output asks `is_main`, and
+# `workbench --help` should not wait for torch.
+
+
+def launched_rank() -> int | None:
+    """This process's rank when started by torchrun (or a test's spawn), else None."""
+    return int(os.environ["RANK"]) if "RANK" in os.environ else None
+
+
+def is_main() -> bool:
+    """The process that writes what the command writes once (rank 0, or the only one)."""
+    return launched_rank() in (None, 0)
+
+
+def local_device() -> torch.device | None:
+    """The accelerator this process owns under torchrun (one per process), else None."""
+    import torch
+
+    if torch.cuda.is_available() and launched_rank() is not None:
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return None
+
+
+def relaunch(argv: Sequence[str], nproc: int) -> int | None:
+    """With `nproc` > 1 outside torchrun: run the command as `nproc` processes and return
+    their exit status. Under torchrun: join the other workers and return None (go on)."""
+    if nproc < 1:
+        raise ValueError(f"--nproc must be >= 1, got {nproc}")
+    if launched_rank() is None:
+        return torchrun(argv, nproc) if nproc > 1 else None
+    join_workers()
+    return None
+
+
+def torchrun(argv: Sequence[str], nproc: int) -> int:
+    """Run `python -m workbench ARGV` as `nproc` local processes; their exit status. (The
+    `--` keeps torchrun from reading ARGV: it takes `--r` for its own `--rdzv-*`.)
+
+    On a CPU each process gets an equal share of the cores (two torch processes with a
+    thread per core each thrash)."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc-per-node={nproc}", "-m", "workbench", "--", *argv]  # fmt: skip
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    return subprocess.run(command, env=env).returncode
+
+
+def join_workers(backend: str = "gloo") -> None:
+    """Join the process group of this torchrun launch (once)."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        die_with_launcher()
+        dist.init_process_group(backend)
+
+
+def share(items: list[T]) -> list[T]:
+    """This process's share of the work: every N-th item from its rank on (all of it
+    outside torchrun)."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        return items
+    return items[dist.get_rank() :: dist.get_world_size()]
+
+
+def wait_for_all() -> None:
+    """Meet the other processes: past this point every share's results are in the store."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier()
+
+
+def die_with_launcher() -> None:
+    """A worker of torchrun is killed when torchrun dies: torchrun starts its workers in
+    sessions of their own, so a killed torchrun (OOM killer, SIGKILL) would leave them
+    working on. Linux only (prctl PR_SET_PDEATHSIG); elsewhere nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
