@@ -188,3 +188,27 @@ def test_rollouts_and_eval_share_their_work_over_processes(pairs_home):
     again = json.loads(cli("eval", "--ckpt", "base", "--judges", "shapes-pf,technical",
                            "--steps", "2"))  # fmt: skip
     assert again == sharded
+
+
+def test_a_layout_that_does_not_fit_says_so_in_one_line(pairs_home):
+    """Refused before launch (the plan) or by the workers (the model): either way one error
+    line, however many processes said it, and no run recorded."""
+    from helpers import snapshot
+
+    env = {**os.environ, "WORKBENCH_HOME": str(pairs_home), "OMP_NUM_THREADS": "1"}
+    store = Store(pairs_home)
+    before = snapshot(store)
+    train = [SCRIPT, "train", "--method", "regdpo", "--pairs", "gt-shapes", "--init", "base",
+             "--name", "bad", "--steps", "2", "--batch-size", "4"]  # fmt: skip
+    cases = [
+        (["--nproc", "3", "--cp", "2"], "not a multiple of --cp 2"),
+        (["--nproc", "2", "--pair-parallel", "split", "--method", "sft"], "sft has no loser"),
+        (["--nproc", "3", "--cp", "3"], "256 tokens"),  # found by the 3 workers
+    ]
+    for extra, message in cases:
+        done = subprocess.run([*train, *extra], env=env, capture_output=True, text=True)
+        errors = [line for line in done.stderr.replace("\r", "\n").splitlines()
+                  if line.strip() and "%|" not in line]  # progress bars aside  # fmt: skip
+        assert done.returncode == 1 and len(errors) == 1, (extra, done.stderr[-3000:])
+        assert errors[0].startswith("error: ") and message in errors[0]
+    assert snapshot(store) == before

@@ -9,16 +9,19 @@ training builds its own mesh (training/parallel/).
 
 from __future__ import annotations
 
+import logging
 import os
-import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import torch
 
 T = TypeVar("T")
+ERRORS_ENV = "WORKBENCH_WORKER_ERRORS"
 # torch is imported where it is needed: every command's output asks `is_main`, and
 # `workbench --help` should not wait for torch.
 
@@ -54,16 +57,44 @@ def relaunch(argv: Sequence[str], nproc: int) -> int | None:
 
 
 def torchrun(argv: Sequence[str], nproc: int) -> int:
-    """Run `python -m workbench ARGV` as `nproc` local processes; their exit status. (The
-    `--` keeps torchrun from reading ARGV: it takes `--r` for its own `--rdzv-*`.)
+    """Run `python -m workbench ARGV` as `nproc` local processes under torchrun's agent, in
+    this process; their exit status. A worker's error is its own one line: torchrun's
+    report of a failed child (a traceback) is left out. (The `--` keeps torchrun from
+    reading ARGV: it takes `--r` for its own `--rdzv-*`.)
 
     On a CPU each process gets an equal share of the cores (two torch processes with a
     thread per core each thrash)."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc-per-node={nproc}", "-m", "workbench", "--", *argv]  # fmt: skip
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    return subprocess.run(command, env=env).returncode
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    args = get_args_parser().parse_args(
+        ["--standalone", f"--nproc-per-node={nproc}", "-m", "workbench", "--", *argv]
+    )
+    with tempfile.TemporaryDirectory() as errors:
+        os.environ[ERRORS_ENV] = errors
+        try:
+            run(args)
+        except ChildFailedError:
+            # Each worker wrote its error; the same one from every rank is said once.
+            said = [p.read_text() for p in sorted(Path(errors).glob("rank*.txt"))]
+            for message in dict.fromkeys(said):
+                print(f"error: {message}", file=sys.stderr)
+            return 1
+        finally:
+            del os.environ[ERRORS_ENV]
+    return 0
+
+
+def report_error(message: str) -> None:
+    """A command's one error line: on stderr, or under `torchrun` above for the launcher to
+    say once."""
+    folder = os.environ.get(ERRORS_ENV)
+    if folder and launched_rank() is not None:
+        (Path(folder) / f"rank{launched_rank():05d}.txt").write_text(message)
+    else:
+        print(f"error: {message}", file=sys.stderr)
 
 
 def join_workers(backend: str = "gloo") -> None:

@@ -22,6 +22,7 @@ from workbench.cli import (
     world,
 )
 from workbench.errors import WorkbenchError
+from workbench.launch import report_error
 from workbench.store import default_home
 
 COMMANDS = (world, data, gtpair, train, generate, evaluate, report, experiment, votes,
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args) or 0
     except WorkbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        report_error(str(exc))
         return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
