@@ -123,6 +123,9 @@ def _worker(rank: int, nproc: int, port: int, out: str, args: dict) -> None:
             "largest_frames": largest,
         }
         Path(out).write_text(json.dumps(result))
+    # Tear down together: a rank that destroys gloo's groups while its peer is still in
+    # the last collective can abort ("terminate called without an active exception").
+    dist.barrier()
     dist.destroy_process_group()
 
 

@@ -59,11 +59,10 @@ def _worker(rank: int, world: int, port: int, home: str, runs: list) -> None:
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
     torch.set_num_threads(1)  # several processes on two cores
     store = Store(home)
-    try:
-        for name, cfg, plan in runs:
-            train(store, cfg, name, progress=False, plan=plan)
-    finally:
-        dist.destroy_process_group()
+    for name, cfg, plan in runs:
+        train(store, cfg, name, progress=False, plan=plan)
+    dist.barrier()  # tear down together (see benchmarks/memory_parallel.py)
+    dist.destroy_process_group()
 
 
 def _spawn(home: Path, world: int, runs: list) -> None:
