@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from workbench.errors import WorkbenchError
+
 if TYPE_CHECKING:
     import torch
 
@@ -47,9 +49,13 @@ def local_device() -> torch.device | None:
 
 def relaunch(argv: Sequence[str], nproc: int) -> int | None:
     """With `nproc` > 1 outside torchrun: run the command as `nproc` processes and return
-    their exit status. Under torchrun: join the other workers and return None (go on)."""
+    their exit status. Under torchrun: join the other workers and return None (go on).
+
+    Raises:
+        WorkbenchError: `nproc` < 1.
+    """
     if nproc < 1:
-        raise ValueError(f"--nproc must be >= 1, got {nproc}")
+        raise WorkbenchError(f"--nproc must be >= 1, got {nproc}")
     if launched_rank() is None:
         return torchrun(argv, nproc) if nproc > 1 else None
     join_workers()
