@@ -27,7 +27,10 @@ def main(argv: list[str] | None = None) -> int:
                         "background (none: never)")  # fmt: skip
     args = parser.parse_args(argv)
 
+    from workbench.allocator import keep_freed_memory
     from workbench.app import launch, read_auth
+
+    keep_freed_memory()
 
     try:
         auth = read_auth(args.auth) if args.auth else None

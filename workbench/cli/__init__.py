@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from workbench.allocator import keep_freed_memory
 from workbench.cli import (
     bench,
     checkpoints,
@@ -53,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # a command may run itself again (train --nproc under torchrun)
+    keep_freed_memory()
     try:
         return args.run(args) or 0
     except WorkbenchError as exc:
