@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -32,3 +33,12 @@ def median_seconds(fn: Callable[[int], object], repeats: int, desc: str) -> floa
 def _sync() -> None:
     if torch.cuda.is_available():
         torch.cuda.synchronize()
+
+
+def page_faults_per_call(fn: Callable[[int], object], repeats: int) -> float:
+    """Minor page faults per call of fn(1..repeats): memory the OS hands over zeroed, which
+    `workbench.allocator` keeps from recurring every step."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for k in range(1, repeats + 1):
+        fn(k)
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / repeats

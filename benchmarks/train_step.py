@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import device_name, median_seconds
+from benchmarks.common import device_name, median_seconds, page_faults_per_call
 from training.cache import RamCache, Shelf, cached_conditions, cached_latents
 from training.config import TrainConfig
 from training.data import TrainingSet
@@ -30,6 +30,7 @@ from training.reference import CachedReference, lora_disabled_reference
 from training.timesteps import noisy_latents, sample_timesteps
 from training.trainer import make_trainable, precompute_reference, train_step
 from workbench import media
+from workbench.allocator import keep_freed_memory
 from workbench.models import EMBEDDED_BASE
 from workbench.models.loading import load_model, trainable_parameters
 from workbench.models.runtime import pick_runtime
@@ -85,6 +86,7 @@ def bench_train_step(
                                                           default_cached))  # fmt: skip
         times = {name: median_seconds(fn, repeats, f"bench train-step {name}")
                  for name, fn in arms}  # fmt: skip
+        faults = page_faults_per_call(default_cached, repeats)
         flops = _step_flops(default)
         base = _base_step(folder, samples, world, runtime)
         base_s = median_seconds(base, repeats, "bench train-step base")
@@ -103,6 +105,8 @@ def bench_train_step(
         "reference_precompute_s_per_step": precompute_s,
         "default_step_flops": flops, "default_flops_per_s": achieved,
         "matmul": {"size": matmul_size, "flops_per_s": matmul},
+        "allocator": {"keeps_freed_memory": keep_freed_memory(),
+                      "page_faults_per_step_cached_reference": faults},
         "utilisation": achieved / matmul,
         "base_training": {  # the embedded base's own recipe: SFT from scratch, batch 16
             "steps_per_s": 1 / base_s, "step_flops": base_flops,

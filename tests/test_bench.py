@@ -53,3 +53,40 @@ def test_bench_memory_on_two_processes_searches_each_settings_largest_video(caps
     result = json.loads(capsys.readouterr().out)
     assert result["largest_frames"] == {"fsdp": 0, "full": 0}
     assert "capacity_ratio_frames" not in result
+
+
+def test_bench_train_step_reports_each_path_against_the_naive_one(capsys):
+    args = ["bench", "train-step", "--batch", "2", "--repeats", "1", "--matmul-size", "64"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    paths = ("naive", "default", "default_cached_reference")
+    assert set(result["step_s"]) == set(paths) and all(result["step_s"][p] > 0 for p in paths)
+    for p in paths:
+        assert abs(result["pairs_per_s"][p] * result["step_s"][p] - 2) < 1e-9
+    step_s = result["step_s"]
+    assert abs(result["speedup_default_over_naive"] - step_s["naive"] / step_s["default"]) < 1e-9
+    assert result["default_step_flops"] > 0 and result["base_training"]["step_flops"] > 0
+    util = result["default_flops_per_s"] / result["matmul"]["flops_per_s"]
+    assert abs(result["utilisation"] - util) < 1e-9
+    assert result["allocator"]["keeps_freed_memory"] is True  # glibc here
+    assert result["allocator"]["page_faults_per_step_cached_reference"] >= 0
+
+
+def test_bench_sample_times_both_samplers_on_matching_videos(capsys):
+    args = ["bench", "sample", "--arch", "tiny", "--size", "32x32", "--frames", "5",
+            "--steps", "2", "--batch", "1", "--repeats", "1"]  # fmt: skip
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    seconds = result["seconds"]
+    assert seconds["diffusers"] > 0 and seconds["workbench"] > 0
+    ratio = seconds["diffusers"] / seconds["workbench"]
+    assert abs(result["speedup_workbench_over_diffusers"] - ratio) < 1e-9
+    assert result["max_pixel_diff"] <= 1  # the same videos, up to rounding
+
+
+def test_bench_eval_reruns_an_unchanged_checkpoint_from_the_store(capsys):
+    assert main(["bench", "eval", "--n", "2", "--judges", "technical,vbench"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["judges"] == ["technical", "vbench"]
+    assert set(result["judge_videos_per_s"]) == {"technical", "vbench"}
+    assert 0 < result["rerun_eval_s"] < result["first_eval_s"]

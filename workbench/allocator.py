@@ -6,8 +6,9 @@ activations (blocks of a few MB to tens of MB) at the end of every step, so the 
 and the next step faults the same memory back in, zeroed page by page: measured on the
 embedded model (2 CPU cores), 15-100 thousand page faults per Reg-DPO step, 16.6 million in
 a tiny study. Keeping freed memory (up to `KEEP_BYTES` at the top of the heap) removes them:
-a cached-reference step 0.36-0.43 s -> 0.33-0.35 s, the sampler 3.0 -> 3.5 videos/s
-(`workbench bench train-step`, `workbench bench sample` report the settings in force).
+a cached-reference step 0.36-0.43 s -> 0.33-0.35 s, the sampler 3.0 -> 3.5 videos/s, the
+tiny study 396 s -> 332 s. `WORKBENCH_KEEP_FREED_MEMORY=0` leaves glibc as it is (to compare:
+`workbench bench train-step` reports the page faults per step).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import os
 
 M_TRIM_THRESHOLD = -1  # glibc malloc.h
 M_MMAP_THRESHOLD = -3
@@ -26,7 +28,10 @@ KEEP_BYTES = 1 << 30
 
 @functools.cache
 def keep_freed_memory() -> bool:
-    """Set glibc's thresholds once per process; False where the C library is not glibc."""
+    """Set glibc's thresholds once per process; False where the C library is not glibc or
+    WORKBENCH_KEEP_FREED_MEMORY is 0."""
+    if os.environ.get("WORKBENCH_KEEP_FREED_MEMORY", "1") == "0":
+        return False
     name = ctypes.util.find_library("c")
     try:
         mallopt = ctypes.CDLL(name).mallopt
