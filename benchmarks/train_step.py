@@ -7,6 +7,7 @@ prompts, and runs four separate forwards (policy winner, policy loser, reference
 reference loser: the LoRA-disabled model, under no_grad).
 default: `training.trainer.train_step` itself: latents from the on-disk cache, cached prompt
 embeddings, winner and loser fused into one 2B forward, the reference likewise.
+compiled: the default with the cached reference and `train --compile` (blocks compiled).
 """
 
 from __future__ import annotations
@@ -33,17 +34,22 @@ from workbench import media
 from workbench.allocator import keep_freed_memory
 from workbench.models import EMBEDDED_BASE
 from workbench.models.loading import load_model, trainable_parameters
-from workbench.models.runtime import pick_runtime
+from workbench.models.runtime import apply_compile, pick_runtime
 from workbench.models.tiny import TinyWanConfig, build_tiny_wan
 from workbench.models.wan import Conditioning
 from workbench.world.shapes import WorldConfig, make_sample
 
 
 def bench_train_step(
-    batch: int = 8, repeats: int = 20, pairs: int = 32, matmul_size: int = 1024
+    batch: int = 8,
+    repeats: int = 20,
+    pairs: int = 32,
+    matmul_size: int = 1024,
+    compiled: bool = True,
 ) -> dict[str, Any]:
     """Median seconds per step of each path (after warm-up), pairs per second, their ratios,
-    and the default path's FLOP/s against a large matmul's."""
+    the default path's FLOP/s against a large matmul's, and (`compiled`) what `--compile`
+    costs and after how many steps it pays."""
     runtime = pick_runtime()
     world = WorldConfig()
     samples = [make_sample(world, 0, i) for i in range(2 * pairs)]
@@ -88,6 +94,7 @@ def bench_train_step(
                  for name, fn in arms}  # fmt: skip
         faults = page_faults_per_call(default_cached, repeats)
         flops = _step_flops(default)
+        compile_result = _compiled(model, default_cached, times, repeats) if compiled else None
         base = _base_step(folder, samples, world, runtime)
         base_s = median_seconds(base, repeats, "bench train-step base")
         base_flops = _step_flops(base)
@@ -105,6 +112,7 @@ def bench_train_step(
         "reference_precompute_s_per_step": precompute_s,
         "default_step_flops": flops, "default_flops_per_s": achieved,
         "matmul": {"size": matmul_size, "flops_per_s": matmul},
+        "compiled_cached_reference": compile_result,
         "allocator": {"keeps_freed_memory": keep_freed_memory(),
                       "page_faults_per_step_cached_reference": faults},
         "utilisation": achieved / matmul,
@@ -112,6 +120,22 @@ def bench_train_step(
             "steps_per_s": 1 / base_s, "step_flops": base_flops,
             "flops_per_s": base_flops / base_s, "utilisation": base_flops / base_s / matmul,
         },
+    }  # fmt: skip
+
+
+def _compiled(model, step, times: dict[str, float], repeats: int) -> dict[str, Any]:
+    """The cached-reference step with `apply_compile` (what `train --compile` does): the
+    compile's cost (its first step less an eager one), the compiled step, and the run length
+    from which it saves time."""
+    started = time.perf_counter()
+    apply_compile(model.transformer)
+    step(0)
+    compile_s = time.perf_counter() - started - times["default_cached_reference"]
+    step_s = median_seconds(step, repeats, "bench train-step compiled")
+    saved = times["default_cached_reference"] - step_s
+    return {
+        "compile_s": compile_s, "step_s": step_s, "speedup_over_naive": times["naive"] / step_s,
+        "pays_after_steps": compile_s / saved if saved > 0 else None,
     }  # fmt: skip
 
 

@@ -56,7 +56,17 @@ def test_bench_memory_on_two_processes_searches_each_settings_largest_video(caps
 
 
 def test_bench_train_step_reports_each_path_against_the_naive_one(capsys):
-    args = ["bench", "train-step", "--batch", "2", "--repeats", "1", "--matmul-size", "64"]
+    args = [
+        "bench",
+        "train-step",
+        "--batch",
+        "2",
+        "--repeats",
+        "1",
+        "--matmul-size",
+        "64",
+        "--no-compile",
+    ]  # the compiled path's numbers: test_preference
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     paths = ("naive", "default", "default_cached_reference")
@@ -68,6 +78,7 @@ def test_bench_train_step_reports_each_path_against_the_naive_one(capsys):
     assert result["default_step_flops"] > 0 and result["base_training"]["step_flops"] > 0
     util = result["default_flops_per_s"] / result["matmul"]["flops_per_s"]
     assert abs(result["utilisation"] - util) < 1e-9
+    assert result["compiled_cached_reference"] is None
     assert result["allocator"]["keeps_freed_memory"] is True  # glibc here
     assert result["allocator"]["page_faults_per_step_cached_reference"] >= 0
 

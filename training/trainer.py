@@ -55,7 +55,7 @@ from workbench.models.loading import (
     load_transformer,
     trainable_parameters,
 )
-from workbench.models.runtime import Runtime, apply_ac, pick_runtime
+from workbench.models.runtime import Runtime, apply_ac, apply_compile, pick_runtime
 from workbench.models.tiny import TinyWanConfig, build_tiny_wan
 from workbench.models.wan import WanVideoModel
 from workbench.provenance import run_row
@@ -206,20 +206,22 @@ def train(
     activation_checkpointing: bool = False,
     ram_bytes: int = DEFAULT_RAM_BYTES,
     plan: ParallelPlan | None = None,
+    compile_blocks: bool = False,
 ) -> CheckpointRef:
     """Train to `cfg.steps` and register the checkpoint `name`.
 
     `offload`, `activation_checkpointing` and `ram_bytes` (latents kept in memory; the rest
     is read from the on-disk cache) trade speed for memory without changing the numbers.
     `plan`: the layout of a run of several processes (started by torchrun, one call per
-    process); the numbers are a single process's, up to rounding.
+    process); the numbers are a single process's, up to rounding. `compile_blocks`:
+    `apply_compile` after the reference is ready (one process only for now).
 
     Raises:
         WorkbenchError: the name is taken, a run to resume is missing or differs, bad data,
             a layout that does not fit, too many non-finite steps in a row.
     """
     plan = plan or ParallelPlan()
-    check_plan(cfg, plan)
+    check_plan(cfg, plan, compile_blocks)
     if plan.nproc > 1 and launched_rank() is None:
         raise WorkbenchError(f"--nproc {plan.nproc} runs under torchrun (the CLI starts it)")
     device = local_device()
@@ -249,6 +251,8 @@ def train(
         if live is not None and isinstance(live[0], FrozenReference):
             parallelize(live[0].network, par, runtime)
     reference = build_reference(store, cfg, model, data, runtime, live, saved_table, main)
+    if compile_blocks:
+        apply_compile(model.transformer)
     model.transformer.train()
     params = trainable_parameters(model.transformer)
     params += trainable_parameters(model.prompts.text_encoder)
@@ -452,7 +456,7 @@ def _main_first(par: Parallel | None) -> Iterator[None]:
         par.barrier()
 
 
-def check_plan(cfg: TrainConfig, plan: ParallelPlan) -> None:
+def check_plan(cfg: TrainConfig, plan: ParallelPlan, compile_blocks: bool = False) -> None:
     """Refuse a layout the run cannot use, before any process starts work.
 
     Raises:
@@ -460,6 +464,8 @@ def check_plan(cfg: TrainConfig, plan: ParallelPlan) -> None:
     """
     if plan.nproc == 1:
         return
+    if compile_blocks:
+        raise WorkbenchError("--compile runs on one process (untried with FSDP2 and CP)")
     if cfg.init == "tiny":
         raise WorkbenchError("several processes fine-tune a checkpoint; train --init tiny on one")
     if plan.pair == "split" and cfg.method == "sft":

@@ -66,6 +66,7 @@ def add_parser(subparsers) -> None:
     step.add_argument("--batch", type=int, default=8, help="pairs per step")
     step.add_argument("--repeats", type=int, default=20, help="timed steps after a warm-up")
     step.add_argument("--matmul-size", type=int, default=1024)
+    step.add_argument("--no-compile", action="store_true", help="skip the compiled path")
 
     sample = _bench(
         benches,
@@ -146,7 +147,8 @@ def run_train_step(args: argparse.Namespace) -> int:
 
     if args.batch < 1 or args.repeats < 1 or args.matmul_size < 1:
         raise WorkbenchError("--batch, --repeats and --matmul-size must be >= 1")
-    _emit(args, bench_train_step(args.batch, args.repeats, matmul_size=args.matmul_size))
+    _emit(args, bench_train_step(args.batch, args.repeats, matmul_size=args.matmul_size,
+                                 compiled=not args.no_compile))  # fmt: skip
     return 0
 
 
