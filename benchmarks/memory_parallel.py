@@ -19,20 +19,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from tqdm.auto import tqdm
 
 from benchmarks.common import device_name
 from benchmarks.memory import Setting, _step_cost
 from training.parallel import ParallelPlan, init_parallel
-from workbench.launch import local_device
+from workbench.launch import local_device, spawn
 
 SETTINGS = {
     "fsdp": Setting("auto", "copy", fused=False, activation_checkpointing=False, caches=False),
@@ -59,7 +57,7 @@ def bench_memory_parallel(
                 max_frames=max_frames, batch=batch, max_step_s=max_step_s)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        mp.spawn(_worker, args=(nproc, _free_port(), str(out), args), nprocs=nproc)
+        spawn(_worker, nproc, str(out), args)
         result = json.loads(out.read_text())
     result["settings"] = {n: s.__dict__ for n, s in SETTINGS.items()}
     if result["largest_frames"]["fsdp"]:
@@ -69,12 +67,9 @@ def bench_memory_parallel(
     return result
 
 
-def _worker(rank: int, nproc: int, port: int, out: str, args: dict) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(nproc),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
+def _worker(rank: int, out: str, args: dict) -> None:
+    nproc = int(os.environ["WORLD_SIZE"])
     device = local_device() or torch.device("cpu")
-    if device.type == "cpu":  # the cores shared out, or the processes thrash
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // nproc))
     rows: list[dict[str, Any]] = []
     largest = {}
     bar = tqdm(desc="bench memory probes", unit="probe", disable=rank != 0)
@@ -123,10 +118,6 @@ def _worker(rank: int, nproc: int, port: int, out: str, args: dict) -> None:
             "largest_frames": largest,
         }
         Path(out).write_text(json.dumps(result))
-    # Tear down together: a rank that destroys gloo's groups while its peer is still in
-    # the last collective can abort ("terminate called without an active exception").
-    dist.barrier()
-    dist.destroy_process_group()
 
 
 def _largest_fit(probe, budget_mb: float, max_frames: int, max_step_s: float) -> int:
@@ -149,9 +140,3 @@ def _largest_fit(probe, budget_mb: float, max_frames: int, max_step_s: float) ->
         else:
             misfit = mid
     return 4 * fit + 1 if fit else 0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -4,7 +4,6 @@ the app."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.launch import free_port
 from workbench.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,12 +45,6 @@ def centroids(mask: np.ndarray) -> np.ndarray:
         ys, xs = np.nonzero(m)
         out.append((xs.mean(), ys.mean()))
     return np.asarray(out)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_app(home: Path, *extra: str, auth: tuple[str, str] | None = None):

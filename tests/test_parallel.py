@@ -12,15 +12,13 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
-from helpers import free_port
 from safetensors.torch import load_file
 
 from training.config import TrainConfig
 from training.parallel import ParallelPlan
 from training.trainer import train
 from workbench.cli import main
+from workbench.launch import spawn
 from workbench.store import Store
 
 SCRIPT = str(Path(sys.executable).parent / "workbench")
@@ -54,19 +52,14 @@ def _config(method: str, **extra) -> TrainConfig:
                        lr=1e-4, checkpoint_every=2, **extra)  # fmt: skip
 
 
-def _worker(rank: int, world: int, port: int, home: str, runs: list) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
-    torch.set_num_threads(1)  # several processes on two cores
+def _worker(rank: int, home: str, runs: list) -> None:
     store = Store(home)
     for name, cfg, plan in runs:
         train(store, cfg, name, progress=False, plan=plan)
-    dist.barrier()  # tear down together (see benchmarks/memory_parallel.py)
-    dist.destroy_process_group()
 
 
 def _spawn(home: Path, world: int, runs: list) -> None:
-    mp.spawn(_worker, args=(world, free_port(), str(home), runs), nprocs=world)
+    spawn(_worker, world, str(home), runs)
 
 
 def _metrics(store: Store, name: str) -> dict[tuple[int, str], float]:

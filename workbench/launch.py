@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench.errors import WorkbenchError
 
@@ -141,3 +142,35 @@ def die_with_launcher() -> None:
 
     pr_set_pdeathsig = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def spawn(fn: Callable[..., None], nproc: int, *args: Any) -> None:
+    """fn(rank, *args) in `nproc` new processes on this machine, joined the way torchrun joins
+    its workers (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR / PORT in the environment), each
+    with its share of the CPU cores. For benchmarks and tests that drive several processes
+    from Python; the CLI goes through `torchrun`. `fn` must be importable (a module's)."""
+    import torch.multiprocessing as mp
+
+    mp.spawn(_spawned, args=(nproc, free_port(), fn, args), nprocs=nproc)
+
+
+def _spawned(rank: int, nproc: int, port: int, fn: Callable[..., None], args: tuple) -> None:
+    import torch
+    import torch.distributed as dist
+
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(nproc),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // nproc))  # or the processes thrash
+    fn(rank, *args)
+    if dist.is_initialized():
+        # Tear down together: a rank that destroys gloo's groups while its peer is still in
+        # the last collective can abort ("terminate called without an active exception").
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
