@@ -4,6 +4,8 @@
 #      autocast; the workbench sampler equals diffusers' WanPipeline / WanImageToVideoPipeline;
 #   2. `workbench bench memory` on the real Wan2.1-T2V-1.3B architecture (random weights,
 #      UMT5-XXL-sized text encoder) at 480x832: naive against default, 80 GB budget;
+#   2b. `workbench bench train-step` (W10): naive, default, cached reference and compiled
+#      Reg-DPO steps of the embedded model on the GPU (about 2 minutes);
 #   3. with two or more GPUs (W9): `workbench bench memory --nproc N` over NCCL, FSDP2 alone
 #      against the full stack (fused pair, LoRA-off reference, Ulysses CP, activation
 #      checkpointing, caches), the largest frames within the per-rank budget.
@@ -33,6 +35,13 @@ grep -E "^(PASSED|FAILED|ERROR|E  )|passed|failed" "$OUT/pytest.txt" | head -n 4
 
 # ARCH, SIZE, FRAMES, BUDGET_MB override the sizes (a dry run on a CPU: ARCH=tiny SIZE=32x32).
 [ "${SKIP_BENCH:-0}" = 1 ] && exit 0
+timeout 240 python3 -m workbench bench train-step --out "$OUT/train-step.json" >"$OUT/train-step.log" 2>&1
+cat "$OUT/train-step.json" 2>/dev/null | python3 -c "
+import json, sys
+r = json.load(sys.stdin)
+print('train-step s', {k: round(v, 4) for k, v in r['step_s'].items()}, 'compiled',
+      r['compiled_cached_reference'], 'utilisation', round(r['utilisation'], 3))" ||
+    tail -n 3 "$OUT/train-step.log"
 timeout 420 python3 -m workbench bench memory --arch "${ARCH:-1.3b}" --size "${SIZE:-480x832}" \
     --frames "${FRAMES:-5,9,17,33,49,81,121}" --budget-mb "${BUDGET_MB:-80000}" --repeats 1 --max-step-s 60 \
     --out "$OUT/memory.json" 2>&1 | grep -v '^ ' | tail -n 5
