@@ -56,17 +56,9 @@ def test_bench_memory_on_two_processes_searches_each_settings_largest_video(caps
 
 
 def test_bench_train_step_reports_each_path_against_the_naive_one(capsys):
-    args = [
-        "bench",
-        "train-step",
-        "--batch",
-        "2",
-        "--repeats",
-        "1",
-        "--matmul-size",
-        "64",
-        "--no-compile",
-    ]  # the compiled path's numbers: test_preference
+    # --no-compile: test_preference checks what `train --compile` does
+    args = ["bench", "train-step", "--batch", "2", "--repeats", "1", "--matmul-size", "64",
+            "--no-compile"]  # fmt: skip
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     paths = ("naive", "default", "default_cached_reference")

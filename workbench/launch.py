@@ -74,7 +74,7 @@ def torchrun(argv: Sequence[str], nproc: int) -> int:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    os.environ.setdefault("OMP_NUM_THREADS", str(cpu_share(nproc)))
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     args = get_args_parser().parse_args(
         ["--standalone", f"--nproc-per-node={nproc}", "-m", "workbench", "--", *argv]
@@ -92,6 +92,12 @@ def torchrun(argv: Sequence[str], nproc: int) -> int:
         finally:
             del os.environ[ERRORS_ENV]
     return 0
+
+
+def cpu_share(nproc: int) -> int:
+    """Threads for each of `nproc` processes on this machine: two torch processes with a
+    thread per core each thrash (a LoRA step measured 20x slower)."""
+    return max(1, (os.cpu_count() or 1) // nproc)
 
 
 def report_error(message: str) -> None:
@@ -160,7 +166,7 @@ def _spawned(rank: int, nproc: int, port: int, fn: Callable[..., None], args: tu
 
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(nproc),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // nproc))  # or the processes thrash
+    torch.set_num_threads(cpu_share(nproc))
     fn(rank, *args)
     if dist.is_initialized():
         # Tear down together: a rank that destroys gloo's groups while its peer is still in
