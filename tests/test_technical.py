@@ -1,8 +1,5 @@
 """The weight-free technical judge ranks a real-looking clip above its own damaged copies."""
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pytest
 from helpers import box_blur
@@ -42,8 +39,7 @@ def natural_clip(seed: int, frames: int = 16, size: int = 96) -> np.ndarray:
 
 
 def compressed(frames):
-    with tempfile.TemporaryDirectory() as tmp:
-        return media.read_video(media.write_mp4(Path(tmp) / "c.mp4", frames, 16, crf=44))[0]
+    return media.h264_round_trip(frames, 16, crf=44)
 
 
 def blurred(frames):
@@ -62,7 +58,13 @@ def frame_dropped(frames):
     return out
 
 
-@pytest.mark.parametrize("damage", [compressed, blurred, noised, frame_dropped],
+def held_then_jumped(frames):
+    """Each frame held for four frames, then the clip jumps to where it should be by then (a
+    generator that freezes and catches up)."""
+    return frames[np.arange(len(frames)) // 4 * 4]
+
+
+@pytest.mark.parametrize("damage", [compressed, blurred, noised, frame_dropped, held_then_jumped],
                          ids=lambda f: f.__name__)  # fmt: skip
 def test_overall_prefers_a_clip_over_its_damaged_copy(damage):
     for seed in range(4):
@@ -84,3 +86,20 @@ def test_components_name_the_fault():
     assert technical_quality(compressed(clip))["blockiness"] > base["blockiness"]
     still = np.repeat(clip[:1], 8, axis=0)
     assert technical_quality(still)["stutter"] == 0.0, "a still clip does not stutter"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_holds_and_still_clips_are_named(seed):
+    """A clip that holds and jumps stutters and reads almost no motion; a frozen one (its first
+    frame repeated) and a still shot (fresh sensor noise in each frame) read no motion and no
+    stutter; the original moves."""
+    clip = natural_clip(seed)
+    noise = np.random.default_rng(seed).normal(0, 1.5, clip.shape)
+    still_shot = np.clip(np.rint(clip[:1] + noise), 0, 255).astype(np.uint8)
+    cases = {"original": clip, "held": held_then_jumped(clip), "frozen": clip[:1].repeat(16, 0),
+             "still shot": still_shot}  # fmt: skip
+    scores = {k: technical_quality(media.h264_round_trip(v, 16)) for k, v in cases.items()}
+    assert scores["original"]["stutter"] == 0.0 and scores["original"]["motion"] > 2.0, scores
+    assert scores["held"]["stutter"] > 0.7 and scores["held"]["motion"] < 0.2, scores
+    for still in ("frozen", "still shot"):
+        assert scores[still]["stutter"] == 0.0 and scores[still]["motion"] < 0.5, scores

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from workbench import yuv
 from workbench.errors import WorkbenchError
 
 
@@ -22,9 +23,18 @@ class MediaError(WorkbenchError):
     """A video or image the workbench cannot use; the message says why."""
 
 
+# libx264 settings that give the same bytes on every x86-64 processor with SSSE3 (any from the
+# last fifteen years): one thread, and no macroblock tree, whose float propagation rounds
+# differently in its SSE2 / AVX / AVX-512 versions (docs/determinism.md has the measurements).
+X264_PARAMS = "mbtree=0"
+# BT.601, limited range: what workbench.yuv computes, tagged so browsers decode it the same way.
+BT601, TV_RANGE = 6, 1  # FFmpeg's AVCOL_SPC / AVCOL_PRI / AVCOL_TRC_SMPTE170M, AVCOL_RANGE_MPEG
+
+
 def write_mp4(path: str | Path, frames: np.ndarray, fps: int, crf: int = 12) -> Path:
     """H.264, yuv420p, moov atom first (faststart): plays in every browser.
 
+    The same frames give the same file on every machine (see X264_PARAMS and workbench.yuv).
     crf 12 keeps the tiny world's colours within a few levels of the source.
     """
     import av  # PyAV loads FFmpeg: only where a video is written or read
@@ -36,22 +46,27 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: int, crf: int = 12) -> 
         stream = out.add_stream("libx264", rate=Fraction(fps))
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
-        # One thread and no scenecut randomness: identical frames give identical bytes.
-        stream.options = {"crf": str(crf), "preset": "medium", "threads": "1"}
+        context = stream.codec_context
+        context.colorspace = context.color_primaries = context.color_trc = BT601
+        context.color_range = TV_RANGE
+        stream.options = {"crf": str(crf), "preset": "medium", "threads": "1",
+                          "x264-params": X264_PARAMS}  # fmt: skip
         for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+            picture = av.VideoFrame.from_ndarray(yuv.rgb_to_yuv420p(frame), format="yuv420p")
+            picture.colorspace, picture.color_range = BT601, TV_RANGE
+            for packet in stream.encode(picture):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
     return path
 
 
-def h264_round_trip(frames: np.ndarray, fps: int = 8) -> np.ndarray:
+def h264_round_trip(frames: np.ndarray, fps: int = 8, crf: int = 12) -> np.ndarray:
     """The frames as every stored video holds them: through `write_mp4` and back. Judges
     compare a video with its truth after the same codec, so H.264's halved colour
     resolution is not counted as the generator's fault."""
     with tempfile.TemporaryDirectory() as tmp:
-        return read_video(write_mp4(Path(tmp) / "clip.mp4", frames, fps))[0]
+        return read_video(write_mp4(Path(tmp) / "clip.mp4", frames, fps, crf))[0]
 
 
 def _check_frames(frames: np.ndarray) -> np.ndarray:
@@ -91,7 +106,7 @@ def read_video(path: str | Path) -> tuple[np.ndarray, float]:
             if side > MAX_SIDE:  # decoding it would take gigabytes
                 raise MediaError(f"{path.name}: {side} px is larger than {MAX_SIDE} px; "
                                  "scale it down first")  # fmt: skip
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+            frames = [to_rgb(f) for f in container.decode(stream)]
     except MediaError:
         raise
     except av.error.InvalidDataError as exc:
@@ -103,6 +118,22 @@ def read_video(path: str | Path) -> tuple[np.ndarray, float]:
     if fps <= 0:
         raise MediaError(f"{path.name}: unknown frame rate")
     return np.stack(frames), fps
+
+
+# Colourspaces the BT.601 integer conversion is right for: unspecified, BT.470BG, SMPTE 170M.
+_BT601_TAGS = (2, 5, 6)
+
+
+def to_rgb(frame) -> np.ndarray:
+    """A decoded frame as (H, W, 3) uint8. Limited-range BT.601 4:2:0 (every video the
+    workbench writes) is converted by workbench.yuv, identically on every machine; anything
+    else by FFmpeg's swscale, whose rounding may differ between processors."""
+    even = frame.width % 2 == 0 and frame.height % 2 == 0
+    full_range = frame.color_range == 2  # AVCOL_RANGE_JPEG
+    bt601 = frame.colorspace in _BT601_TAGS
+    if frame.format.name == "yuv420p" and bt601 and even and not full_range:
+        return yuv.yuv420p_to_rgb(frame.to_ndarray())
+    return frame.to_ndarray(format="rgb24")
 
 
 def resample(frames: np.ndarray, src_fps: float, dst_fps: float, n_frames: int) -> np.ndarray:
