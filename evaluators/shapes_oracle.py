@@ -80,24 +80,59 @@ def colour_present(frames: np.ndarray, attributes: dict, obj: dict) -> bool:
     return float(np.median(counts)) >= PRESENT * np.pi * obj["radius"] ** 2
 
 
-def read_motion(mask: np.ndarray, min_shift: float = 2.0) -> str | None:
-    """The motion whose direction best matches the centroid's path (or the area's change).
+# -- motion, frame by frame against the truth's track -----------------------------------------
 
-    None when the object is missing in some frame or barely moves.
+DEAD_ZONE = 0.2  # px: a step smaller than this is H.264 jitter, not progress
+STEP_TOLERANCE = 1.0  # px: a step this far from the truth's is a jump, reversal or hold
+ACCEL_TOLERANCE = 0.75  # px: a path bending this far from the truth's in one frame jumps or jitters
+
+
+def track(alpha: np.ndarray, true_alpha: np.ndarray) -> np.ndarray:
+    """(T, 3) per-frame centre x, y and circle-equivalent radius sqrt(area / pi) of one
+    object's coverage; NaN in frames where less than half its true area is drawn."""
+    area = alpha.sum(axis=(1, 2))
+    ys, xs = np.indices(alpha.shape[1:]) + 0.5
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.stack([(alpha * xs).sum((1, 2)) / area, (alpha * ys).sum((1, 2)) / area,
+                        np.sqrt(area / np.pi)], axis=1)  # fmt: skip
+    drawn = (alpha > 0.5).sum((1, 2)) >= 0.5 * np.maximum((true_alpha > 0.5).sum((1, 2)), 1)
+    out[~drawn] = np.nan
+    return out
+
+
+def _progress(path: np.ndarray, motion: str) -> np.ndarray:
+    """Per step, how far the object went the prompted way (px; its radius for grow / shrink)."""
+    dx, dy, dr = MOTIONS[motion]
+    return np.diff(path, axis=0) @ np.array([dx, dy, dr])
+
+
+def motion_following(seen: np.ndarray, truth: np.ndarray, motion: str) -> dict[str, float]:
+    """How the drawn object's track follows the truth's, both from `track`.
+
+    direction: share of steps that progress the prompted way (past H.264 jitter);
+    travel: the net progress against the truth's, min / max, full marks within 20%;
+    continuity: share of steps within STEP_TOLERANCE of the truth's step (no jump, reversal,
+        hold or vanished frame);
+    dynamics: how much it moves at all, any way, against how much the truth moves (0: still).
     """
-    areas = mask.sum(axis=(1, 2))
-    if (areas == 0).any():
-        return None
-    ys, xs = np.indices(mask.shape[1:])
-    cx = (mask * xs).sum(axis=(1, 2)) / areas
-    cy = (mask * ys).sum(axis=(1, 2)) / areas
-    shift = np.array([cx[-1] - cx[0], cy[-1] - cy[0]])
-    growth = areas[-1] / areas[0]
-    if np.linalg.norm(shift) >= min_shift and max(growth, 1 / growth) < 1.8:
-        return max(("left", "right", "up", "down"), key=lambda m: float(shift @ MOTIONS[m][:2]))
-    if max(growth, 1 / growth) >= 1.8:
-        return "grow" if growth > 1 else "shrink"
-    return None
+    step, true_step = _progress(seen, motion), _progress(truth, motion)
+    direction = float(np.mean(step > DEAD_ZONE)) if np.any(true_step > DEAD_ZONE) else 1.0
+    drawn = np.flatnonzero(~np.isnan(seen[:, 0]))
+    net = true_net = 0.0
+    if len(drawn) >= 2:
+        first, last = drawn[0], drawn[-1]
+        net = float((seen[last] - seen[first]) @ np.array(MOTIONS[motion]))
+        true_net = float((truth[last] - truth[first]) @ np.array(MOTIONS[motion]))
+    ratio = min(net, true_net) / max(net, true_net) if min(net, true_net) > 0 else 0.0
+    deviation = np.linalg.norm(np.diff(seen, axis=0) - np.diff(truth, axis=0), axis=1)
+    moved = np.nansum(np.linalg.norm(np.diff(seen, axis=0), axis=1))
+    true_moved = np.nansum(np.linalg.norm(np.diff(truth, axis=0), axis=1))
+    return {
+        "direction": direction,
+        "travel": min(1.0, ratio / 0.8) if true_net > 0 else float(abs(net) < 1.0),
+        "continuity": float(np.mean(deviation <= STEP_TOLERANCE)),  # NaN (not drawn) fails
+        "dynamics": float(min(1.0, moved / true_moved)) if true_moved > 0 else 1.0,
+    }
 
 
 def shape_fits(alpha: np.ndarray) -> dict[str, float] | None:
@@ -135,32 +170,48 @@ def read_shape(alpha: np.ndarray) -> str | None:
     return max(median, key=median.get)
 
 
-def read_objects(frames: np.ndarray, attributes: dict) -> list[dict[str, str | bool | None]]:
-    """Per stated object: is its colour drawn, and which shape and motion does it show."""
+MOTION_PARTS = ("direction", "travel", "continuity", "dynamics")
+
+
+def read_objects(
+    frames: np.ndarray, attributes: dict, reference: np.ndarray
+) -> list[dict[str, object]]:
+    """Per stated object: is its colour drawn, which shape it shows, and how its track follows
+    the truth's (read the same way from the exact render `reference`)."""
+    seen, truth = object_coverages(frames, attributes), object_coverages(reference, attributes)
     reads = []
-    for obj, alpha in zip(attributes["objects"], object_coverages(frames, attributes), strict=True):
+    for obj, alpha, true_alpha in zip(attributes["objects"], seen, truth, strict=True):
         present = colour_present(frames, attributes, obj)
+        following = motion_following(track(alpha, true_alpha), track(true_alpha, true_alpha),
+                                     obj["motion"])  # fmt: skip
         reads.append({
             "color": present,
             "shape": read_shape(alpha) if present else None,
-            "motion": read_motion(alpha > 0.5) if present else None,
+            **{part: following[part] if present else 0.0 for part in MOTION_PARTS},
         })  # fmt: skip
     return reads
 
 
-def prompt_following(frames: np.ndarray, attributes: dict) -> dict[str, float]:
-    """1 / 0 per attribute read back from the clip (averaged over stated objects), and their
-    mean. An unclear silhouette scores 0 for every shape."""
-    pairs = list(zip(read_objects(frames, attributes), attributes["objects"], strict=True))
+def prompt_following(
+    frames: np.ndarray, attributes: dict, reference: np.ndarray
+) -> dict[str, float]:
+    """Per attribute read back from the clip (averaged over stated objects) and their mean.
+    shape, colour, background: 1 / 0 (an unclear silhouette scores 0 for every shape);
+    motion: the least of direction, travel and continuity (see motion_following): credited
+    only as far as the object goes the prompted way, step by step, as far as the truth."""
+    if reference is None or reference.shape != frames.shape:
+        raise ValueError("shapes PF needs the exact reference render of the same shape")
+    pairs = list(zip(read_objects(frames, attributes, reference), attributes["objects"],
+                     strict=True))  # fmt: skip
     scores = {
         "shape": np.mean([read["shape"] == obj["shape"] for read, obj in pairs]),
         "color": np.mean([read["color"] for read, _ in pairs]),
         "background": nearest(border_colour(frames), BACKGROUNDS) == attributes["background"],
-        "motion": np.mean([read["motion"] == obj["motion"] for read, obj in pairs]),
+        "motion": np.mean([min(r["direction"], r["travel"], r["continuity"]) for r, _ in pairs]),
     }
-    scores = {k: float(v) for k, v in scores.items()}
-    scores["overall"] = float(np.mean(list(scores.values())))
-    return scores
+    scores["overall"] = np.mean(list(scores.values()))
+    scores.update({part: np.mean([read[part] for read, _ in pairs]) for part in MOTION_PARTS})
+    return {k: float(v) for k, v in scores.items()}
 
 
 # -- visual quality against what the world renders -----------------------------------------
@@ -235,8 +286,16 @@ def visual_quality(frames: np.ndarray, attributes: dict, reference: np.ndarray) 
     color_fidelity: each object's median colour against the stated one;
     background: share of the pixels that should be background (away from where the object
         is and where it should be) that have the background colour: tears and grids;
-    stability: no global brightness jumps between frames (flicker).
-    overall: the geometric mean of the seven.
+    stability: no global brightness jumps between frames (flicker);
+    and what a person sees as a temporal defect, each defect halving the score (one frame in
+    which the object flashes away is glaring, however long the clip):
+    smoothness: frames in which an object's path bends more than the truth's (jumps, jitter,
+        holds that catch up, reversals);
+    persistence: frames in which an object is not drawn (vanishes, or is under half its size);
+    background_continuity: frame pairs in which the background changes (ghosts, flashes).
+    overall: the geometric mean of the first seven times the product of the temporal three to
+        the same 1/7 power: one temporal defect costs what one component at 0.5 costs, and
+        adding dimensions does not dilute the spatial ones.
     """
     if reference is None or reference.shape != frames.shape:
         raise ValueError("shapes VQ needs the exact reference render of the same shape")
@@ -259,8 +318,29 @@ def visual_quality(frames: np.ndarray, attributes: dict, reference: np.ndarray) 
                              / 32, 1.0),
     }  # fmt: skip
     scores = {k: float(v) for k, v in scores.items()}
-    scores["overall"] = geometric_mean(list(scores.values()))
+    temporal = temporal_defects(frames, seen, truth, background_area)
+    spatial = geometric_mean(list(scores.values()))
+    scores.update(temporal)
+    scores["overall"] = spatial * float(np.prod(list(temporal.values()))) ** (1 / 7)
     return scores
+
+
+def temporal_defects(
+    frames: np.ndarray, seen: list[np.ndarray], truth: list[np.ndarray], background: np.ndarray
+) -> dict[str, float]:
+    """smoothness, persistence and background_continuity of visual_quality: 0.5 ** defects."""
+    bends = missing = 0
+    for alpha, true_alpha in zip(seen, truth, strict=True):
+        path, true_path = track(alpha, true_alpha), track(true_alpha, true_alpha)
+        missing += int(np.isnan(path[:, 0]).sum())
+        bend = np.linalg.norm(np.diff(path, 2, axis=0) - np.diff(true_path, 2, axis=0), axis=1)
+        bends += int((bend[~np.isnan(bend)] > ACCEL_TOLERANCE).sum())
+    steady = background[1:] & background[:-1]
+    change = np.abs(np.diff(frames.astype(np.int32), axis=0)).sum(-1) > 30
+    changed_pairs = int(sum((c[m].mean() if m.any() else 0.0) > 0.01
+                            for c, m in zip(change, steady, strict=True)))  # fmt: skip
+    return {"smoothness": 0.5**bends, "persistence": 0.5**missing,
+            "background_continuity": 0.5**changed_pairs}  # fmt: skip
 
 
 def _object_regions(seen: list[np.ndarray], truth: list[np.ndarray]) -> np.ndarray:

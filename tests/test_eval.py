@@ -24,7 +24,7 @@ def test_eval_scores_once_and_the_rerun_reuses_everything(home, capsys):
     assert means[("gt", "shapes-vq", "overall")] > means[("base", "shapes-vq", "overall")]
     store = Store(home)
     count = store.query("SELECT count(*) AS n FROM scores")[0]["n"]
-    assert count == 2 * 3 * (5 + 8 + 6 + 1)  # two sources x 3 videos x dimensions
+    assert count == 2 * 3 * (9 + 11 + 7 + 1)  # two sources x 3 videos x dimensions
 
     before = snapshot(store)
     started = time.perf_counter()
