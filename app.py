@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, default=None, help=f"default {default_home()}")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default local only)")
     parser.add_argument("--port", type=int, default=None, help="default 7860 or the next free")
-    parser.add_argument("--auth", type=Path, default=None, help="file of user:password lines")
+    parser.add_argument("--auth", type=Path, default=None,
+                        help="file of user:password lines (user:password:annotator: sees the "
+                        "battles only)")  # fmt: skip
     parser.add_argument("--share", action="store_true", help="public Gradio link (needs internet)")
     parser.add_argument("--study", default="tiny", choices=("tiny", "smoke", "none"),
                         help="on an empty home, run the paper's study with this preset in the "
@@ -28,16 +30,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from workbench.allocator import keep_freed_memory
-    from workbench.app import launch, read_auth
+    from workbench.app import launch
+    from workbench.app.access import read_auth
 
     keep_freed_memory()
 
     try:
-        auth = read_auth(args.auth) if args.auth else None
+        auth, access = read_auth(args.auth) if args.auth else (None, None)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    launch(args.home or default_home(), args.host, args.port, auth, args.share, study=args.study)
+    launch(args.home or default_home(), args.host, args.port, auth, args.share, study=args.study,
+           access=access)  # fmt: skip
     return 0
 
 

@@ -122,17 +122,27 @@ def test_annotated_pairs_become_a_pair_set_and_a_csv(app):
     assert battle["kind"] == "rollouts" and battle["video_a"] != battle["video_b"]
     assert battle["source_a"].startswith("base (seed") and "seed" not in shown
     client.predict("carol", battle_id, "A is better", "A is better", api_name="/vote_annotate")
-    message = client.predict("annotated", 2, api_name="/build_pairs")
+    # One person's VQ and PF answers are one annotator, not two agreeing votes.
+    assert "no pair of rollouts has 2 annotator(s)" in client.predict(
+        "annotated", 2, "both", api_name="/build_pairs")  # fmt: skip
+    message = client.predict("annotated", 1, "both", api_name="/build_pairs")
     assert "Pair set **annotated**" in message
     pairs = store.query("SELECT * FROM pairs WHERE pairset = 'annotated'")
     assert (battle["video_a"], battle["video_b"]) in {(p["winner_video"], p["loser_video"])
                                                       for p in pairs}  # fmt: skip
     assert all(p["kind"] == "annotated" for p in pairs)
-    assert "exists" in client.predict("annotated", 1, api_name="/build_pairs")
+    rollout_videos = {v for b in store.query("SELECT * FROM battles WHERE kind = 'rollouts'")
+                      for v in (b["video_a"], b["video_b"])}  # fmt: skip
+    assert {p["winner_video"] for p in pairs} <= rollout_videos, "never from Vote-tab battles"
+    assert "exists" in client.predict("annotated", 1, "both", api_name="/build_pairs")
     exported = client.predict(api_name="/export_votes")
     with open(exported) as fh:
         rows = list(csv.DictReader(fh))
-    assert {"prompt", "video_a", "video_b", "vq", "pf", "annotator", "time"} <= set(rows[0])
+    assert {"battle", "kind", "prompt", "video_a", "video_b", "source_a", "source_b", "vq", "pf",
+            "annotator", "time"} <= set(rows[0])  # fmt: skip
+    assert {r["kind"] for r in rows} == {"checkpoints", "rollouts"}
+    carol = next(r for r in rows if r["annotator"] == "carol")
+    assert carol["battle"] == battle_id and carol["source_a"] == battle["source_a"]
     assert {"carol", "alice"} <= {r["annotator"] for r in rows}
     assert {r["vq"] for r in rows} <= {"A", "B", "same", "both_bad"}
 
@@ -147,7 +157,7 @@ def test_votes_leave_through_the_command_line(app, tmp_path, capsys):
     assert app["store"].query("SELECT count(*) AS n FROM pairs WHERE pairset = 'cli'")[0]["n"]
     capsys.readouterr()
     assert main(["--home", home, "pairs", "from-votes", "--name", "x", "--min-agree", "99"]) == 1
-    assert "no voted pair reaches 99 agreeing votes" in capsys.readouterr().err
+    assert "no pair of rollouts has 99 annotator(s) agreeing on both" in capsys.readouterr().err
 
 
 def test_leaderboard_agreement_training_and_compare_answer(app):
@@ -241,20 +251,101 @@ def test_only_the_media_folder_is_served(app):
         assert refused.value.code in (403, 404), path
 
 
-def test_with_auth_the_login_signs_the_votes(app, tmp_path):
-    users = tmp_path / "users.txt"
-    users.write_text("# annotators\nfrank:secret\n")
-    proc, _, client = start_app(app["home"], "--auth", str(users), auth=("frank", "secret"))
-    try:
+def test_battle_files_carry_nothing_of_their_source(app):
+    """Not the inode, not the times: a battle's files are fresh copies with one neutral
+    Last-Modified, though the sources' own files were written at different times."""
+    import urllib.request
+
+    from workbench.app.common import file_url
+
+    client, store = app["client"], app["store"]
+    _, battle_id, *_ = client.predict("erin", "shapes", "test", ["gt", "base"],
+                                      api_name="/next_battle")  # fmt: skip
+    battle = store.query("SELECT * FROM battles WHERE id = ?", [battle_id])[0]
+    sources = store.video_paths([battle["video_a"], battle["video_b"]])
+
+    def headers(path):
+        with urllib.request.urlopen(app["url"] + file_url(path).lstrip("/")) as response:
+            return response.headers
+
+    served = {}
+    for side, video in (("a", battle["video_a"]), ("b", battle["video_b"])):
+        path = app["home"] / "media" / "battles" / battle_id / f"{side}.mp4"
+        assert path.read_bytes() == sources[video].read_bytes()
+        assert path.stat().st_nlink == 1 and path.stat().st_ino != sources[video].stat().st_ino
+        served[side] = headers(path)
+    assert served["a"]["Last-Modified"] == served["b"]["Last-Modified"] == (
+        "Sat, 01 Jan 2000 00:00:00 GMT")  # fmt: skip
+    assert "2000" not in headers(sources[battle["video_a"]])["Last-Modified"]
+
+
+@pytest.fixture(scope="module")
+def roles_app(app, tmp_path_factory):
+    """The same home under --auth: frank is a researcher, ann an annotator."""
+    users = tmp_path_factory.mktemp("auth") / "users.txt"
+    users.write_text("# researchers, then annotators\nfrank:secret\nann:pw:annotator\n")
+    proc, url, client = start_app(app["home"], "--auth", str(users), auth=("frank", "secret"))
+    yield {"url": url, "client": client}
+    proc.kill()
+
+
+def test_with_auth_the_login_signs_the_votes(app, roles_app):
+    from gradio_client import Client
+
+    for user, password in (("frank", "secret"), ("ann", "pw")):
+        client = Client(roles_app["url"], auth=(user, password), verbose=False)
         _, battle_id, *_ = client.predict("", "shapes", "test", ["gt", "base"],
                                           api_name="/next_battle")  # fmt: skip
         assert client.predict("", battle_id, "same", "same", api_name="/vote_battle")[0] == (
             "Vote stored."
         )
-    finally:
-        proc.kill()
-    assert {v["annotator"] for v in _votes(app["store"]) if v["battle_id"] == battle_id} == {
-        "frank"}  # fmt: skip
+        assert {v["annotator"] for v in _votes(app["store"]) if v["battle_id"] == battle_id} == {
+            user}  # fmt: skip
+
+
+def test_annotators_see_the_battles_only(app, roles_app):
+    """Through the HTTP API: every researcher endpoint refuses an annotator (and serves frank)."""
+    from gradio_client import Client
+
+    ann = Client(roles_app["url"], auth=("ann", "pw"), verbose=False)
+    refusal = "annotators see the Vote and Annotate battles only"
+    html = ann.predict("shapes", "test", None, ["gt", "base"], "side by side",
+                       api_name="/compare_show")  # fmt: skip
+    assert refusal in html and "<video" not in html
+    assert refusal in str(ann.predict("vq", "shapes", "test", api_name="/leaderboard")[1])
+    assert refusal in ann.predict("ann-set", 1, "both", api_name="/build_pairs")
+    assert ann.predict(api_name="/export_votes") is None
+    assert refusal not in str(roles_app["client"].predict("vq", "shapes", "test",
+                                                          api_name="/leaderboard")[1])  # fmt: skip
+
+
+@pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"),
+                    reason="needs Debian's chromium (.ci/run installs it)")  # fmt: skip
+def test_an_annotator_logs_in_to_the_battle_tabs(roles_app):
+    from playwright.sync_api import sync_playwright
+
+    tabs = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        for user, password in (("ann", "pw"), ("frank", "secret")):
+            page = browser.new_page()
+            page.set_default_timeout(60000)
+            page.goto(roles_app["url"])
+            page.get_by_label("username").fill(user)
+            page.get_by_label("password").fill(password)
+            page.get_by_role("button", name="Login").click()
+            page.wait_for_function("document.body.classList.contains('wb-logged-in')")
+            tabs[user] = [t.inner_text().strip() for t in page.get_by_role("tab").all()
+                          if t.is_visible()]  # fmt: skip
+            assert page.get_by_role("tab", name="Vote").get_attribute("aria-selected") == (
+                "true" if user == "ann" else "false")  # fmt: skip
+            assert not page.get_by_label("your name (signs your votes)").first.is_visible()
+            page.get_by_role("tab", name="Annotate").click()
+            pair_set = page.get_by_role("button", name="build pair set")
+            assert pair_set.is_visible() == (user == "frank"), user
+        browser.close()
+    assert tabs["ann"] == ["Vote", "Annotate"], tabs
+    assert tabs["frank"][:3] == ["Compare", "Vote", "Annotate"] and len(tabs["frank"]) == 6, tabs
 
 
 def test_acknowledged_votes_survive_the_app_being_killed(app):
@@ -279,4 +370,5 @@ def test_an_empty_home_says_what_to_run_and_a_bad_auth_file_is_one_line(tmp_path
     command = [sys.executable, str(ROOT / "app.py"), "--home", str(tmp_path), "--auth", str(bad)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
-    assert done.stderr.strip() == f"error: {bad}: lines must be user:password, got 'alice'"
+    assert done.stderr.strip() == (
+        f"error: {bad}: lines must be user:password[:annotator], got 'alice'")  # fmt: skip

@@ -1,11 +1,13 @@
 """Blind battles and votes: the service behind the app's Vote and Annotate tabs.
 
 A battle is two videos of one sample, served to one annotator under a random id, with the
-sides drawn at random. The browser sees only `media/battles/<id>/a.mp4` and `b.mp4` (links to
-the videos: same container, size, fps and length, no names), so nothing leaks which source is
-which until the vote is committed. Votes are append-only rows; a vote is acknowledged only
-after its transaction commits. Votes out, pair sets and CSV out: `export_votes`,
-`pairs_from_votes`.
+sides drawn at random. The browser sees only `media/battles/<id>/a.mp4` and `b.mp4`: fresh
+copies (their own inodes, never a labelled file's) stamped with one neutral time, so neither
+the URL nor the response's Last-Modified / ETag ties a side to its source, and both have the
+same container, size, fps and length. Nothing leaks which source is which until the vote is
+committed (what still can: the README's "For annotators"). Votes are append-only rows; a
+vote is acknowledged only after its transaction commits. Votes out, pair sets and CSV out:
+`export_votes`, `pairs_from_votes` (from rollout battles only, agreement per annotator).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ def serve_battle(
         WorkbenchError: no annotator, fewer than two sources, or no sample both have.
     """
     _check_annotator(annotator)
+    if not dataset:
+        raise WorkbenchError("nothing to vote on yet: this home has no dataset")
     known = source_names(store, dataset)
     unknown = [s for s in sources if s not in known]
     if unknown or len(set(sources)) < 2:
@@ -93,7 +97,7 @@ def _open_battle(store, annotator, kind, dataset, sample_id, first, second, rng)
     paths = store.video_paths([video_a, video_b])
     folder.mkdir(parents=True)
     for side, video in (("a", video_a), ("b", video_b)):
-        _link(paths[video], folder / f"{side}.mp4")
+        _blind_copy(paths[video], folder / f"{side}.mp4")
     row = {"id": battle_id, "kind": kind, "dataset": dataset, "sample_id": sample_id,
            "video_a": video_a, "video_b": video_b, "source_a": source_a, "source_b": source_b,
            "annotator": annotator}  # fmt: skip
@@ -106,11 +110,16 @@ def _open_battle(store, annotator, kind, dataset, sample_id, first, second, rng)
     return {"id": battle_id, "prompt": prompt, "a": folder / "a.mp4", "b": folder / "b.mp4"}
 
 
-def _link(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:  # another file system
-        shutil.copyfile(source, target)
+# Every battle file's modification time: when a source's videos were written would otherwise
+# reach the browser as Last-Modified (and in the ETag Gradio derives from it).
+NEUTRAL_MTIME = 946_684_800  # 2000-01-01 00:00 UTC
+
+
+def _blind_copy(source: Path, target: Path) -> None:
+    """The bytes of `source` in a new file (a hard link would share the labelled file's inode
+    and times) stamped with NEUTRAL_MTIME."""
+    shutil.copyfile(source, target)
+    os.utime(target, (NEUTRAL_MTIME, NEUTRAL_MTIME))
 
 
 # A name signs votes and is shown in tables and CSVs: letters, digits, spaces and . @ ' -
@@ -171,65 +180,106 @@ def vote_rows(store: Store, kind: str | None = None) -> list[dict[str, Any]]:
 
 
 def export_votes(store: Store, path: Path) -> int:
-    """One CSV row per annotator and battle: prompt, both videos' paths, the VQ and PF labels
-    (A, B, same or both_bad), annotator and time; the layout of public video-preference
-    datasets. Returns the number of rows."""
+    """One CSV row per annotator and battle: battle id and kind (checkpoints or rollouts),
+    prompt, both videos' paths and sources, the VQ and PF labels (A, B, same or both_bad),
+    annotator and time; the layout of public video-preference datasets plus what a researcher
+    needs to trace a row. Only voted battles appear, so no source is named before its vote.
+    Returns the number of rows."""
     label = {"good": "A", "bad": "B", "same": "same", "both_bad": "both_bad"}
     rows = store.query(
-        """SELECT b.id AS battle, s.prompt, va.path AS video_a, vb.path AS video_b,
+        """SELECT b.id AS battle, b.kind, s.prompt, va.path AS video_a, vb.path AS video_b,
+                  b.source_a, b.source_b,
                   max(CASE WHEN v.aspect = 'vq' THEN v.outcome END) AS vq,
                   max(CASE WHEN v.aspect = 'pf' THEN v.outcome END) AS pf,
                   v.annotator, max(v.created_at) AS time
            FROM votes v JOIN battles b ON b.id = v.battle_id JOIN samples s ON s.id = b.sample_id
            JOIN videos va ON va.id = b.video_a JOIN videos vb ON vb.id = b.video_b
-           GROUP BY b.id, s.prompt, va.path, vb.path, v.annotator ORDER BY time"""
+           GROUP BY b.id, b.kind, s.prompt, va.path, vb.path, b.source_a, b.source_b,
+                    v.annotator
+           ORDER BY time"""
     )
+    columns = ["battle", "kind", "prompt", "video_a", "video_b", "source_a", "source_b", "vq",
+               "pf", "annotator", "time"]  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["prompt", "video_a", "video_b", "vq", "pf", "annotator", "time"])
+        writer.writerow(columns)
         for r in rows:
-            writer.writerow([r["prompt"], r["video_a"], r["video_b"], label.get(r["vq"], ""),
-                             label.get(r["pf"], ""), r["annotator"], r["time"]])  # fmt: skip
+            writer.writerow([label.get(r[c], "") if c in ASPECTS else r[c] for c in columns])
     return len(rows)
 
 
-def pairs_from_votes(store: Store, name: str, min_agree: int = 1) -> dict[str, Any]:
+PAIR_ASPECTS = ("both", "vq", "pf")
+
+
+def pairs_from_votes(
+    store: Store, name: str, min_agree: int = 1, aspect: str = "both"
+) -> dict[str, Any]:
     """Store `agreed_pairs` as the pair set `name`.
 
     Raises:
-        WorkbenchError: the pair set exists, min_agree < 1, or no pair reaches agreement.
+        WorkbenchError: the pair set exists, min_agree < 1, an unknown aspect, or no pair
+            reaches agreement.
     """
     if min_agree < 1:
-        raise WorkbenchError("--min-agree must be at least 1")
+        raise WorkbenchError("the winner needs at least 1 agreeing annotator")
+    if aspect not in PAIR_ASPECTS:
+        raise WorkbenchError(f"unknown aspect {aspect!r}: choose from {', '.join(PAIR_ASPECTS)}")
     if store.query("SELECT 1 FROM pairs WHERE pairset = ? LIMIT 1", [name]):
-        raise WorkbenchError(f"pair set {name!r} exists; choose another --name")
-    pairs = agreed_pairs(store, name, min_agree)
+        raise WorkbenchError(f"pair set {name!r} exists; choose another name")
+    pairs = agreed_pairs(store, name, min_agree, aspect)
     if not pairs:
-        raise WorkbenchError(f"no voted pair reaches {min_agree} agreeing votes")
+        raise WorkbenchError(
+            f"no pair of rollouts has {min_agree} annotator(s) agreeing on {aspect} "
+            f"({len(vote_rows(store, 'rollouts'))} votes on rollout pairs so far)"
+        )
     store.insert("pairs", pairs)
-    return {"pairset": name, "pairs": len(pairs), "min_agree": min_agree}
+    return {"pairset": name, "pairs": len(pairs), "min_agree": min_agree, "aspect": aspect}
 
 
-def agreed_pairs(store: Store, name: str, min_agree: int = 1) -> list[dict[str, Any]]:
-    """Pair rows (of the pair set `name`) from votes: for every pair of videos people voted on
-    (either aspect, any annotator), the video preferred by at least `min_agree` votes and by
-    more votes than the other is the winner. Ties and 'both bad' choose nothing."""
-    tally: dict[tuple[str, str, str], dict[str, int]] = {}
-    for v in vote_rows(store):
-        key = (v["sample_id"], *sorted((v["video_a"], v["video_b"])))
-        counts = tally.setdefault(key, {})
-        winner = {"good": v["video_a"], "bad": v["video_b"]}.get(v["outcome"])
-        if winner:
-            counts[winner] = counts.get(winner, 0) + 1
+def agreed_pairs(
+    store: Store, name: str, min_agree: int = 1, aspect: str = "both"
+) -> list[dict[str, Any]]:
+    """Pair rows of the pair set `name` from the votes on rollout battles (two rollouts of one
+    checkpoint: the paper's annotated pairs). Vote-tab battles between checkpoints or the
+    ground truth never make training pairs."""
     pairs = []
-    for (sample, first, second), counts in tally.items():
-        win, lose = sorted((first, second), key=lambda x: -counts.get(x, 0))
-        if counts.get(win, 0) >= min_agree and counts.get(win, 0) > counts.get(lose, 0):
-            pairs.append({
-                "id": hashlib.sha256(f"{name}|{sample}|{win}|{lose}".encode()).hexdigest()[:16],
-                "pairset": name, "sample_id": sample, "winner_video": win, "loser_video": lose,
-                "kind": "annotated", "provenance": {"votes_for": counts.get(win, 0),
-                                                   "votes_against": counts.get(lose, 0)},
-            })  # fmt: skip
+    for (sample, win, lose), (agree, against) in agreement(
+        vote_rows(store, "rollouts"), aspect, min_agree
+    ).items():
+        pairs.append({
+            "id": hashlib.sha256(f"{name}|{sample}|{win}|{lose}".encode()).hexdigest()[:16],
+            "pairset": name, "sample_id": sample, "winner_video": win, "loser_video": lose,
+            "kind": "annotated", "provenance": {"aspect": aspect, "annotators_for": agree,
+                                               "annotators_against": against},
+        })  # fmt: skip
     return pairs
+
+
+def agreement(
+    votes: list[dict[str, Any]], aspect: str, min_agree: int
+) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """(sample, winner, loser) -> (annotators for, annotators against), for every voted pair of
+    videos that at least `min_agree` annotators prefer, and more than prefer the other.
+
+    Agreement is counted per annotator: each annotator's latest answer per aspect on the pair
+    gives one preference (with aspect "both": the video they preferred on VQ and on PF alike;
+    split or tied answers prefer nothing). Votes are oldest first, as `vote_rows` gives them.
+    """
+    answers: dict[tuple[str, str, str], dict[str, dict[str, str | None]]] = {}
+    for v in votes:
+        key = (v["sample_id"], *sorted((v["video_a"], v["video_b"])))
+        winner = {"good": v["video_a"], "bad": v["video_b"]}.get(v["outcome"])
+        answers.setdefault(key, {}).setdefault(v["annotator"], {})[v["aspect"]] = winner
+    agreed = {}
+    for (sample, first, second), by_annotator in answers.items():
+        counts = {first: 0, second: 0}
+        for per_aspect in by_annotator.values():
+            wanted = ASPECTS if aspect == "both" else (aspect,)
+            picks = {per_aspect.get(a) for a in wanted}
+            if len(picks) == 1 and None not in picks:
+                counts[picks.pop()] += 1
+        win, lose = sorted((first, second), key=lambda video: -counts[video])
+        if counts[win] >= min_agree and counts[win] > counts[lose]:
+            agreed[(sample, win, lose)] = (counts[win], counts[lose])
+    return agreed

@@ -10,18 +10,21 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from gradio.context import LocalContext
 
 from workbench.app import agreement, compare, leaderboard, training, vote
-from workbench.app.common import CSS, SYNC_JS, empty_home_hint
+from workbench.app.access import Access, slowed_login
+from workbench.app.common import CSS, ROLE_JS, SYNC_JS, empty_home_hint
 from workbench.experiments import stage_status, study_progress, study_running
 from workbench.store import Store
 
 TITLE = "Reg-DPO Workbench"
 
 
-def build_app(store: Store, seed: int | None = None) -> gr.Blocks:
+def build_app(store: Store, seed: int | None = None, access: Access | None = None) -> gr.Blocks:
     """The Blocks app over a store; `seed` fixes battle draws (tests)."""
     rng = np.random.default_rng(seed)
+    access = access or Access()
     with gr.Blocks(title=TITLE) as app:
         gr.Markdown(f"# {TITLE}")
         hint = gr.Markdown(empty_home_hint(store) or "")
@@ -29,24 +32,38 @@ def build_app(store: Store, seed: int | None = None) -> gr.Blocks:
         gr.Timer(3.0).tick(lambda: (empty_home_hint(store) or "", study_progress(store)), [],
                            [hint, progress], api_name="progress")  # fmt: skip
         loaders = []
-        with gr.Tab("Compare", elem_id="compare-tab") as tab:
-            loaders.append((tab, compare.build(store)))
-        with gr.Tab("Vote", elem_id="vote-tab") as tab:
-            loaders.append((tab, vote.build(store, rollouts=False, rng=rng)[:3]))
-        with gr.Tab("Annotate", elem_id="annotate-tab") as tab:
-            loaders.append((tab, vote.build(store, rollouts=True, rng=rng)[:3]))
-        with gr.Tab("Leaderboard", elem_id="leaderboard-tab") as tab:
-            loaders.append((tab, leaderboard.build(store)))
-        with gr.Tab("Training", elem_id="training-tab") as tab:
-            loaders.append((tab, training.build(store)))
-        with gr.Tab("Agreement", elem_id="agreement-tab") as tab:
-            loaders.append((tab, agreement.build(store)))
+        with gr.Tabs() as tabs:
+            with gr.Tab("Compare", id="compare-tab", elem_id="compare-tab") as tab:
+                loaders.append((tab, compare.build(store, access)))
+            with gr.Tab("Vote", id="vote-tab", elem_id="vote-tab") as tab:
+                loaders.append((tab, vote.build(store, False, rng, access)[:3]))
+            with gr.Tab("Annotate", id="annotate-tab", elem_id="annotate-tab") as tab:
+                loaders.append((tab, vote.build(store, True, rng, access)[:3]))
+            with gr.Tab("Leaderboard", id="leaderboard-tab", elem_id="leaderboard-tab") as tab:
+                loaders.append((tab, leaderboard.build(store, access)))
+            with gr.Tab("Training", id="training-tab", elem_id="training-tab") as tab:
+                loaders.append((tab, training.build(store, access)))
+            with gr.Tab("Agreement", id="agreement-tab", elem_id="agreement-tab") as tab:
+                loaders.append((tab, agreement.build(store, access)))
         # New datasets, videos, scores and votes appear whenever a tab is opened; the page
-        # opens on Compare, so only Compare loads with it.
+        # opens on Compare (an annotator's on Vote, the other tabs hidden), which load with it.
         for tab, (update, inputs, outputs) in loaders:
             tab.select(update, inputs, outputs, api_name=False)
-        update, inputs, outputs = loaders[0][1]
-        app.load(update, inputs, outputs, api_name=False)
+        role = gr.Textbox(visible=False)
+
+        def open_page():
+            """The caller's role, and the tab their page opens on."""
+            request = LocalContext.request.get(None)
+            name = "annotator" if access.is_annotator(request) else (
+                "researcher" if getattr(request, "username", None) else "")  # fmt: skip
+            return name, gr.update(selected="vote-tab") if name == "annotator" else gr.update()
+
+        # The role marks the page (see CSS): annotators' pages hide the other tabs' buttons,
+        # logged-in pages the name box. The handlers refuse annotators whatever the page shows.
+        app.load(open_page, [], [role, tabs], api_name=False).then(
+            None, [role], None, js=ROLE_JS, api_name=False)  # fmt: skip
+        for _, (update, inputs, outputs) in loaders[:2]:  # Compare refuses annotators
+            app.load(update, inputs, outputs, api_name=False)
     return app
 
 
@@ -73,27 +90,15 @@ def start_study(store: Store, preset: str) -> subprocess.Popen | None:
 def launch(
     home: Path, host: str = "127.0.0.1", port: int | None = None,
     auth: list[tuple[str, str]] | None = None, share: bool = False, block: bool = True,
-    seed: int | None = None, study: str = "none",
+    seed: int | None = None, study: str = "none", access: Access | None = None,
 ) -> gr.Blocks:  # fmt: skip
     """Serve the app; only the home's media folder is served as files. `study` (a preset of
     the paper's study, or 'none') starts on an empty home, in the background."""
     store = Store(home)
     start_study(store, study)
-    app = build_app(store, seed)
-    app.launch(server_name=host, server_port=port, auth=auth, share=share,
-               allowed_paths=[str(store.media_dir.resolve())], prevent_thread_lock=not block,
-               css=CSS, head=SYNC_JS, show_error=False, quiet=not block)  # fmt: skip
+    app = build_app(store, seed, access)
+    app.launch(server_name=host, server_port=port, auth=slowed_login(auth) if auth else None,
+               share=share, allowed_paths=[str(store.media_dir.resolve())],
+               prevent_thread_lock=not block, css=CSS, head=SYNC_JS, show_error=False,
+               quiet=not block)  # fmt: skip
     return app
-
-
-def read_auth(path: Path) -> list[tuple[str, str]]:
-    """`user:password` per line (blank lines and # comments skipped)."""
-    pairs = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            user, sep, password = line.partition(":")
-            if not sep or not user or not password:
-                raise ValueError(f"{path}: lines must be user:password, got {line!r}")
-            pairs.append((user, password))
-    return pairs

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import gradio as gr
 
+from workbench.app.access import Access
 from workbench.app.common import friendly
 from workbench.app.leaderboard import table
 from workbench.leaderboard import annotator_agreement, gt_pair_agreement, judge_agreement
 from workbench.store import Store
 
 
-def build(store: Store) -> tuple:
+def build(store: Store, access: Access) -> tuple:
     refresh = gr.Button("refresh", variant="primary")
     gr.Markdown("### Humans and GT-Pair: do people prefer the real video over the rollout?")
     gt = gr.Dataframe()
@@ -21,6 +22,7 @@ def build(store: Store) -> tuple:
     people = gr.Dataframe()
 
     @friendly(lambda m: (table([{"error": m}]), gr.update(), gr.update()))
+    @access.researchers_only
     def update():
         return (table(gt_pair_agreement(store)), table(judge_agreement(store)),
                 table(annotator_agreement(store)))  # fmt: skip

@@ -25,7 +25,16 @@ video.wb-video, img.wb-video { image-rendering: pixelated; width: 160px; height:
 .wb-cell .wb-label { font-weight: bold; font-size: 14px; }
 .wb-scores { font-family: monospace; }
 .wb-row { display: flex; flex-wrap: wrap; align-items: flex-start; }
+.wb-annotator :is(#compare-tab-button, #leaderboard-tab-button, #training-tab-button,
+  #agreement-tab-button, .wb-researcher) { display: none !important; }
+.wb-logged-in .wb-name { display: none !important; }
 """
+
+# Marks the page with its caller's role (the load event's answer) for the rules above.
+ROLE_JS = """(role) => {
+  if (role) document.body.classList.add('wb-logged-in');
+  if (role === 'annotator') document.body.classList.add('wb-annotator');
+}"""
 
 # One script in the page head: Gradio has no synchronised players, so every <video> with
 # class wb-sync in the same data-group follows play, pause and seek of any of them, and the

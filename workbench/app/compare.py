@@ -7,6 +7,7 @@ from typing import Any
 
 import gradio as gr
 
+from workbench.app.access import Access
 from workbench.app.common import controls, friendly, image_cell, message, video_cell
 from workbench.datasets import list_datasets, load_samples
 from workbench.report import newest_scores
@@ -74,7 +75,7 @@ def grid_html(
     return f"{controls('grid0')}<div class='wb-grid'>{''.join(rows)}</div>"
 
 
-def build(store: Store) -> None:
+def build(store: Store, access: Access) -> tuple:
     """Lay out the Compare tab and wire its events."""
     with gr.Row():
         dataset = gr.Dropdown(label="dataset", choices=[], allow_custom_value=True)
@@ -91,6 +92,7 @@ def build(store: Store) -> None:
 
     @friendly(lambda m: (gr.update(), gr.update(), *(gr.update() for _ in ATTRIBUTES),
                          message(m)))  # fmt: skip
+    @access.researchers_only
     def load_choices(current: str | None, chosen: list[str]):
         names = [d["name"] for d in list_datasets(store)]
         if not names:
@@ -104,6 +106,7 @@ def build(store: Store) -> None:
                 *(gr.update(choices=["any", *values[a]]) for a in ATTRIBUTES), "")  # fmt: skip
 
     @friendly(lambda m: (gr.update(), message(m)))
+    @access.researchers_only
     def list_prompts(name, split_, text_, view_, srcs, *wanted):
         if not name:
             return gr.update(choices=[]), ""
@@ -117,6 +120,7 @@ def build(store: Store) -> None:
         return gr.update(choices=choices, value=first), body
 
     @friendly(message)
+    @access.researchers_only
     def show(name, split_, sample_id, srcs, view_):
         if view_ == "grid" or not sample_id:
             return gr.update()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
+from workbench.app.access import Access
 from workbench.app.common import friendly
 from workbench.datasets import list_datasets
 from workbench.leaderboard import human_gsb_rows, rating_rows, win_fraction_table
@@ -54,7 +55,7 @@ def heat_map(models: list[str], share: np.ndarray):
     return fig
 
 
-def build(store: Store) -> tuple:
+def build(store: Store, access: Access) -> tuple:
     with gr.Row():
         aspect = gr.Radio(["vq", "pf"], value="vq", label="aspect")
         dataset = gr.Dropdown(label="dataset (automatic tables)", choices=[],
@@ -82,6 +83,7 @@ def build(store: Store) -> tuple:
     outputs = [dataset, human, with_ties, without_ties, heat, automatic, vbench, trained_on, seeds]
 
     @friendly(lambda m: (gr.update(), table([{"error": m}]), *(gr.update() for _ in range(7))))
+    @access.researchers_only
     def update(aspect_, name, split_):
         names = [d["name"] for d in list_datasets(store)]
         name = name if name in names else (names[0] if names else None)

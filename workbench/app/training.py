@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from workbench.app.access import Access
 from workbench.app.common import friendly
 from workbench.report import curves_figure, training_metrics
 from workbench.store import Store
@@ -22,7 +23,7 @@ def trained_checkpoints(store: Store) -> list[str]:
     return [r["name"] for r in rows]
 
 
-def build(store: Store) -> tuple:
+def build(store: Store, access: Access) -> tuple:
     with gr.Row():
         ckpts = gr.Dropdown(label="runs (checkpoints)", choices=[], multiselect=True,
                             allow_custom_value=True)  # fmt: skip
@@ -31,6 +32,7 @@ def build(store: Store) -> tuple:
     plot = gr.Plot()
 
     @friendly(lambda m: (gr.update(), None))
+    @access.researchers_only
     def update(chosen, wanted):
         names = trained_checkpoints(store)
         chosen = [c for c in (chosen or []) if c in names] or [

@@ -3,14 +3,18 @@ over two rollouts of one checkpoint for annotated pairs (the Annotate tab)."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import numpy as np
 
+from workbench.app.access import Access
 from workbench.app.common import controls, friendly, message, video_cell
 from workbench.battles import (
     CHOICES,
+    PAIR_ASPECTS,
     export_votes,
     pairs_from_votes,
     record_votes,
@@ -35,11 +39,11 @@ def annotator_of(name: str, request: gr.Request | None) -> str:
     return user or (name or "").strip()
 
 
-def build(store: Store, rollouts: bool, rng: np.random.Generator) -> tuple:
+def build(store: Store, rollouts: bool, rng: np.random.Generator, access: Access) -> tuple:
     """Lay out a Vote (or, with `rollouts`, Annotate) tab and wire its events."""
     prefix = "annotate" if rollouts else "battle"
     with gr.Row():
-        name = gr.Textbox(label="your name (signs your votes)")
+        name = gr.Textbox(label="your name (signs your votes)", elem_classes="wb-name")
         dataset = gr.Dropdown(label="dataset", choices=[], allow_custom_value=True)
         split = gr.Radio(["test", "train"], value="test", label="split")
     if rollouts:
@@ -59,7 +63,8 @@ def build(store: Store, rollouts: bool, rng: np.random.Generator) -> tuple:
     reveal = gr.Markdown()
     served = gr.State([])
     if rollouts:
-        _pair_set_controls(store)
+        with gr.Column(elem_classes="wb-researcher"):  # hidden from annotators (CSS)
+            _pair_set_controls(store, access)
 
     @friendly(lambda m: (gr.update(), gr.update(), message(m), "", gr.update(), None, None))
     def next_battle(who, name_, split_, chosen, served_, request: gr.Request):
@@ -109,28 +114,36 @@ def _defaults(store: Store, rollouts: bool, current: str | None) -> tuple[str | 
     return name_, (source_names(store, name_)[:2] if name_ else [])
 
 
-def _pair_set_controls(store: Store) -> None:
+def _pair_set_controls(store: Store, access: Access) -> None:
     """Votes out: a pair set for `workbench train --pairs`, or the CSV of all votes."""
-    gr.Markdown("### From votes to a training pair set")
+    gr.Markdown(
+        "### From votes to a training pair set\n"
+        "Only the votes on this tab's rollout pairs count; Vote-tab battles never do."
+    )
     with gr.Row():
         pairset = gr.Textbox(label="pair set name", value="annotated")
-        min_agree = gr.Number(label="votes the winner needs", value=1, precision=0, minimum=1)
+        aspect = gr.Radio(list(PAIR_ASPECTS), value="both", label="answers that count")
+        min_agree = gr.Number(label="annotators the winner needs", value=1, precision=0,
+                              minimum=1)  # fmt: skip
         build_pairs = gr.Button("build pair set")
         export = gr.Button("export votes (CSV)")
     done = gr.Markdown()
     csv_file = gr.File(label="votes.csv")
 
     @friendly(message)
-    def make_pairs(name, agree):
-        summary = pairs_from_votes(store, (name or "").strip(), int(agree or 1))
+    @access.researchers_only
+    def make_pairs(name, agree, aspect_):
+        summary = pairs_from_votes(store, (name or "").strip(), int(agree or 1), aspect_)
         return (f"Pair set **{summary['pairset']}**: {summary['pairs']} pairs; train on it with "
                 f"`workbench train --method regdpo --pairs {summary['pairset']} ...`")  # fmt: skip
 
     @friendly(lambda m: None)
+    @access.researchers_only
     def write_csv():
-        path = store.media_dir / "exports" / "votes.csv"
+        # Outside the served media folder: Gradio hands it out under an unguessable name.
+        path = Path(tempfile.mkdtemp(prefix="workbench-votes-")) / "votes.csv"
         export_votes(store, path)
         return str(path)
 
-    build_pairs.click(make_pairs, [pairset, min_agree], done, api_name="build_pairs")
+    build_pairs.click(make_pairs, [pairset, min_agree, aspect], done, api_name="build_pairs")
     export.click(write_csv, [], csv_file, api_name="export_votes")

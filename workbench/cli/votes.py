@@ -27,14 +27,22 @@ def add_parser(subparsers) -> None:
     actions = pairs.add_subparsers(dest="pairs_command", required=True, metavar="ACTION")
     from_votes = actions.add_parser(
         "from-votes",
-        help="each voted pair of videos whose preferred side has enough agreeing votes",
+        help="each voted pair of rollouts (Annotate tab) whose preferred side has enough "
+        "agreeing annotators",
         epilog="example:\n  workbench pairs from-votes --name annotated --min-agree 2\n"
         "  workbench train --method regdpo --pairs annotated --init base --name regdpo-ann",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from_votes.add_argument("--name", required=True, help="name of the new pair set")
-    from_votes.add_argument("--min-agree", type=int, default=1,
-                            help="votes the winner needs (and more than the loser)")  # fmt: skip
+    from_votes.add_argument(
+        "--min-agree",
+        type=int,
+        default=1,
+        help="annotators the winner needs (and more than the loser)",
+    )
+    from_votes.add_argument(
+        "--aspect", default="both", help="which answers count: vq, pf, or both alike (default)"
+    )
     from_votes.set_defaults(run=run_from_votes)
     simulate = actions.add_parser(
         "simulate",
@@ -71,7 +79,7 @@ def run_export(args: argparse.Namespace) -> int:
 def run_from_votes(args: argparse.Namespace) -> int:
     from workbench.battles import pairs_from_votes
 
-    emit(args, pairs_from_votes(Store(args.home), args.name, args.min_agree))
+    emit(args, pairs_from_votes(Store(args.home), args.name, args.min_agree, args.aspect))
     return 0
 
 
