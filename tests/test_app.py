@@ -162,10 +162,12 @@ def test_votes_leave_through_the_command_line(app, tmp_path, capsys):
 
 def test_leaderboard_agreement_training_and_compare_answer(app):
     client, store = app["client"], app["store"]
-    _, human, with_ties, without_ties, heat, automatic, vbench, trained_on, seeds = client.predict(
-        "vq", "shapes", "test", api_name="/leaderboard"
-    )
-    assert human["data"][0][0] == "base vs gt"
+    (_, human, with_ties, without_ties, heat, automatic, vbench, trained_on, seeds, _,
+     glance) = client.predict("vq", "shapes", "test", "gt", api_name="/leaderboard")  # fmt: skip
+    assert human["data"][0][0] == "base vs gt", "rows read X vs the chosen reference"
+    assert [row[0] for row in glance["data"]] == ["base", "gt"]
+    assert glance["headers"][:4] == ["source", "VQ", "PF", "VQ win rate vs gt"]
+    assert glance["data"][1][3] == "-" and glance["data"][0][3].count("(") == 1
     assert {row[1] for row in with_ties["data"]} == {"base", "gt"}
     assert automatic["data"][0][1] in ("VQ", "PF")
     assert trained_on["headers"] == seeds["headers"] == ["(no data yet)"], "no fine-tunes here"
@@ -214,9 +216,39 @@ def test_in_a_real_browser_the_videos_play_and_a_vote_lands(app):
         tab.locator("fieldset", has_text="prompt following").get_by_label("same").check()
         tab.get_by_role("button", name="submit vote").click()
         tab.get_by_text("Vote stored.").wait_for(timeout=60000)
+        # The grid's play all drives every row; the Vote tab's videos are not its group.
+        tab.get_by_role("button", name="pause all").click()
+        page.get_by_role("tab", name="Compare").click()
+        page.locator("#compare-tab").get_by_label("grid").check()
+        grid = page.locator("video.wb-sync[data-group='grid']")
+        grid.nth(3).wait_for()
+        page.locator("#compare-tab").get_by_role("button", name="play all").click()
+        page.wait_for_function(
+            """() => [...document.querySelectorAll("video.wb-sync[data-group='grid']")]
+                   .every(v => !v.paused && v.currentTime > 0)""", timeout=60000)  # fmt: skip
+        assert page.evaluate("""() => [...document.querySelectorAll('#vote-tab video')]
+                                .every(v => v.paused)""")  # fmt: skip
         browser.close()
     erin = [v for v in _votes(app["store"]) if v["annotator"] == "erin"]
     assert {(v["aspect"], v["outcome"]) for v in erin} == {("vq", "good"), ("pf", "same")}
+
+
+def test_compare_lists_prompts_with_videos_and_finds_words(app):
+    from workbench.app.compare import matching_samples, with_videos
+
+    store = app["store"]
+    train = matching_samples(store, "shapes", "train", "", {})
+    assert with_videos(store, "shapes", "train", train, ["gt"]) == train
+    assert with_videos(store, "shapes", "train", train, ["gt", "base"]) == [], "base: test only"
+    evaluated = with_videos(
+        store, "shapes", "test", matching_samples(store, "shapes", "test", "", {}), ["gt", "base"]
+    )
+    assert len(evaluated) == 3
+    prompt = evaluated[0]["prompt"]
+    words = prompt.split()
+    query = f"{words[-1]} {words[1][:3]}"  # two words out of order, one cut short
+    assert prompt in {s["prompt"] for s in matching_samples(store, "shapes", "test", query, {})}
+    assert not matching_samples(store, "shapes", "test", f"{words[1]}zzz", {})
 
 
 def test_bad_requests_are_refused_in_one_line_and_change_nothing(app):
@@ -312,10 +344,10 @@ def test_annotators_see_the_battles_only(app, roles_app):
     html = ann.predict("shapes", "test", None, ["gt", "base"], "side by side",
                        api_name="/compare_show")  # fmt: skip
     assert refusal in html and "<video" not in html
-    assert refusal in str(ann.predict("vq", "shapes", "test", api_name="/leaderboard")[1])
+    assert refusal in str(ann.predict("vq", "shapes", "test", "base", api_name="/leaderboard")[1])
     assert refusal in ann.predict("ann-set", 1, "both", api_name="/build_pairs")
     assert ann.predict(api_name="/export_votes") is None
-    assert refusal not in str(roles_app["client"].predict("vq", "shapes", "test",
+    assert refusal not in str(roles_app["client"].predict("vq", "shapes", "test", "base",
                                                           api_name="/leaderboard")[1])  # fmt: skip
 
 

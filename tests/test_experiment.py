@@ -85,7 +85,7 @@ def test_the_app_on_an_empty_home_runs_the_study_and_shows_its_progress(tmp_path
         assert any(s.startswith("Study: ") for s in seen), seen
         assert hint == "", "the home is filled: no hint left"
         *_, body = client.predict(None, [], api_name="/compare_refresh")
-        _, human, *_ = client.predict("vq", "shapes", "test", api_name="/leaderboard")
+        _, human, *_ = client.predict("vq", "shapes", "test", "base", api_name="/leaderboard")
     finally:
         proc.kill()
     assert (home / "logs" / "study.log").is_file() and (home / "report" / "report.md").is_file()

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from workbench.ratings import gsb_bootstrap_ci, gsb_counts, gsb_score, outcomes_from_scores
@@ -54,3 +55,18 @@ def test_win_rate_is_the_bounded_companion_of_an_infinite_score():
     lo, hi = win_rate_bootstrap_ci(outcomes)
     assert 0.0 <= lo < win_rate(30, 10, 10) < hi <= 1.0
     assert win_rate_bootstrap_ci(["good"] * 5) == (1.0, 1.0)
+
+
+def test_paired_difference_says_when_there_is_no_detectable_difference():
+    from workbench.ratings import paired_difference
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.3, 0.7, 48)
+    same = paired_difference(base, base, 0.02)
+    assert same["verdict"] == "no detectable difference" and same["sign_p"] == 1.0
+    noisy = paired_difference(base + rng.normal(0, 0.05, 48), base, 0.02)  # 5 / 35 / 8 territory
+    assert noisy["diff_lo"] < 0 < noisy["diff_hi"] and noisy["verdict"].startswith("no")
+    better = paired_difference(base + 0.1, base, 0.02)
+    assert better["verdict"] == "A better" and better["sign_p"] < 1e-10 and better["n"] == 48
+    worse = paired_difference(base[:6] - 0.1, base[:6], 0.02)
+    assert worse["verdict"] == "B better" and worse["sign_p"] > 0.03, "6 prompts: p = 2 / 64"

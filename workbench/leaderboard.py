@@ -21,7 +21,7 @@ from workbench.ratings import (
     win_fractions,
 )
 from workbench.report import ASPECTS as JUDGE_ASPECTS
-from workbench.report import gsb_row, newest_scores
+from workbench.report import Scores, gsb_row, gsb_rows, mean_score, newest_scores
 from workbench.sources import GROUND_TRUTH
 from workbench.store import Store
 
@@ -38,13 +38,16 @@ def human_battles(store: Store, aspect: str) -> list[Battle]:
             for v in vote_rows(store, "checkpoints") if v["aspect"] == aspect]  # fmt: skip
 
 
-def human_gsb_rows(store: Store, seed: int = 0) -> list[dict[str, Any]]:
-    """GSB per pair of sources and aspect from the votes ('both bad' counts as Same)."""
+def human_gsb_rows(
+    store: Store, seed: int = 0, reference: str | None = None
+) -> list[dict[str, Any]]:
+    """GSB per pair of sources and aspect from the votes ('both bad' counts as Same); a pair
+    with `reference` reads "X vs reference", others in name order."""
     rows = []
     for aspect in ASPECTS:
         by_pair: dict[tuple[str, str], list[str]] = {}
         for a, b, outcome in human_battles(store, aspect):
-            first, second = sorted((a, b))
+            first, second = sorted((a, b), key=lambda name: (name == reference, name))
             by_pair.setdefault((first, second), []).append(
                 _gsb_outcome(outcome if a == first else FLIP[outcome])
             )
@@ -55,6 +58,38 @@ def human_gsb_rows(store: Store, seed: int = 0) -> list[dict[str, Any]]:
 
 def rating_rows(store: Store, aspect: str, ties: bool, seed: int = 0) -> list[dict[str, Any]]:
     return bradley_terry_ci(human_battles(store, aspect), ties=ties, seed=seed)
+
+
+def glance_rows(
+    scores: Scores, ratings: dict[str, list[dict]], reference: str, margin: float
+) -> list[dict[str, Any]]:
+    """The Leaderboard's first table, one row per source: mean PF and VQ (the shapes
+    judges), the judges' win rate against `reference` with its 95% bootstrap interval, and
+    per aspect the judges' rank (by mean) beside the human Bradley-Terry rank (`ratings`:
+    aspect -> bradley_terry_ci rows; '-' where nobody voted on that source)."""
+    means = {src: {a: mean_score(per, keys[0]) for a, keys in JUDGE_ASPECTS.items()}
+             for src, per in scores.items()}  # fmt: skip
+    rows = []
+    for src in scores:
+        row: dict[str, Any] = {"source": src, **{a: means[src][a] for a in JUDGE_ASPECTS}}
+        versus = {}
+        if src != reference and reference in scores:
+            pair = {src: scores[src], reference: scores[reference]}
+            versus = {r["aspect"]: r for r in gsb_rows(pair, margin)}
+        for aspect in JUDGE_ASPECTS:
+            r = versus.get(aspect)
+            row[f"{aspect} win rate vs {reference}"] = (
+                f"{r['win_rate']:.2f} ({r['win_rate_ci'][0]:.2f}-{r['win_rate_ci'][1]:.2f})"
+                if r else "-")  # fmt: skip
+        for aspect in JUDGE_ASPECTS:
+            finite = [m[aspect] for m in means.values() if np.isfinite(m[aspect])]
+            mine = means[src][aspect]
+            row[f"{aspect} rank: judges"] = (1 + sum(m > mine for m in finite)
+                                             if np.isfinite(mine) else "-")  # fmt: skip
+            human = {h["model"]: h["rank"] for h in ratings.get(aspect.lower(), [])}
+            row[f"{aspect} rank: humans"] = human.get(src, "-")
+        rows.append(row)
+    return rows
 
 
 def win_fraction_table(store: Store, aspect: str) -> tuple[list[str], np.ndarray]:

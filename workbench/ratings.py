@@ -86,6 +86,32 @@ def _interval(values: np.ndarray, alpha: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def paired_difference(
+    a: Sequence[float], b: Sequence[float], margin: float, n_boot: int = 2000, seed: int = 0,
+    alpha: float = 0.05,
+) -> dict[str, float | str]:  # fmt: skip
+    """A against B over the same prompts: the mean per-prompt difference with a percentile
+    bootstrap interval, and a two-sided sign test over the prompts one side wins by more
+    than `margin` (ties dropped). The verdict says "no detectable difference" unless the
+    interval excludes 0, so 5 / 35 / 8 is read as what it is."""
+    from scipy.stats import binomtest
+
+    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if len(diff) == 0:
+        nan = float("nan")
+        return {"mean_diff": nan, "diff_lo": nan, "diff_hi": nan, "sign_p": nan, "n": 0,
+                "verdict": "no data"}  # fmt: skip
+    rng = np.random.default_rng(seed)
+    boot = diff[rng.integers(len(diff), size=(n_boot, len(diff)))].mean(axis=1)
+    lo, hi = _interval(boot, alpha)
+    wins, losses = int((diff > margin).sum()), int((diff < -margin).sum())
+    p = binomtest(wins, wins + losses).pvalue if wins + losses else 1.0
+    verdict = ("A better" if lo > 0 else "B better" if hi < 0 else
+               "no detectable difference")  # fmt: skip
+    return {"mean_diff": float(diff.mean()), "diff_lo": lo, "diff_hi": hi, "sign_p": float(p),
+            "n": len(diff), "verdict": verdict}  # fmt: skip
+
+
 # -- Bradley-Terry ratings (Chatbot Arena's recipe) -----------------------------------------
 #
 # Followed from FastChat (fastchat/serve/monitor/elo_analysis.py, `compute_mle_elo` and the

@@ -22,6 +22,7 @@ from workbench.ratings import (
     gsb_score,
     mean_interval,
     outcomes_from_scores,
+    paired_difference,
     win_rate,
     win_rate_bootstrap_ci,
 )
@@ -100,6 +101,13 @@ def newest_scores(store: Store, video_ids: list[str]) -> dict[str, dict[tuple[st
     return out
 
 
+def reference_last(scores: Scores, reference: str | None) -> Scores:
+    """The same scores with `reference` last, so every GSB row that involves it reads
+    "X vs reference" (gsb_rows puts the earlier source on the A side)."""
+    return {k: v for k, v in scores.items() if k != reference} | (
+        {reference: scores[reference]} if reference in scores else {})  # fmt: skip
+
+
 def gsb_rows(scores: Scores, margin: float, seed: int = 0) -> list[dict[str, Any]]:
     """Automatic GSB for every pair of checkpoints, per aspect, over the samples both have
     scored on that aspect, with 95% bootstrap intervals of the score and the win rate."""
@@ -114,20 +122,25 @@ def gsb_rows(scores: Scores, margin: float, seed: int = 0) -> list[dict[str, Any
                     break
             else:
                 continue
-            outcomes = outcomes_from_scores(
-                [scores[a][s][key] for s in shared], [scores[b][s][key] for s in shared], margin
-            )
-            rows.append(gsb_row(a, b, aspect, key[0], outcomes, seed))
+            values = [scores[a][s][key] for s in shared], [scores[b][s][key] for s in shared]
+            outcomes = outcomes_from_scores(*values, margin)
+            paired = paired_difference(*values, margin, seed=seed)
+            rows.append(gsb_row(a, b, aspect, key[0], outcomes, seed, paired))
     return rows
 
 
-def gsb_row(a: str, b: str, aspect: str, judge: str, outcomes: list[str], seed: int = 0) -> dict:
-    """GSB counts of A against B, the score and the win rate with 95% bootstrap intervals."""
+def gsb_row(
+    a: str, b: str, aspect: str, judge: str, outcomes: list[str], seed: int = 0,
+    paired: dict | None = None,
+) -> dict:  # fmt: skip
+    """GSB counts of A against B, the score and the win rate with 95% bootstrap intervals,
+    and (judges, who score every prompt) the paired test of `paired_difference`."""
     g, s, bad = gsb_counts(outcomes)
     return {
         "A": a, "B": b, "aspect": aspect, "judge": judge, "good": g, "same": s, "bad": bad,
         "score": gsb_score(g, s, bad), "score_ci": gsb_bootstrap_ci(outcomes, seed=seed),
         "win_rate": win_rate(g, s, bad), "win_rate_ci": win_rate_bootstrap_ci(outcomes, seed=seed),
+        **({"paired": paired} if paired else {}),
     }  # fmt: skip
 
 
@@ -139,6 +152,11 @@ def gsb_table(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
         "95% CI": "-".join(_ci_bound(v) for v in r["score_ci"]),
         "win rate": f"{r['win_rate']:.2f}",
         "win rate 95% CI": "-".join(f"{v:.2f}" for v in r["win_rate_ci"]),
+        **({"mean diff (95% CI)": f"{r['paired']['mean_diff']:+.3f} ({r['paired']['diff_lo']:+.3f}"
+                                  f" to {r['paired']['diff_hi']:+.3f})",
+            "sign test p": f"{r['paired']['sign_p']:.3f}",
+            "verdict": f"{r['paired']['verdict']} ({r['paired']['n']} prompts)"}
+           if "paired" in r else {}),
     } for r in rows]  # fmt: skip
 
 
@@ -165,7 +183,7 @@ def vbench_rows(scores: Scores) -> tuple[list[dict[str, Any]], list[str]]:
     Returns the rows and the dimensions that are missing (never counted as 0).
     """
     sources = vbench_sources(scores)
-    means = {c: {d: _mean(per, sources[d][:2]) for d in sources} for c, per in scores.items()}
+    means = {c: {d: mean_score(per, sources[d][:2]) for d in sources} for c, per in scores.items()}
     totals = dict.fromkeys(means, 0.0)
     for d in sources:  # the best of n groups gets n points, the worst 1; ties share
         values = [m[d] for m in means.values()]
@@ -211,7 +229,8 @@ def _has(per_sample: dict[str, dict], key: tuple[str, str]) -> bool:
     return any(key in v for v in per_sample.values())
 
 
-def _mean(per_sample: dict[str, dict], key: tuple[str, str]) -> float:
+def mean_score(per_sample: dict[str, dict], key: tuple[str, str]) -> float:
+    """One source's mean of one judge dimension over the samples it scored (NaN: none)."""
     values = [v[key] for v in per_sample.values() if key in v]
     return float(np.mean(values)) if values else float("nan")
 
@@ -225,7 +244,7 @@ HEADLINE = (("shapes-pf", "overall", "PF"), ("shapes-pf", "shape", "shape"),
 
 def headline(per_sample: dict[str, dict]) -> dict[str, float]:
     """The headline judges' means over one source's samples, by short name."""
-    return {label: _mean(per_sample, (judge, dim)) for judge, dim, label in HEADLINE}
+    return {label: mean_score(per_sample, (judge, dim)) for judge, dim, label in HEADLINE}
 
 
 def win_rates(scores: Scores, name: str, baseline: str, margin: float) -> dict[str, float]:
@@ -330,7 +349,10 @@ def pairs_rows(store: Store, scores: Scores, baseline: str, margin: float) -> li
 def judge_rows(scores: dict[str, dict[str, dict]]) -> list[dict[str, Any]]:
     keys = sorted({k for per in scores.values() for v in per.values() for k in v})
     return [
-        {"judge / dimension": f"{j} / {d}", **{c: _mean(per, (j, d)) for c, per in scores.items()}}
+        {
+            "judge / dimension": f"{j} / {d}",
+            **{c: mean_score(per, (j, d)) for c, per in scores.items()},
+        }
         for j, d in keys
     ]
 

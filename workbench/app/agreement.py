@@ -15,11 +15,11 @@ from workbench.store import Store
 def build(store: Store, access: Access) -> tuple:
     refresh = gr.Button("refresh", variant="primary")
     gr.Markdown("### Humans and GT-Pair: do people prefer the real video over the rollout?")
-    gt = gr.Dataframe()
+    gt = gr.Dataframe(wrap=True)
     gr.Markdown("### Humans and the judges (accuracy with and without ties, Cohen's kappa)")
-    judges = gr.Dataframe()
+    judges = gr.Dataframe(wrap=True)
     gr.Markdown("### Annotators with each other (battles seen by two or more people)")
-    people = gr.Dataframe()
+    people = gr.Dataframe(wrap=True)
 
     @friendly(lambda m: (table([{"error": m}]), gr.update(), gr.update()))
     @access.researchers_only

@@ -3,6 +3,7 @@ prompt, in step, with each video's judge scores; or a grid of many prompts."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import gradio as gr
@@ -24,11 +25,13 @@ GRID_ROWS = 12
 def matching_samples(
     store: Store, dataset: str, split: str, text: str, wanted: dict[str, str]
 ) -> list[dict[str, Any]]:
-    """Samples whose prompt contains `text` and whose world attributes match `wanted`
+    """Samples whose prompt has every word of `text` (as a word or a word's start, in any
+    order: "blue rise" finds "a blue box rises") and whose world attributes match `wanted`
     ({attribute: value}, 'any' ignored)."""
+    words = [re.compile(rf"\b{re.escape(w)}", re.IGNORECASE) for w in (text or "").split()]
     out = []
     for s in load_samples(store, dataset, split):
-        if text and text.lower() not in s["prompt"].lower():
+        if not all(w.search(s["prompt"]) for w in words):
             continue
         attrs = s["attributes"] or {}
         objects = attrs.get("objects", [{}])
@@ -68,11 +71,19 @@ def grid_html(
     ids = [videos[src].get(s["id"]) for s in samples[:GRID_ROWS] for src in sources]
     paths = store.video_paths([v for v in ids if v])
     rows = []
-    for i, sample in enumerate(samples[:GRID_ROWS]):
-        cells = [video_cell(paths[videos[src][sample["id"]]], src, f"grid{i}")
+    for sample in samples[:GRID_ROWS]:  # one group: play all drives every row, in step
+        cells = [video_cell(paths[videos[src][sample["id"]]], src, "grid")
                  for src in sources if sample["id"] in videos[src]]  # fmt: skip
         rows.append(f"<div>{sample['prompt']}</div><div class='wb-row'>{''.join(cells)}</div>")
-    return f"{controls('grid0')}<div class='wb-grid'>{''.join(rows)}</div>"
+    return f"{controls('grid')}<div class='wb-grid'>{''.join(rows)}</div>"
+
+
+def with_videos(
+    store: Store, dataset: str, split: str, samples: list[dict], sources: list[str]
+) -> list[dict]:
+    """The samples every chosen source has a video of."""
+    have = [set(source_videos(store, dataset, split, src)) for src in sources]
+    return [s for s in samples if all(s["id"] in h for h in have)]
 
 
 def build(store: Store, access: Access) -> tuple:
@@ -110,14 +121,17 @@ def build(store: Store, access: Access) -> tuple:
     def list_prompts(name, split_, text_, view_, srcs, *wanted):
         if not name:
             return gr.update(choices=[]), ""
-        found = matching_samples(store, name, split_, text_, dict(zip(ATTRIBUTES, wanted,
-                                                                      strict=True)))  # fmt: skip
+        matched = matching_samples(store, name, split_, text_, dict(zip(ATTRIBUTES, wanted,
+                                                                        strict=True)))  # fmt: skip
+        found = with_videos(store, name, split_, matched, list(srcs or []))
+        count = (f"<p>{len(found)} of {len(matched)} matching prompts have videos of every "
+                 f"chosen source</p>")  # fmt: skip
         choices = [(s["prompt"], s["id"]) for s in found]
         if view_ == "grid":
-            return gr.update(choices=choices), grid_html(store, name, split_, found, srcs)
+            return gr.update(choices=choices), count + grid_html(store, name, split_, found, srcs)
         first = choices[0][1] if choices else None
         body = compare_html(store, name, split_, first, srcs) if first else message("no match")
-        return gr.update(choices=choices, value=first), body
+        return gr.update(choices=choices, value=first), count + body
 
     @friendly(message)
     @access.researchers_only
@@ -129,7 +143,7 @@ def build(store: Store, access: Access) -> tuple:
     choice_outputs = [dataset, sources, *filters, out]
     refresh.click(load_choices, [dataset, sources], choice_outputs, api_name="compare_refresh")
     listing = [dataset, split, text, view, sources, *filters]
-    for trigger in (dataset.change, split.change, text.submit, view.change, sources.change,
+    for trigger in (dataset.change, split.change, text.input, view.change, sources.change,
                     *(f.change for f in filters)):  # fmt: skip
         trigger(list_prompts, listing, [prompt, out], api_name=False)
     prompt.change(show, [dataset, split, prompt, sources, view], out, api_name="compare_show")

@@ -10,13 +10,14 @@ import numpy as np
 from workbench.app.access import Access
 from workbench.app.common import friendly
 from workbench.datasets import list_datasets
-from workbench.leaderboard import human_gsb_rows, rating_rows, win_fraction_table
+from workbench.leaderboard import glance_rows, human_gsb_rows, rating_rows, win_fraction_table
 from workbench.report import (
     checkpoint_scores,
     gsb_rows,
     gsb_table,
     pairs_rows,
     pyplot,
+    reference_last,
     seed_rows,
     vbench_rows,
 )
@@ -61,30 +62,38 @@ def build(store: Store, access: Access) -> tuple:
         dataset = gr.Dropdown(label="dataset (automatic tables)", choices=[],
                               allow_custom_value=True)  # fmt: skip
         split = gr.Radio(["test", "train"], value="test", label="split")
+        reference = gr.Dropdown(label="reference (rows read X vs it)", choices=[],
+                                value="base", allow_custom_value=True)  # fmt: skip
         refresh = gr.Button("refresh", variant="primary")
+    gr.Markdown(
+        "### At a glance: judges' means, win rates against the reference (95% "
+        "interval), and the judges' rank beside the people's"
+    )
+    glance = gr.Dataframe(wrap=True)
     gr.Markdown("### Human GSB (votes)")
-    human = gr.Dataframe()
+    human = gr.Dataframe(wrap=True)
     with gr.Row():
         with gr.Column():
             gr.Markdown("### Bradley-Terry, ties as half a win")
-            with_ties = gr.Dataframe()
+            with_ties = gr.Dataframe(wrap=True)
         with gr.Column():
             gr.Markdown("### Bradley-Terry, without ties")
-            without_ties = gr.Dataframe()
+            without_ties = gr.Dataframe(wrap=True)
     heat = gr.Plot(label="win fractions")
     gr.Markdown("### Automatic GSB (judges) and VBench, as `workbench report`")
-    automatic = gr.Dataframe()
-    vbench = gr.Dataframe()
+    automatic = gr.Dataframe(wrap=True)
+    vbench = gr.Dataframe(wrap=True)
     gr.Markdown("### Preference data: what each fine-tune learned from (win rates vs base)")
-    trained_on = gr.Dataframe()
+    trained_on = gr.Dataframe(wrap=True)
     gr.Markdown("### Across seeds (mean ± 95% t-interval half-width)")
-    seeds = gr.Dataframe()
+    seeds = gr.Dataframe(wrap=True)
 
-    outputs = [dataset, human, with_ties, without_ties, heat, automatic, vbench, trained_on, seeds]
+    outputs = [dataset, human, with_ties, without_ties, heat, automatic, vbench, trained_on, seeds,
+               reference, glance]  # fmt: skip
 
-    @friendly(lambda m: (gr.update(), table([{"error": m}]), *(gr.update() for _ in range(7))))
+    @friendly(lambda m: (gr.update(), table([{"error": m}]), *(gr.update() for _ in range(9))))
     @access.researchers_only
-    def update(aspect_, name, split_):
+    def update(aspect_, name, split_, ref="base"):
         names = [d["name"] for d in list_datasets(store)]
         name = name if name in names else (names[0] if names else None)
         models, share = win_fraction_table(store, aspect_)
@@ -94,18 +103,26 @@ def build(store: Store, access: Access) -> tuple:
                 c: checkpoint_scores(store, name, split_, c) for c in source_names(store, name)
             }
             scores = {c: per for c, per in every.items() if per}
+        ref = ref if ref in scores else ("base" if "base" in scores else next(iter(scores), ref))
+        scores = reference_last(scores, ref)
+        ratings = {a: rating_rows(store, a, ties=True) for a in ("vq", "pf")}
+        human_rows = human_gsb_rows(store, reference=ref)
         return (
             gr.update(choices=names, value=name),
-            table([g for g in gsb_table(human_gsb_rows(store)) if g["aspect"] == aspect_.upper()]),
+            table([g for g in gsb_table(human_rows) if g["aspect"] == aspect_.upper()]),
             ratings_table(rating_rows(store, aspect_, ties=True)),
             ratings_table(rating_rows(store, aspect_, ties=False)),
             heat_map(models, share) if models else None,
             table(gsb_table(gsb_rows(scores, 0.02))),
             table(vbench_rows(scores)[0]),
-            table(pairs_rows(store, scores, "base", 0.02)),
-            table(seed_rows(scores, "base", 0.02)),
+            table(pairs_rows(store, scores, ref, 0.02)),
+            table(seed_rows(scores, ref, 0.02)),
+            gr.update(choices=list(scores), value=ref),
+            table(glance_rows(scores, ratings, ref, 0.02)),
         )
 
-    refresh.click(update, [aspect, dataset, split], outputs, api_name="leaderboard")
-    aspect.change(update, [aspect, dataset, split], outputs, api_name=False)
-    return update, [aspect, dataset, split], outputs
+    inputs = [aspect, dataset, split, reference]
+    refresh.click(update, inputs, outputs, api_name="leaderboard")
+    aspect.change(update, inputs, outputs, api_name=False)
+    reference.change(update, inputs, outputs, api_name=False)
+    return update, inputs, outputs

@@ -27,10 +27,11 @@ from workbench.sources import source_names
 from workbench.store import Store
 
 
-def battle_html(battle: dict) -> str:
-    """The two sides, same size and player, named only A and B."""
-    cells = video_cell(battle["a"], "A", "battle") + video_cell(battle["b"], "B", "battle")
-    return f"<p>{battle['prompt']}</p>{controls('battle')}<div class='wb-row'>{cells}</div>"
+def battle_html(battle: dict, group: str) -> str:
+    """The two sides, same size and player, named only A and B; `group` is the tab's own, so
+    one tab's buttons never start another's videos."""
+    cells = video_cell(battle["a"], "A", group) + video_cell(battle["b"], "B", group)
+    return f"<p>{battle['prompt']}</p>{controls(group)}<div class='wb-row'>{cells}</div>"
 
 
 def annotator_of(name: str, request: gr.Request | None) -> str:
@@ -75,8 +76,8 @@ def build(store: Store, rollouts: bool, rng: np.random.Generator, access: Access
             battle = serve_rollouts(store, annotator, name_, split_, chosen, rng)
         else:
             battle = serve_battle(store, annotator, name_, split_, list(chosen or []), rng)
-        return (battle_html(battle), battle["id"], "Which is better? Names appear after the "
-                "vote.", "", [*served_, battle["id"]], None, None)  # fmt: skip
+        return (battle_html(battle, prefix), battle["id"], "Which is better? Names appear "
+                "after the vote.", "", [*served_, battle["id"]], None, None)  # fmt: skip
 
     @friendly(lambda m: (message(m), "", gr.update()))
     def vote(who, battle, vq_, pf_, served_, request: gr.Request):

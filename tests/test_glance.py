@@ -1,0 +1,29 @@
+"""The Leaderboard's one-glance table: a pure function of per-sample scores and ratings."""
+
+import math
+
+from workbench.leaderboard import glance_rows
+
+VQ, PF = ("shapes-vq", "overall"), ("shapes-pf", "overall")
+
+
+def scores(vq: list[float], pf: list[float]) -> dict:
+    return {f"s{i}": {VQ: v, PF: p} for i, (v, p) in enumerate(zip(vq, pf, strict=True))}
+
+
+def test_win_rates_against_the_reference_and_ranks_side_by_side():
+    table = {
+        "base": scores([0.5] * 10, [0.5] * 10),
+        "regdpo": scores([0.9] * 8 + [0.1] * 2, [0.5] * 10),
+        "dpo": scores([0.1] * 10, [0.6] * 10),
+    }
+    ratings = {"vq": [{"model": "dpo", "rank": 1}, {"model": "regdpo", "rank": 1},
+                      {"model": "base", "rank": 3}]}  # fmt: skip
+    rows = {r["source"]: r for r in glance_rows(table, ratings, "base", 0.02)}
+    assert math.isclose(rows["regdpo"]["VQ"], 0.74)
+    assert rows["regdpo"]["VQ win rate vs base"].startswith("0.80 (")
+    assert rows["dpo"]["VQ win rate vs base"].startswith("0.00 (")
+    assert rows["dpo"]["PF win rate vs base"].startswith("1.00 (")
+    assert rows["base"]["VQ win rate vs base"] == "-", "the reference against itself: nothing"
+    assert [rows[s]["VQ rank: judges"] for s in ("regdpo", "base", "dpo")] == [1, 2, 3]
+    assert rows["dpo"]["VQ rank: humans"] == 1 and rows["dpo"]["PF rank: humans"] == "-"
