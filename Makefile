@@ -7,7 +7,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup app demo test lint
+.PHONY: setup app demo test test-fast lint
 
 setup: $(VENV)/.installed
 
@@ -49,6 +49,11 @@ test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q --durations=12
+
+# While working: everything but the tests marked slow (tests/conftest.py), under 3 minutes.
+test-fast: setup
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -m "not slow" --durations=5
 
 lint: setup
 	$(VENV)/bin/ruff format .

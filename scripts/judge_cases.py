@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import sys
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from degenerate import DEGENERATE, TEMPORAL  # noqa: E402
 from evaluators.base import VideoItem  # noqa: E402
 from evaluators.registry import get_judge  # noqa: E402
 from workbench import media  # noqa: E402
-from workbench.provenance import code_version  # noqa: E402
+from workbench.provenance import code_version, machine  # noqa: E402
 from workbench.world.shapes import WorldConfig, make_sample  # noqa: E402
 
 JUDGES = ("shapes-pf", "shapes-vq", "technical")
@@ -56,8 +55,8 @@ def main() -> None:
         rows[case] = {judge: {dim: float(np.mean([x[judge][dim] for x in scores]))
                               for dim in scores[0][judge]} for judge in JUDGES}  # fmt: skip
     head = {"command": " ".join(["python", *sys.argv]), "code_version": code_version(),
-            "date": datetime.date.today().isoformat(), "machine": platform.processor() or
-            platform.machine(), "seed": args.seed, "clips": args.n}  # fmt: skip
+            "date": datetime.date.today().isoformat(), "machine": machine(), "seed": args.seed,
+            "clips": args.n}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "judge-cases.json").write_text(json.dumps({**head, "cases": rows}, indent=1))
     lines = [f"<!-- made by `{head['command']}` at {head['code_version']} on {head['date']}, "

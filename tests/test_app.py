@@ -136,6 +136,7 @@ def test_annotated_pairs_become_a_pair_set_and_a_csv(app):
     assert {p["winner_video"] for p in pairs} <= rollout_videos, "never from Vote-tab battles"
     assert "exists" in client.predict("annotated", 1, "both", api_name="/build_pairs")
     exported = client.predict(api_name="/export_votes")
+    assert not Path(exported).resolve().is_relative_to(app["home"].resolve()), "never served"
     with open(exported) as fh:
         rows = list(csv.DictReader(fh))
     assert {"battle", "kind", "prompt", "video_a", "video_b", "source_a", "source_b", "vq", "pf",

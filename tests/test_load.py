@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 
-import pytest
 from helpers import start_app
 
 from workbench.cli import main
@@ -23,7 +22,6 @@ SECONDS = 60
 TRAIN_STEPS = 120
 
 
-@pytest.mark.slow
 def test_eight_annotators_eval_and_training_share_one_home(tmp_path, monkeypatch):
     from gradio_client import Client
 

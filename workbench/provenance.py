@@ -28,6 +28,24 @@ def code_version() -> str:
     return f"{__version__}+{sha}{'-dirty' if dirty else ''}"
 
 
+def machine() -> str:
+    """The processor a number was measured on, e.g. 'AMD EPYC, 2 cores, AVX-512' (scores and
+    timings can depend on its vector width: docs/determinism.md)."""
+    import os
+    import platform
+
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return f"{platform.machine()}, {os.cpu_count()} cores"
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                  if line.startswith("model name")), platform.machine())  # fmt: skip
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines()
+                  if line.startswith("flags")), [])  # fmt: skip
+    widest = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
+    return f"{model}, {os.cpu_count()} cores, {widest}"
+
+
 def run_row(kind: str, config: dict[str, Any], seed: int | None, status: str = "done") -> dict:
     """A `runs` row; finished now unless still running."""
     now = datetime.datetime.now()

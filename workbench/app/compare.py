@@ -53,8 +53,8 @@ def compare_html(store: Store, dataset: str, split: str, sample_id: str, sources
     cells = [image_cell(store.path(sample["first_frame"]), "first frame")]
     for src, video in videos.items():
         if video is None:
-            cells.append(f"<div class='wb-cell'><b>{src}</b><br>(no video: run workbench eval "
-                         f"--ckpt {src})</div>")  # fmt: skip
+            cells.append(f"<div class='wb-cell'><b>{src}</b><br>(no video of this prompt "
+                         "yet)</div>")  # fmt: skip
             continue
         lines = [f"{label} {scores.get(video, {})[(j, d)]:.3f}"
                  for j, d, label in SHOWN_SCORES if (j, d) in scores.get(video, {})]  # fmt: skip
