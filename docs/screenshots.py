@@ -54,6 +54,35 @@ def main() -> None:
             browser.close()
     finally:
         app.close()
+    annotator_view(args)
+
+
+def annotator_view(args: argparse.Namespace) -> None:
+    """What an annotator logged in under --auth sees: the battles only."""
+    from playwright.sync_api import sync_playwright
+
+    from workbench.app import launch
+    from workbench.app.access import Access
+
+    port = args.port + 1
+    app = launch(args.home, port=port, block=False, seed=0, auth=[("annotator", "pw")],
+                 access=Access(frozenset({"annotator"})))  # fmt: skip
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.get_by_label("username").fill("annotator")
+            page.get_by_label("password").fill("pw")
+            page.get_by_role("button", name="Login").click()
+            page.wait_for_function("document.body.classList.contains('wb-annotator')")
+            page.locator("#vote-tab").get_by_role("button", name="new battle").click()
+            page.locator("#vote-tab video").first.wait_for()
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(args.out / "app-annotator.png"), full_page=True)
+            browser.close()
+    finally:
+        app.close()
 
 
 if __name__ == "__main__":

@@ -155,7 +155,7 @@ def gsb_table(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
         **({"mean diff (95% CI)": f"{r['paired']['mean_diff']:+.3f} ({r['paired']['diff_lo']:+.3f}"
                                   f" to {r['paired']['diff_hi']:+.3f})",
             "sign test p": f"{r['paired']['sign_p']:.3f}",
-            "verdict": f"{r['paired']['verdict']} ({r['paired']['n']} prompts)"}
+            "verdict": r["paired"]["verdict"]}
            if "paired" in r else {}),
     } for r in rows]  # fmt: skip
 
