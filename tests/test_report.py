@@ -124,3 +124,22 @@ def test_fine_tunes_with_several_seeds_are_summarised_across_seeds(home, tmp_pat
     assert row["method"] == "regdpo" and row["seeds"] == 3 and row["PF"] == "0.700 ± 0.248"
     assert row["PF win rate vs base"] == "1.000 ± 0.000"  # every seed beats base everywhere
     assert "Across seeds" in (out / "report.md").read_text()
+
+
+def test_a_report_says_which_code_machine_and_seeds_made_it(home, tmp_path, capsys):
+    """Every number in a report can be traced: the command, the code version, the date and
+    machine, and the seed and code of the run that trained each checkpoint."""
+    from workbench.provenance import code_version, machine
+
+    assert main(["world", "make", "--n", "12"]) == 0
+    assert main(["train", "--name", "base", "--steps", "2", "--batch-size", "2", "--seed",
+                 "7"]) == 0  # fmt: skip
+    assert main(["eval", "--ckpt", "gt", "--ckpt", "base", "--n", "2", "--judges",
+                 "technical"]) == 0  # fmt: skip
+    assert main(["report", "--ckpt", "gt", "--ckpt", "base", "--out", str(tmp_path)]) == 0
+    made = json.loads((tmp_path / "report.json").read_text())["provenance"]
+    assert made["command"].startswith("workbench report --ckpt gt --ckpt base --dataset shapes")
+    assert made["code_version"] == code_version() and made["machine"] == machine()
+    assert made["checkpoints"]["base"] == {"seed": 7, "code_version": code_version()}
+    head = (tmp_path / "report.md").read_text().splitlines()[2]
+    assert head.startswith("Made by `workbench report") and "base: seed 7" in head

@@ -6,6 +6,7 @@ checkpoint the newest generation per sample is used.
 
 from __future__ import annotations
 
+import datetime
 import html
 import itertools
 import json
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.provenance import code_version, machine
 from workbench.ratings import (
     format_gsb_score,
     gsb_bootstrap_ci,
@@ -410,12 +412,37 @@ def plot_curves(store: Store, ckpts: list[str], out_dir: Path) -> list[Path]:
     return paths
 
 
+def provenance(store: Store, ckpts: list[str], command: str) -> dict[str, Any]:
+    """What made a report: the command, this code's version, the date and the machine, and
+    per checkpoint the seed and code version of the run that trained it (a number in a
+    report can then be traced to the code that made it)."""
+    marks = ", ".join("?" for _ in ckpts)
+    runs = store.query(
+        f"""SELECT c.name, r.seed, r.code_version FROM checkpoints c
+            LEFT JOIN runs r ON r.id = c.run_id WHERE c.name IN ({marks})""", ckpts)  # fmt: skip
+    return {"command": command, "code_version": code_version(),
+            "date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(),
+            "checkpoints": {r["name"]: {"seed": r["seed"], "code_version": r["code_version"]}
+                            for r in runs}}  # fmt: skip
+
+
+def provenance_line(made: dict[str, Any]) -> str:
+    trained = "; ".join(f"{name}: seed {r['seed']}, code {r['code_version']}"
+                        for name, r in made["checkpoints"].items())  # fmt: skip
+    return (
+        f"Made by `{made['command']}` at {made['code_version']} on {made['date']}, "
+        f"{made['machine']}." + (f" Checkpoints trained by: {trained}." if trained else "")
+    )
+
+
 def write_report(
-    store: Store, dataset: str, split: str, ckpts: list[str], out_dir: Path, margin: float = 0.02
-) -> Path:
-    """Write report.md, report.html (with PNG curves) and report.json into out_dir; returns
-    report.md."""
+    store: Store, dataset: str, split: str, ckpts: list[str], out_dir: Path, margin: float = 0.02,
+    command: str = "workbench report",
+) -> Path:  # fmt: skip
+    """Write report.md, report.html (with PNG curves) and report.json into out_dir, headed by
+    their `provenance`; returns report.md."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    made = provenance(store, ckpts, command)
     every = {c: checkpoint_scores(store, dataset, split, c) for c in ckpts}
     scores = {c: per for c, per in every.items() if per}
     unscored = [c for c, per in every.items() if not per]
@@ -442,11 +469,12 @@ def write_report(
         sections.insert(1, ("Across seeds (mean ± 95% t-interval half-width)", seeded))
     curves = plot_curves(store, ckpts, out_dir)
     title = f"Report: {', '.join(ckpts)} on {dataset} / {split}"
-    md = [f"# {title}", ""]
+    md = [f"# {title}", "", provenance_line(made), ""]
     if unscored:  # said, not silently dropped
         md += [f"No scores yet (run `workbench eval`): {', '.join(unscored)}", ""]
     page = [f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>",
-            f"<h1>{html.escape(title)}</h1>"]  # fmt: skip
+            f"<h1>{html.escape(title)}</h1>",
+            f"<p>{html.escape(provenance_line(made))}</p>"]  # fmt: skip
     for heading, rows in sections:
         md += [f"## {heading}", "", _markdown_table(rows), ""]
         page += [f"<h2>{html.escape(heading)}</h2>", _html_table(rows)]
@@ -454,7 +482,8 @@ def write_report(
         md += ["## Training curves", ""] + [f"![{p.stem}]({p.name})" for p in curves] + [""]
         page += ["<h2>Training curves</h2>"] + [f"<img src='{p.name}'>" for p in curves]
     (out_dir / "report.html").write_text("\n".join([*page, "</body></html>"]))
-    data = {"dataset": dataset, "split": split, "checkpoints": ckpts, "unscored": unscored,
+    data = {"provenance": made, "dataset": dataset, "split": split, "checkpoints": ckpts,
+            "unscored": unscored,
             "gsb": [{**r, "score_text": format_gsb_score(r["score"])} for r in gsb],
             "vbench": vbench, "vbench_missing": missing, "judges": judges,
             "seeds": seeded, "trained_on": trained_on, "splits": splits}  # fmt: skip

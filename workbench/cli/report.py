@@ -38,6 +38,13 @@ def run(args: argparse.Namespace) -> int:
         if name not in known:
             raise unknown_name("checkpoint", name, known)
     out = args.out or store.home / "report"
-    path = write_report(store, args.dataset, args.split, args.ckpt, out, args.margin)
+    command = " ".join(
+        [
+            "workbench report",
+            *(f"--ckpt {c}" for c in args.ckpt),
+            f"--dataset {args.dataset} --split {args.split} --margin {args.margin}",
+        ]
+    )
+    path = write_report(store, args.dataset, args.split, args.ckpt, out, args.margin, command)
     emit(args, {"report": str(path), "html": str(path.with_suffix(".html"))})
     return 0
