@@ -441,7 +441,7 @@ def _all_ranks(flag: bool, par: Parallel | None) -> bool:
     """True only if true on every rank: all of them skip a step or none does."""
     if par is None:
         return flag
-    value = torch.tensor([float(flag)])
+    value = torch.tensor([float(flag)], device=par.mesh.device_type)  # the mesh's device
     dist.all_reduce(value, op=dist.ReduceOp.MIN)
     return bool(value.item())
 

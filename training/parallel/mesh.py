@@ -109,8 +109,17 @@ class Parallel:
         dist.barrier()
 
 
+def process_group_backend(device_type: str) -> str:
+    """NCCL for CUDA tensors with gloo beside it for CPU ones, gloo alone on a CPU: an
+    NCCL-only group has no backend for a CPU tensor ("No backend type associated with device
+    type cpu"), and object collectives, flags and barriers would die at the first step.
+    torchtitan's init_distributed (torchtitan/distributed/utils.py) pairs them the same way
+    when asked to (enable_cpu_backend)."""
+    return "cpu:gloo,cuda:nccl" if device_type == "cuda" else "gloo"
+
+
 def init_parallel(plan: ParallelPlan, device: torch.device) -> Parallel:
-    """Join (or start) the process group and build the mesh: NCCL on CUDA, gloo on CPU.
+    """Join (or start) the process group and build the mesh (`process_group_backend`).
 
     Raises:
         WorkbenchError: the process group's size differs from the plan's.
@@ -119,7 +128,7 @@ def init_parallel(plan: ParallelPlan, device: torch.device) -> Parallel:
         die_with_launcher()
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        dist.init_process_group(process_group_backend(device.type))
     if dist.get_world_size() != plan.nproc:
         raise WorkbenchError(
             f"{dist.get_world_size()} processes were started for a plan of --nproc {plan.nproc}"
