@@ -59,7 +59,7 @@ def test_partial_scoring_compares_shared_samples_and_an_infinite_score_is_said(
     assert (row["good"], row["same"], row["bad"]) == (3, 0, 0)
     assert row["score"] is None and row["score_text"] == "∞ (no S or B)"
     assert row["win_rate"] == 1.0 and row["win_rate_ci"] == [1.0, 1.0]
-    assert "| gt vs other | PF | 3/0/0 | ∞ (no S or B) | ∞-∞ | 1.00 | 1.00-1.00 |" in md
+    assert "| gt vs other | PF | 3/0/0 | ∞ (no S or B) (∞-∞) | 1.00 (1.00-1.00) |" in md
     assert "inf" not in md
 
 

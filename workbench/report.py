@@ -150,14 +150,14 @@ def gsb_table(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     """GSB rows as people read them: an infinite score is said, never printed as inf."""
     return [{
         "A vs B": f"{r['A']} vs {r['B']}", "aspect": r["aspect"],
-        "G/S/B": f"{r['good']}/{r['same']}/{r['bad']}", "score": format_gsb_score(r["score"]),
-        "95% CI": "-".join(_ci_bound(v) for v in r["score_ci"]),
-        "win rate": f"{r['win_rate']:.2f}",
-        "win rate 95% CI": "-".join(f"{v:.2f}" for v in r["win_rate_ci"]),
+        "G/S/B": f"{r['good']}/{r['same']}/{r['bad']}",
+        "score (95% CI)": f"{format_gsb_score(r['score'])} "
+                          f"({'-'.join(_ci_bound(v) for v in r['score_ci'])})",
+        "win rate (95% CI)": f"{r['win_rate']:.2f} "
+                             f"({'-'.join(f'{v:.2f}' for v in r['win_rate_ci'])})",
         **({"mean diff (95% CI)": f"{r['paired']['mean_diff']:+.3f} ({r['paired']['diff_lo']:+.3f}"
                                   f" to {r['paired']['diff_hi']:+.3f})",
-            "sign test p": f"{r['paired']['sign_p']:.3f}",
-            "verdict": r["paired"]["verdict"]}
+            "sign p": f"{r['paired']['sign_p']:.3f}", "verdict": r["paired"]["verdict"]}
            if "paired" in r else {}),
     } for r in rows]  # fmt: skip
 
