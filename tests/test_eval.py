@@ -67,7 +67,7 @@ def test_report_has_gsb_vbench_rank_sum_and_judge_tables(home, tmp_path, capsys)
         == 0
     )
     md = (out / "report.md").read_text()
-    assert "| gt vs base | PF | 3/0/0 | ∞ (no S or B) |" in md  # truth follows every prompt
+    assert "| gt vs base | PF | 3/0/0 | ∞ (no S or B) (∞-∞) |" in md  # truth follows every prompt
     assert "| gt | 1 | 2 |" not in md and "Total (rank sum)" in md
     assert "missing: subject_consistency" in md, "missing VBench dimensions are flagged"
     assert "No scores yet (run `workbench eval`): unscored" in md
