@@ -3,6 +3,7 @@
 import math
 
 from workbench.leaderboard import glance_rows
+from workbench.report import gsb_rows, reference_last
 
 VQ, PF = ("shapes-vq", "overall"), ("shapes-pf", "overall")
 
@@ -19,7 +20,8 @@ def test_win_rates_against_the_reference_and_ranks_side_by_side():
     }
     ratings = {"vq": [{"model": "dpo", "rank": 1}, {"model": "regdpo", "rank": 1},
                       {"model": "base", "rank": 3}]}  # fmt: skip
-    rows = {r["source"]: r for r in glance_rows(table, ratings, "base", 0.02)}
+    table = reference_last(table, "base")
+    rows = {r["source"]: r for r in glance_rows(table, gsb_rows(table, 0.02), ratings, "base")}
     assert math.isclose(rows["regdpo"]["VQ"], 0.74)
     assert rows["regdpo"]["VQ win rate vs base"].startswith("0.80 (")
     assert rows["dpo"]["VQ win rate vs base"].startswith("0.00 (")

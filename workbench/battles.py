@@ -271,11 +271,11 @@ def agreement(
         key = (v["sample_id"], *sorted((v["video_a"], v["video_b"])))
         winner = {"good": v["video_a"], "bad": v["video_b"]}.get(v["outcome"])
         answers.setdefault(key, {}).setdefault(v["annotator"], {})[v["aspect"]] = winner
+    wanted = ASPECTS if aspect == "both" else (aspect,)
     agreed = {}
     for (sample, first, second), by_annotator in answers.items():
         counts = {first: 0, second: 0}
         for per_aspect in by_annotator.values():
-            wanted = ASPECTS if aspect == "both" else (aspect,)
             picks = {per_aspect.get(a) for a in wanted}
             if len(picks) == 1 and None not in picks:
                 counts[picks.pop()] += 1

@@ -21,7 +21,7 @@ from workbench.ratings import (
     win_fractions,
 )
 from workbench.report import ASPECTS as JUDGE_ASPECTS
-from workbench.report import Scores, gsb_row, gsb_rows, mean_score, newest_scores
+from workbench.report import Scores, gsb_row, mean_score, newest_scores
 from workbench.sources import GROUND_TRUTH
 from workbench.store import Store
 
@@ -61,23 +61,23 @@ def rating_rows(store: Store, aspect: str, ties: bool, seed: int = 0) -> list[di
 
 
 def glance_rows(
-    scores: Scores, ratings: dict[str, list[dict]], reference: str, margin: float
+    scores: Scores, gsb: list[dict[str, Any]], ratings: dict[str, list[dict]], reference: str
 ) -> list[dict[str, Any]]:
     """The Leaderboard's first table, one row per source: mean PF and VQ (the shapes
-    judges), the judges' win rate against `reference` with its 95% bootstrap interval, and
-    per aspect the judges' rank (by mean) beside the human Bradley-Terry rank (`ratings`:
-    aspect -> bradley_terry_ci rows; '-' where nobody voted on that source)."""
+    judges), the judges' win rate against `reference` with its 95% bootstrap interval (from
+    `gsb`, the automatic GSB rows, "X vs reference" as `reference_last` orders them), and per
+    aspect the judges' rank (by mean) beside the human Bradley-Terry rank (`ratings`: aspect
+    -> bradley_terry_ci rows; '-' where nobody voted on that source)."""
     means = {src: {a: mean_score(per, keys[0]) for a, keys in JUDGE_ASPECTS.items()}
              for src, per in scores.items()}  # fmt: skip
+    versus = {(r["A"], r["aspect"]): r for r in gsb if r["B"] == reference}
+    human = {a: {h["model"]: h["rank"] for h in ratings.get(a.lower(), [])}
+             for a in JUDGE_ASPECTS}  # fmt: skip
     rows = []
     for src in scores:
         row: dict[str, Any] = {"source": src, **{a: means[src][a] for a in JUDGE_ASPECTS}}
-        versus = {}
-        if src != reference and reference in scores:
-            pair = {src: scores[src], reference: scores[reference]}
-            versus = {r["aspect"]: r for r in gsb_rows(pair, margin)}
         for aspect in JUDGE_ASPECTS:
-            r = versus.get(aspect)
+            r = versus.get((src, aspect))
             row[f"{aspect} win rate vs {reference}"] = (
                 f"{r['win_rate']:.2f} ({r['win_rate_ci'][0]:.2f}-{r['win_rate_ci'][1]:.2f})"
                 if r else "-")  # fmt: skip
@@ -86,8 +86,7 @@ def glance_rows(
             mine = means[src][aspect]
             row[f"{aspect} rank: judges"] = (1 + sum(m > mine for m in finite)
                                              if np.isfinite(mine) else "-")  # fmt: skip
-            human = {h["model"]: h["rank"] for h in ratings.get(aspect.lower(), [])}
-            row[f"{aspect} rank: humans"] = human.get(src, "-")
+            row[f"{aspect} rank: humans"] = human[aspect].get(src, "-")
         rows.append(row)
     return rows
 

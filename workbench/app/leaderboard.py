@@ -107,18 +107,19 @@ def build(store: Store, access: Access) -> tuple:
         scores = reference_last(scores, ref)
         ratings = {a: rating_rows(store, a, ties=True) for a in ("vq", "pf")}
         human_rows = human_gsb_rows(store, reference=ref)
+        automatic_rows = gsb_rows(scores, 0.02)  # the table below and the glance's win rates
         return (
             gr.update(choices=names, value=name),
             table([g for g in gsb_table(human_rows) if g["aspect"] == aspect_.upper()]),
             ratings_table(rating_rows(store, aspect_, ties=True)),
             ratings_table(rating_rows(store, aspect_, ties=False)),
             heat_map(models, share) if models else None,
-            table(gsb_table(gsb_rows(scores, 0.02))),
+            table(gsb_table(automatic_rows)),
             table(vbench_rows(scores)[0]),
             table(pairs_rows(store, scores, ref, 0.02)),
             table(seed_rows(scores, ref, 0.02)),
             gr.update(choices=list(scores), value=ref),
-            table(glance_rows(scores, ratings, ref, 0.02)),
+            table(glance_rows(scores, automatic_rows, ratings, ref)),
         )
 
     inputs = [aspect, dataset, split, reference]
