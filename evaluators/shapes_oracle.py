@@ -10,6 +10,7 @@ the same way and never by their first object only.
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import uniform_filter
 
 from workbench.world.shapes import BACKGROUNDS, COLORS, MOTIONS, TRIANGLE, shape_mask
 
@@ -100,12 +101,6 @@ def track(alpha: np.ndarray, true_alpha: np.ndarray) -> np.ndarray:
     return out
 
 
-def _progress(path: np.ndarray, motion: str) -> np.ndarray:
-    """Per step, how far the object went the prompted way (px; its radius for grow / shrink)."""
-    dx, dy, dr = MOTIONS[motion]
-    return np.diff(path, axis=0) @ np.array([dx, dy, dr])
-
-
 def motion_following(seen: np.ndarray, truth: np.ndarray, motion: str) -> dict[str, float]:
     """How the drawn object's track follows the truth's, both from `track`.
 
@@ -115,14 +110,15 @@ def motion_following(seen: np.ndarray, truth: np.ndarray, motion: str) -> dict[s
         hold or vanished frame);
     dynamics: how much it moves at all, any way, against how much the truth moves (0: still).
     """
-    step, true_step = _progress(seen, motion), _progress(truth, motion)
+    way = np.array(MOTIONS[motion])  # (dx, dy, dr): px along x, y, and of radius per px
+    step, true_step = np.diff(seen, axis=0) @ way, np.diff(truth, axis=0) @ way
     direction = float(np.mean(step > DEAD_ZONE)) if np.any(true_step > DEAD_ZONE) else 1.0
     drawn = np.flatnonzero(~np.isnan(seen[:, 0]))
     net = true_net = 0.0
     if len(drawn) >= 2:
         first, last = drawn[0], drawn[-1]
-        net = float((seen[last] - seen[first]) @ np.array(MOTIONS[motion]))
-        true_net = float((truth[last] - truth[first]) @ np.array(MOTIONS[motion]))
+        net = float((seen[last] - seen[first]) @ way)
+        true_net = float((truth[last] - truth[first]) @ way)
     ratio = min(net, true_net) / max(net, true_net) if min(net, true_net) > 0 else 0.0
     deviation = np.linalg.norm(np.diff(seen, axis=0) - np.diff(truth, axis=0), axis=1)
     moved = np.nansum(np.linalg.norm(np.diff(seen, axis=0), axis=1))
@@ -342,22 +338,13 @@ def temporal_defects(
         bend = np.linalg.norm(np.diff(path, 2, axis=0) - np.diff(true_path, 2, axis=0), axis=1)
         bends += int((bend[~np.isnan(bend)] > ACCEL_TOLERANCE).sum())
     steady = ~_dilate(~(background[1:] & background[:-1]), 2)  # the 5x5 means' reach
-    change = np.abs(_box_mean(np.diff(frames.astype(np.float64), axis=0), 5)).sum(-1) > 30
+    signed = uniform_filter(np.diff(frames.astype(np.float64), axis=0), size=(1, 5, 5, 1),
+                            mode="nearest")  # 5x5 means, edges padded  # fmt: skip
+    change = np.abs(signed).sum(-1) > 30
     changed_pairs = int(sum((c[m].mean() if m.any() else 0.0) > 0.01
                             for c, m in zip(change, steady, strict=True)))  # fmt: skip
     return {"smoothness": 0.5**bends, "persistence": 0.5**missing,
             "background_continuity": 0.5**changed_pairs}  # fmt: skip
-
-
-def _box_mean(video: np.ndarray, size: int) -> np.ndarray:
-    """(T, H, W, C) mean over size x size neighbourhoods (edges padded), per frame."""
-    pad = size // 2
-    padded = np.pad(video, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
-    out = np.zeros_like(video)
-    for dy in range(size):
-        for dx in range(size):
-            out += padded[:, dy : dy + video.shape[1], dx : dx + video.shape[2]]
-    return out / size**2
 
 
 def _object_regions(seen: list[np.ndarray], truth: list[np.ndarray]) -> np.ndarray:
