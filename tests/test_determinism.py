@@ -20,6 +20,7 @@ from test_technical import natural_clip
 
 from evaluators.technical import technical_quality
 from workbench import media
+from workbench.provenance import cpu_flags
 from workbench.world.shapes import WorldConfig, make_sample
 
 # Made by write_mp4 with av 18.1.0 (x264 core 165): a different PyAV pin changes the bytes.
@@ -31,7 +32,7 @@ X264_LEVELS = {
 }
 # FFmpeg's AV_CPU_FLAG_* masks: none (plain C), up to SSE2, up to AVX2 (no AVX-512).
 FFMPEG_MASKS = {"c": 0x0, "sse2": 0x1F, "avx2": 0x7FFFF}
-CPU_FLAGS = set(Path("/proc/cpuinfo").read_text().split("flags")[1].split("\n")[0].split())
+CPU_FLAGS = cpu_flags()
 
 
 def clips() -> dict[str, np.ndarray]:

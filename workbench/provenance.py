@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import os
+import platform
 import subprocess
 import uuid
 from pathlib import Path
@@ -28,22 +30,27 @@ def code_version() -> str:
     return f"{__version__}+{sha}{'-dirty' if dirty else ''}"
 
 
+def _cpuinfo(field: str) -> str | None:
+    """The first value of a /proc/cpuinfo field (None off Linux)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(field)), None)
+
+
+def cpu_flags() -> set[str]:
+    """The processor's instruction-set flags (avx2, avx512f, ...); empty where unknown."""
+    return set((_cpuinfo("flags") or "").split())
+
+
 def machine() -> str:
     """The processor a number was measured on, e.g. 'AMD EPYC, 2 cores, AVX-512' (scores and
     timings can depend on its vector width: docs/determinism.md)."""
-    import os
-    import platform
-
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return f"{platform.machine()}, {os.cpu_count()} cores"
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
-                  if line.startswith("model name")), platform.machine())  # fmt: skip
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines()
-                  if line.startswith("flags")), [])  # fmt: skip
+    flags = cpu_flags()
     widest = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
-    return f"{model}, {os.cpu_count()} cores, {widest}"
+    model = _cpuinfo("model name") or platform.machine()
+    return f"{model}, {os.cpu_count()} cores" + (f", {widest}" if flags else "")
 
 
 def run_row(kind: str, config: dict[str, Any], seed: int | None, status: str = "done") -> dict:
