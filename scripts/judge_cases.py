@@ -9,7 +9,6 @@ by the command, code version, date, machine and seed that made them.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from degenerate import DEGENERATE, TEMPORAL  # noqa: E402
 from evaluators.base import VideoItem  # noqa: E402
 from evaluators.registry import get_judge  # noqa: E402
 from workbench import media  # noqa: E402
-from workbench.provenance import code_version, machine  # noqa: E402
+from workbench.provenance import made_by  # noqa: E402
 from workbench.world.shapes import WorldConfig, make_sample  # noqa: E402
 
 JUDGES = ("shapes-pf", "shapes-vq", "technical")
@@ -54,9 +53,7 @@ def main() -> None:
         scores = [score(make(cfg, s.attributes, s.frames), s) for s in samples]
         rows[case] = {judge: {dim: float(np.mean([x[judge][dim] for x in scores]))
                               for dim in scores[0][judge]} for judge in JUDGES}  # fmt: skip
-    head = {"command": " ".join(["python", *sys.argv]), "code_version": code_version(),
-            "date": datetime.date.today().isoformat(), "machine": machine(), "seed": args.seed,
-            "clips": args.n}  # fmt: skip
+    head = {**made_by(" ".join(["python", *sys.argv])), "seed": args.seed, "clips": args.n}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "judge-cases.json").write_text(json.dumps({**head, "cases": rows}, indent=1))
     lines = [f"<!-- made by `{head['command']}` at {head['code_version']} on {head['date']}, "

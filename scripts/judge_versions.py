@@ -12,7 +12,6 @@ date and machine that made it.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from workbench.provenance import code_version, machine  # noqa: E402
+from workbench.provenance import made_by  # noqa: E402
 from workbench.sources import source_videos  # noqa: E402
 from workbench.store import Store  # noqa: E402
 
@@ -68,9 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     store = Store(args.home)
     means = {c: version_means(store, args.dataset, args.split, c) for c in args.ckpt}
-    head = {"command": " ".join(["python", *sys.argv]), "code_version": code_version(),
-            "date": datetime.date.today().isoformat(), "machine": machine(),
-            "home": str(args.home)}  # fmt: skip
+    head = {**made_by(" ".join(["python", *sys.argv])), "home": str(args.home)}
     lines = [f"<!-- made by `{head['command']}` at {head['code_version']} on {head['date']}, "
              f"{head['machine']} -->", ""]  # fmt: skip
     for judge, dims in SHOWN.items():

@@ -53,6 +53,12 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores" + (f", {widest}" if flags else "")
 
 
+def made_by(command: str) -> dict[str, str]:
+    """What heads a result file: the command, this code's version, the time and the machine."""
+    now = datetime.datetime.now().isoformat(timespec="seconds")
+    return {"command": command, "code_version": code_version(), "date": now, "machine": machine()}
+
+
 def run_row(kind: str, config: dict[str, Any], seed: int | None, status: str = "done") -> dict:
     """A `runs` row; finished now unless still running."""
     now = datetime.datetime.now()

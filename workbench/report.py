@@ -6,7 +6,6 @@ checkpoint the newest generation per sample is used.
 
 from __future__ import annotations
 
-import datetime
 import html
 import itertools
 import json
@@ -16,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.provenance import code_version, machine
+from workbench.provenance import made_by
 from workbench.ratings import (
     format_gsb_score,
     gsb_bootstrap_ci,
@@ -420,8 +419,7 @@ def provenance(store: Store, ckpts: list[str], command: str) -> dict[str, Any]:
     runs = store.query(
         f"""SELECT c.name, r.seed, r.code_version FROM checkpoints c
             LEFT JOIN runs r ON r.id = c.run_id WHERE c.name IN ({marks})""", ckpts)  # fmt: skip
-    return {"command": command, "code_version": code_version(),
-            "date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(),
+    return {**made_by(command),
             "checkpoints": {r["name"]: {"seed": r["seed"], "code_version": r["code_version"]}
                             for r in runs}}  # fmt: skip
 
