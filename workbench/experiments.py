@@ -141,14 +141,37 @@ def annotated_plan(
     return _plan(preset, retrain_base, runs, Stage(annotated, command, ("pairset", annotated)))
 
 
+# W13's recipe question: prompt dropout while fine-tuning, crossed with the guidance scale the
+# videos are sampled with (the default first: the study's other tables read it).
+RECIPE_DROPOUT = (0.0, 0.1)
+RECIPE_GUIDANCE = (4.0, 1.0)
+
+
+def recipe_plan(preset: str, seeds: int = 1, retrain_base: bool = False) -> list[Stage]:
+    """SFT, DPO and Reg-DPO fine-tuned with prompt dropout 0 and 0.1 (`<method>-d<p>-s<seed>`)
+    on the same base and GT-Pairs, each judged on videos sampled with guidance 4 and 1: does
+    Reg-DPO's gain over the base and over SFT depend on the recipe?"""
+    if seeds < 1:
+        raise WorkbenchError("--seeds must be at least 1")
+    runs = [(f"{m}-d{d:g}-s{s}", PAIRSET,
+             ["--method", m, "--seed", str(s), "--prompt-dropout", f"{d:g}"])
+            for d in RECIPE_DROPOUT for s in range(seeds) for m in METHODS]  # fmt: skip
+    return _plan(preset, retrain_base, runs, guidances=RECIPE_GUIDANCE)
+
+
 def _plan(
     preset: str,
     retrain_base: bool,
     runs: list[tuple[str, str, list[str]]],
     extra_pairs: Stage | None = None,
+    guidances: tuple[float | None, ...] = (None,),
 ) -> list[Stage]:
+    """The stages; with several `guidances`, each eval and the report once per scale (the
+    first keeps the plain stage names)."""
     p = _preset(preset)
     n = ["--n", str(p.eval_n)]
+    sampled = [("" if i == 0 else f"-g{g:g}", [] if g is None else ["--guidance", f"{g:g}"])
+               for i, g in enumerate(guidances)]  # fmt: skip
     stages = [
         Stage("world", ["world", "make", "--n", str(p.world)]),
         Stage("base", ["checkpoints", "add", "--name", "base", "--embedded"]
@@ -158,7 +181,8 @@ def _plan(
                "--warmup", str(min(50, p.base_steps // 10)), "--schedule", "cosine",
                "--t-shift", "3"], ("checkpoint", "base")),
         # Ground truth and base first, so the app has something to compare early.
-        Stage("eval-base", ["eval", "--ckpt", "gt", "--ckpt", "base", *n]),
+        *(Stage(f"eval-base{tag}", ["eval", "--ckpt", "gt", "--ckpt", "base", *n, *g])
+          for tag, g in sampled),
         Stage("gtpairs", ["gtpair", "build", "--generators", "base", "--n", str(p.pairs),
                           "--name", PAIRSET], ("pairset", PAIRSET)),
     ]  # fmt: skip
@@ -172,7 +196,8 @@ def _plan(
                                    "base", "--name", name, "--steps", str(p.finetune_steps)],
                             ("checkpoint", name)))  # fmt: skip
     sources = [x for name in ["gt", "base", *(r[0] for r in runs)] for x in ("--ckpt", name)]
-    stages += [Stage("eval", ["eval", *sources, *n]), Stage("report", ["report", *sources])]
+    stages += [Stage(f"eval{tag}", ["eval", *sources, *n, *g]) for tag, g in sampled]
+    stages += [Stage(f"report{tag}", ["report", *sources, *g]) for tag, g in sampled]
     return stages
 
 
@@ -182,7 +207,8 @@ def _preset(preset: str) -> StudyPreset:
     return PRESETS[preset]
 
 
-PLANS = {"paper": paper_plan, "ablation-r": ablation_r_plan, "annotated": annotated_plan}
+PLANS = {"paper": paper_plan, "ablation-r": ablation_r_plan, "annotated": annotated_plan,
+         "recipe": recipe_plan}  # fmt: skip
 
 
 def preset_dict(preset: str) -> dict[str, Any]:

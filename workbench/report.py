@@ -65,13 +65,16 @@ CURVES = ("loss", "dgr", "win_gap", "lose_gap", "implicit_acc", "sft")
 Scores = dict[str, dict[str, dict[tuple[str, str], float]]]  # ckpt -> sample -> key -> value
 
 
-def checkpoint_scores(store: Store, dataset: str, split: str, ckpt: str) -> dict[str, dict]:
-    """sample_id -> {(judge, dimension): value} for a checkpoint's newest video per sample.
+def checkpoint_scores(
+    store: Store, dataset: str, split: str, ckpt: str, guidance: float | None = None
+) -> dict[str, dict]:
+    """sample_id -> {(judge, dimension): value} for a checkpoint's newest video per sample
+    (sampled with `guidance` when given).
 
     Only each judge's newest version counts (the version of its most recent score), so a
     judge fixed since some videos were scored never mixes old and new numbers.
     """
-    video_of, extra = source_video_sql(ckpt)
+    video_of, extra = source_video_sql(ckpt, guidance)
     params = [dataset, split, *extra]
     rows = store.query(
         f"""{NEWEST_VERSIONS}
@@ -435,13 +438,13 @@ def provenance_line(made: dict[str, Any]) -> str:
 
 def write_report(
     store: Store, dataset: str, split: str, ckpts: list[str], out_dir: Path, margin: float = 0.02,
-    command: str = "workbench report",
+    command: str = "workbench report", guidance: float | None = None,
 ) -> Path:  # fmt: skip
     """Write report.md, report.html (with PNG curves) and report.json into out_dir, headed by
-    their `provenance`; returns report.md."""
+    their `provenance`; returns report.md. `guidance`: read only videos sampled with it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     made = provenance(store, ckpts, command)
-    every = {c: checkpoint_scores(store, dataset, split, c) for c in ckpts}
+    every = {c: checkpoint_scores(store, dataset, split, c, guidance) for c in ckpts}
     scores = {c: per for c, per in every.items() if per}
     unscored = [c for c, per in every.items() if not per]
     gsb = gsb_rows(scores, margin)
@@ -466,7 +469,9 @@ def write_report(
     if seeded:  # --seeds N studies: how much of a difference survives another seed
         sections.insert(1, ("Across seeds (mean ± 95% t-interval half-width)", seeded))
     curves = plot_curves(store, ckpts, out_dir)
-    title = f"Report: {', '.join(ckpts)} on {dataset} / {split}"
+    title = f"Report: {', '.join(ckpts)} on {dataset} / {split}" + (
+        "" if guidance is None else f", sampled with guidance {guidance:g}"
+    )
     md = [f"# {title}", "", provenance_line(made), ""]
     if unscored:  # said, not silently dropped
         md += [f"No scores yet (run `workbench eval`): {', '.join(unscored)}", ""]
@@ -480,7 +485,8 @@ def write_report(
         md += ["## Training curves", ""] + [f"![{p.stem}]({p.name})" for p in curves] + [""]
         page += ["<h2>Training curves</h2>"] + [f"<img src='{p.name}'>" for p in curves]
     (out_dir / "report.html").write_text("\n".join([*page, "</body></html>"]))
-    data = {"provenance": made, "dataset": dataset, "split": split, "checkpoints": ckpts,
+    data = {"provenance": made, "dataset": dataset, "split": split, "guidance": guidance,
+            "checkpoints": ckpts,
             "unscored": unscored,
             "gsb": [{**r, "score_text": format_gsb_score(r["score"])} for r in gsb],
             "vbench": vbench, "vbench_missing": missing, "judges": judges,

@@ -11,16 +11,19 @@ from workbench.store import Store
 GROUND_TRUTH = "gt"  # pseudo-source: the dataset's own videos
 
 
-def source_video_sql(ckpt: str) -> tuple[str, list]:
+def source_video_sql(ckpt: str, guidance: float | None = None) -> tuple[str, list]:
     """SQL selecting (sample_id, video_id) of a source on a dataset split, and the parameters
-    after (dataset, split) that it needs."""
+    after (dataset, split) that it needs. `guidance`: only videos sampled with that guidance
+    scale (a study that samples one checkpoint at several scales reads each apart)."""
     if ckpt == GROUND_TRUTH:
         return "SELECT id AS sample_id, video_id FROM samples WHERE dataset = ? AND split = ?", []
+    sampled_with = "" if guidance is None else "AND CAST(g.settings->>'guidance' AS DOUBLE) = ?"
     return (
-        """SELECT g.sample_id, arg_max(g.video_id, g.created_at) AS video_id
-           FROM generations g JOIN samples s ON s.id = g.sample_id
-           WHERE s.dataset = ? AND s.split = ? AND g.checkpoint = ? GROUP BY g.sample_id""",
-        [ckpt],
+        f"""SELECT g.sample_id, arg_max(g.video_id, g.created_at) AS video_id
+            FROM generations g JOIN samples s ON s.id = g.sample_id
+            WHERE s.dataset = ? AND s.split = ? AND g.checkpoint = ? {sampled_with}
+            GROUP BY g.sample_id""",
+        [ckpt] if guidance is None else [ckpt, guidance],
     )
 
 

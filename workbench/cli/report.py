@@ -20,7 +20,18 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--dataset", default="shapes")
     parser.add_argument("--split", default="test", choices=("train", "test"))
     parser.add_argument("--margin", type=float, default=0.02, help="GSB tie margin")
-    parser.add_argument("--out", type=Path, default=None, help="folder (default <home>/report)")
+    parser.add_argument(
+        "--guidance",
+        type=float,
+        default=None,
+        help="only videos sampled with this guidance scale (default: each source's newest)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder (default <home>/report, or <home>/report-g<scale> with --guidance)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -37,14 +48,18 @@ def run(args: argparse.Namespace) -> int:
     for name in args.ckpt:
         if name not in known:
             raise unknown_name("checkpoint", name, known)
-    out = args.out or store.home / "report"
+    sampled = "" if args.guidance is None else f"-g{args.guidance:g}"
+    out = args.out or store.home / f"report{sampled}"
     command = " ".join(
         [
             "workbench report",
             *(f"--ckpt {c}" for c in args.ckpt),
             f"--dataset {args.dataset} --split {args.split} --margin {args.margin}",
+            *([] if args.guidance is None else [f"--guidance {args.guidance:g}"]),
         ]
     )
-    path = write_report(store, args.dataset, args.split, args.ckpt, out, args.margin, command)
+    path = write_report(
+        store, args.dataset, args.split, args.ckpt, out, args.margin, command, args.guidance
+    )
     emit(args, {"report": str(path), "html": str(path.with_suffix(".html"))})
     return 0
