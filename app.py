@@ -24,9 +24,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="file of user:password lines (user:password:annotator: sees the "
                         "battles only)")  # fmt: skip
     parser.add_argument("--share", action="store_true", help="public Gradio link (needs internet)")
-    parser.add_argument("--study", default="tiny", choices=("tiny", "smoke", "none"),
+    parser.add_argument("--study", default="tiny-early",
+                        choices=("tiny-early", "tiny", "smoke", "none"),
                         help="on an empty home, run the paper's study with this preset in the "
                         "background (none: never)")  # fmt: skip
+    parser.add_argument("--seeds", type=int, default=3,
+                        help="seeds the study goes on to while the app is open (one after "
+                        "another; the first is shown as soon as it is judged)")  # fmt: skip
     args = parser.parse_args(argv)
 
     from workbench.allocator import keep_freed_memory
@@ -41,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     launch(args.home or default_home(), args.host, args.port, auth, args.share, study=args.study,
-           access=access)  # fmt: skip
+           access=access, seeds=args.seeds)  # fmt: skip
     return 0
 
 

@@ -16,7 +16,7 @@ from evaluators.runner import _items, default_judges, evaluate
 from workbench.checkpoints import add_checkpoint
 from workbench.datasets import get_dataset, load_samples
 from workbench.generation import generate
-from workbench.models import EMBEDDED_BASE
+from workbench.models import EMBEDDED_BASES
 from workbench.store import Store
 from workbench.world.dataset import make_world_dataset
 from workbench.world.shapes import WorldConfig
@@ -28,7 +28,7 @@ def bench_eval(n: int = 16, judges: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(tmp)
         make_world_dataset(store, "shapes", WorldConfig(), n=8 * n, progress=False)
-        add_checkpoint(store, "base", EMBEDDED_BASE)
+        add_checkpoint(store, "base", EMBEDDED_BASES["tiny"])
         names = judges or default_judges(store, "shapes")
         run = lambda: evaluate(store, ["base"], names, n=n, progress=False)  # noqa: E731
         first, rerun = _seconds(run), _seconds(run)

@@ -32,7 +32,7 @@ from training.timesteps import noisy_latents, sample_timesteps
 from training.trainer import make_trainable, precompute_reference, train_step
 from workbench import media
 from workbench.allocator import keep_freed_memory
-from workbench.models import EMBEDDED_BASE
+from workbench.models import EMBEDDED_BASES
 from workbench.models.loading import load_model, trainable_parameters
 from workbench.models.runtime import apply_compile, pick_runtime
 from workbench.models.tiny import TinyWanConfig, build_tiny_wan
@@ -61,7 +61,7 @@ def bench_train_step(
         losers = [media.write_mp4(folder / f"l{i}.mp4", s.frames, world.fps)
                   for i, s in enumerate(samples[pairs:])]  # fmt: skip
         prompts = [s.prompt for s in samples[:pairs]]
-        model = load_model(EMBEDDED_BASE)
+        model = load_model(EMBEDDED_BASES["tiny"])
         make_trainable(model, cfg, runtime)
         model.place(runtime)
         reference = lora_disabled_reference(model)

@@ -4,13 +4,13 @@ from the prompt (what the tiny study builds on)."""
 import json
 
 from workbench.cli import main
-from workbench.models import EMBEDDED_BASE
+from workbench.models import EMBEDDED_BASES
 
 
 def test_the_shipped_base_loads_and_reads_colour_and_motion(home, capsys):
-    size = sum(f.stat().st_size for f in EMBEDDED_BASE.rglob("*") if f.is_file())
+    size = sum(f.stat().st_size for f in EMBEDDED_BASES["tiny"].rglob("*") if f.is_file())
     assert size < 10 * 2**20
-    recipe = json.loads((EMBEDDED_BASE / "REPRODUCE.json").read_text())
+    recipe = json.loads((EMBEDDED_BASES["tiny"] / "REPRODUCE.json").read_text())
     assert recipe["seed"] == 0 and recipe["code_version"] and len(recipe["commands"]) == 2
     assert main(["world", "make", "--n", "96"]) == 0  # the first clips of the study's world
     assert main(["checkpoints", "add", "--name", "base", "--embedded"]) == 0

@@ -11,7 +11,7 @@ import time
 from helpers import snapshot, start_app
 
 from workbench.cli import main
-from workbench.experiments import finetune_names, paper_plan
+from workbench.experiments import METHODS, paper_plan
 from workbench.store import Store
 
 
@@ -25,7 +25,7 @@ def test_smoke_study_runs_end_to_end_and_a_rerun_skips_every_stage(home, capsys)
     assert [r["stage"] for r in status] == plan and {r["status"] for r in status} == {"done"}
     assert all(r["seconds"] >= 0 for r in status)
     names = {r["name"] for r in store.query("SELECT name FROM checkpoints")}
-    assert {"base", *finetune_names(1)} <= names
+    assert {"base", *METHODS} <= names
     assert (home / "report" / "report.md").is_file()
     report = json.loads((home / "report" / "report.json").read_text())
     pairs = {(r["A"], r["B"], r["aspect"]) for r in report["gsb"]}
@@ -40,6 +40,42 @@ def test_smoke_study_runs_end_to_end_and_a_rerun_skips_every_stage(home, capsys)
     capsys.readouterr()
     assert main(["experiment", "run", "paper", "--preset", "tiny"]) == 1
     assert "with other settings; use a fresh --home" in capsys.readouterr().err
+
+    # More seeds later: only the new seed's stages run; the report reads across the seeds.
+    assert main(["experiment", "run", "paper", "--preset", "smoke", "--seeds", "2"]) == 0
+    trained = store.query("SELECT name, count(*) AS n FROM checkpoints GROUP BY name")
+    assert {r["name"]: r["n"] for r in trained} == dict.fromkeys(
+        ["base", *METHODS, *(f"{m}-s1" for m in METHODS)], 1)  # fmt: skip
+    seeds = json.loads((home / "report" / "report.json").read_text())["seeds"]
+    assert {r["method"]: r["seeds"] for r in seeds} == dict.fromkeys(METHODS, 2)
+    assert all(r["VQ vs base"].split(": ")[-1] in {"regdpo better", "base better",
+               "dpo better", "sft better", "no detectable difference"}
+               for r in seeds)  # fmt: skip
+
+
+def test_a_plan_with_more_seeds_starts_with_the_plan_with_fewer():
+    """So the app can add seeds to a finished study without redoing or renaming anything."""
+    for fewer, more in ((1, 2), (2, 3)):
+        small = [(s.name, s.command) for s in paper_plan("tiny", fewer)]
+        large = [(s.name, s.command) for s in paper_plan("tiny", more)]
+        assert large[: len(small)] == small
+        assert large[-1][0] == f"report-s{more - 1}" and large[-2][0] == f"eval-s{more - 1}"
+
+
+def test_the_recipe_study_crosses_prompt_dropout_with_guidance(home, capsys):
+    from workbench.experiments import RECIPE_DROPOUT, RECIPE_GUIDANCE, recipe_plan
+
+    plan = {s.name: s.command for s in recipe_plan("smoke", 2)}
+    for method in METHODS:
+        for d in RECIPE_DROPOUT:
+            for seed in (0, 1):
+                command = plan[f"{method}-d{d:g}-s{seed}"]
+                assert command[command.index("--prompt-dropout") + 1] == f"{d:g}"
+    assert plan["eval-g1"][-2:] == ["--guidance", "1"] and plan["report"][-1] == "4"
+    assert main(["experiment", "run", "recipe", "--preset", "smoke"]) == 0
+    for g in RECIPE_GUIDANCE:
+        report = json.loads((home / f"report-g{g:g}" / "report.json").read_text())
+        assert report["guidance"] == g and not report["unscored"]
 
 
 def test_a_killed_study_continues_where_it_stopped(home):

@@ -24,6 +24,10 @@ def test_win_rates_against_the_reference_and_ranks_side_by_side():
     rows = {r["source"]: r for r in glance_rows(table, gsb_rows(table, 0.02), ratings, "base")}
     assert math.isclose(rows["regdpo"]["VQ"], 0.74)
     assert rows["regdpo"]["VQ win rate vs base"].startswith("0.80 (")
+    # The paired verdict in words beside it: 8 of 10 prompts better by 0.4 and 2 worse by
+    # 0.4 is not enough to exclude no difference (the win rate's interval reaches 0.50 too).
+    assert rows["regdpo"]["VQ win rate vs base"].endswith("on 10 prompts: no detectable difference")
+    assert rows["dpo"]["VQ win rate vs base"].endswith("on 10 prompts: base better")
     assert rows["dpo"]["VQ win rate vs base"].startswith("0.00 (")
     assert rows["dpo"]["PF win rate vs base"].startswith("1.00 (")
     assert rows["base"]["VQ win rate vs base"] == "-", "the reference against itself: nothing"

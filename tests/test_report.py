@@ -98,14 +98,16 @@ def test_vbench_quality_score_once_all_seven_dimensions_exist(two_sources, tmp_p
     assert data["vbench"][0]["VBench Quality"] == pytest.approx((5.5 + smooth) / 6.5)
 
 
-def _fake_source(store, name, samples, pf):
-    """A source with its own videos, each scored `pf` on shapes-pf overall."""
-    videos = [f"{name}{i:04d}" for i in range(len(samples))]
+def _fake_source(store, name, samples, pf, settings=None):
+    """A source with its own videos (sampled with `settings`), each scored `pf` on shapes-pf
+    overall."""
+    tag = "" if settings is None else json.dumps(settings)
+    videos = [f"{name}{tag}{i:04d}" for i in range(len(samples))]
     store.insert("videos", [{"id": v, "sha256": v, "path": f"media/{v}.mp4", "frames": 8,
                              "height": 32, "width": 32, "fps": 8.0, "source": "external"}
                             for v in videos])  # fmt: skip
     store.insert("generations", [{"key": v, "checkpoint": name, "sample_id": s, "seed": 0,
-                                  "settings": {}, "video_id": v}
+                                  "settings": settings or {}, "video_id": v}
                                  for s, v in zip(samples, videos, strict=True)])  # fmt: skip
     _scores(store, "shapes-pf", "3", "overall", dict.fromkeys(videos, pf))
 
@@ -115,15 +117,42 @@ def test_fine_tunes_with_several_seeds_are_summarised_across_seeds(home, tmp_pat
     store = Store(home)
     samples = [r["id"] for r in store.query("SELECT id FROM samples WHERE split = 'test'")]
     _fake_source(store, "base", samples, 0.5)
-    for seed, pf in enumerate((0.6, 0.7, 0.8)):
-        _fake_source(store, f"regdpo-s{seed}", samples, pf)
+    # The study names seed 0 plainly and the seeds it adds later <method>-s<seed>.
+    names = ["regdpo", "regdpo-s1", "regdpo-s2"]
+    for name, pf in zip(names, (0.6, 0.7, 0.8), strict=True):
+        _fake_source(store, name, samples, pf)
     out = tmp_path / "report"
-    write_report(store, "shapes", "test", ["base", "regdpo-s0", "regdpo-s1", "regdpo-s2"], out)
+    write_report(store, "shapes", "test", ["base", *names], out)
     (row,) = json.loads((out / "report.json").read_text())["seeds"]
     # mean 0.7, sd 0.1, t(0.975, 2) = 4.303: half-width 4.303 * 0.1 / sqrt(3) = 0.248
     assert row["method"] == "regdpo" and row["seeds"] == 3 and row["PF"] == "0.700 ± 0.248"
     assert row["PF win rate vs base"] == "1.000 ± 0.000"  # every seed beats base everywhere
+    # What it rests on, and whether the interval excludes no difference, in words.
+    n = len(samples)
+    assert row["PF vs base"] == f"+0.200 (+0.200 to +0.200) on {n} prompts x 3 seeds: regdpo better"
     assert "Across seeds" in (out / "report.md").read_text()
+
+
+def test_a_report_at_one_guidance_reads_only_videos_sampled_with_it(home, tmp_path):
+    """A study that samples each checkpoint at guidance 4 and 1 reports each apart (by
+    recency alone, the scale judged last would stand for both)."""
+    assert main(["world", "make", "--n", "24"]) == 0
+    store = Store(home)
+    samples = [r["id"] for r in store.query("SELECT id FROM samples WHERE split = 'test'")]
+    for name in ("base", "regdpo"):
+        _fake_source(store, name, samples, 0.5, {"guidance": 4.0})
+    _fake_source(store, "base", samples, 0.7, {"guidance": 1.0})
+    _fake_source(store, "regdpo", samples, 0.6, {"guidance": 1.0})
+    for guidance, pf in ((4.0, {"base": 0.5, "regdpo": 0.5}), (1.0, {"base": 0.7, "regdpo": 0.6})):
+        assert (
+            main(["report", "--ckpt", "base", "--ckpt", "regdpo", "--guidance", f"{guidance:g}"])
+            == 0
+        )
+        data = json.loads((home / f"report-g{guidance:g}" / "report.json").read_text())
+        (row,) = data["judges"]
+        means = {c: row[c] for c in ("base", "regdpo")}
+        assert data["guidance"] == guidance and means == pytest.approx(pf), means
+        assert data["provenance"]["command"].endswith(f"--guidance {guidance:g}")
 
 
 def test_a_report_says_which_code_machine_and_seeds_made_it(home, tmp_path, capsys):

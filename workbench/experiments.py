@@ -43,7 +43,8 @@ class StudyPreset:
     eval_n: int
     """Held-out prompts every source is generated for and judged on."""
     embedded_base: bool = False
-    """Use the shipped base (trained by this preset's base recipe) instead of training it."""
+    """Use the shipped base of this preset (trained by its base recipe, models.EMBEDDED_BASES)
+    instead of training it."""
 
 
 PRESETS = {
@@ -54,11 +55,12 @@ PRESETS = {
     # motion (README).
     "tiny": StudyPreset(world=512, base_steps=1500, base_batch=16, base_lr=3e-3, pairs=128,
                         finetune_steps=200, eval_n=48, embedded_base=True),
-    # The same, with a base trained 1000 steps (6-7 min here): it reads colour but follows
-    # the motion word only about half the time, so prompt following has room to improve
-    # (the tiny base's only PF weakness, shape, no fine-tune here moves: README).
+    # The main job: the same, with a base stopped at 1000 steps (shipped; 6-7 min to retrain):
+    # it reads colour but follows the motion word only about half the time and its objects
+    # jitter, so both prompt following and visual quality have room to improve (the tiny
+    # base's only PF weakness, shape, no fine-tune here moves: README).
     "tiny-early": StudyPreset(world=512, base_steps=1000, base_batch=16, base_lr=3e-3,
-                              pairs=128, finetune_steps=200, eval_n=48),
+                              pairs=128, finetune_steps=200, eval_n=48, embedded_base=True),
 }  # fmt: skip
 
 
@@ -70,29 +72,29 @@ class Stage:
     """('checkpoint' | 'pairset', name) a stage registers; present means done."""
 
 
-def finetune_names(seeds: int) -> list[str]:
-    """Checkpoint names of the fine-tunes: sft, dpo, regdpo (with -s<seed> for several)."""
-    return [m if seeds == 1 else f"{m}-s{s}" for s in range(seeds) for m in METHODS]
+def finetune_name(method: str, seed: int) -> str:
+    """sft, dpo, regdpo for seed 0 and <method>-s<seed> after, so a study given more seeds
+    later keeps what it made (the report groups <method> with <method>-s1, ...)."""
+    return method if seed == 0 else f"{method}-s{seed}"
 
 
 def paper_plan(preset: str, seeds: int = 1, retrain_base: bool = False) -> list[Stage]:
-    """World -> base -> its videos -> GT-Pairs -> SFT / DPO / Reg-DPO per seed -> every
-    source judged on the held-out prompts -> the report.
+    """World -> base -> its videos -> GT-Pairs -> per seed: SFT / DPO / Reg-DPO, their videos
+    judged on the held-out prompts, the report over every seed so far.
 
-    The tiny preset's base is the embedded one (shipped, trained by exactly its base
-    recipe: workbench/models/embedded/base/REPRODUCE.json) unless `retrain_base`.
+    The plan for N seeds starts with the plan for N - 1, so a finished study continues with
+    more seeds (the app adds them in the background). The tiny presets' bases are embedded
+    (shipped, trained by exactly their base recipe: REPRODUCE.json beside the weights)
+    unless `retrain_base`.
 
     Raises:
         WorkbenchError: unknown preset, seeds < 1.
     """
     if seeds < 1:
         raise WorkbenchError("--seeds must be at least 1")
-    names = finetune_names(seeds)
-    runs = []
-    for name in names:
-        method, _, seed = name.partition("-s")
-        runs.append((name, PAIRSET, ["--method", method, "--seed", seed or "0"]))
-    return _plan(preset, retrain_base, runs)
+    blocks = [[(finetune_name(m, s), PAIRSET, ["--method", m, "--seed", str(s)]) for m in METHODS]
+              for s in range(seeds)]  # fmt: skip
+    return _plan(preset, retrain_base, blocks)
 
 
 # Table 10 of the paper: the weight r of the SFT term. r = 0 is DPO; DGR-scaled and fixed.
@@ -109,7 +111,7 @@ def ablation_r_plan(preset: str, seeds: int = 1, retrain_base: bool = False) -> 
     if seeds != 1:
         raise WorkbenchError("the r ablation runs one seed")
     runs = [(f"regdpo-{tag}", PAIRSET, ["--method", "regdpo", *args]) for tag, args in ABLATION_R]
-    return _plan(preset, retrain_base, runs)
+    return _plan(preset, retrain_base, [runs])
 
 
 SIMULATED_NOISE = 0.05  # the simulated annotator's noise on the judged utility (0..1 scale)
@@ -138,7 +140,7 @@ def annotated_plan(
     runs = [(m, PAIRSET, ["--method", m, "--seed", "0"]) for m in ("dpo", "regdpo")]
     runs += [(f"{m}-{annotated}", annotated, ["--method", m, "--seed", "0"])
              for m in ("dpo", "regdpo")]  # fmt: skip
-    return _plan(preset, retrain_base, runs, Stage(annotated, command, ("pairset", annotated)))
+    return _plan(preset, retrain_base, [runs], Stage(annotated, command, ("pairset", annotated)))
 
 
 # W13's recipe question: prompt dropout while fine-tuning, crossed with the guidance scale the
@@ -156,25 +158,28 @@ def recipe_plan(preset: str, seeds: int = 1, retrain_base: bool = False) -> list
     runs = [(f"{m}-d{d:g}-s{s}", PAIRSET,
              ["--method", m, "--seed", str(s), "--prompt-dropout", f"{d:g}"])
             for d in RECIPE_DROPOUT for s in range(seeds) for m in METHODS]  # fmt: skip
-    return _plan(preset, retrain_base, runs, guidances=RECIPE_GUIDANCE)
+    return _plan(preset, retrain_base, [runs], guidances=RECIPE_GUIDANCE)
 
 
 def _plan(
     preset: str,
     retrain_base: bool,
-    runs: list[tuple[str, str, list[str]]],
+    blocks: list[list[tuple[str, str, list[str]]]],
     extra_pairs: Stage | None = None,
     guidances: tuple[float | None, ...] = (None,),
 ) -> list[Stage]:
-    """The stages; with several `guidances`, each eval and the report once per scale (the
-    first keeps the plain stage names)."""
+    """The shared stages, then per block of fine-tunes (name, pair set, train arguments) their
+    training, their eval and a report over every block so far (blocks after the first tag
+    theirs -s<i>); with several `guidances`, each eval and report once per scale (the first
+    keeps the plain stage names)."""
     p = _preset(preset)
     n = ["--n", str(p.eval_n)]
     sampled = [("" if i == 0 else f"-g{g:g}", [] if g is None else ["--guidance", f"{g:g}"])
                for i, g in enumerate(guidances)]  # fmt: skip
     stages = [
         Stage("world", ["world", "make", "--n", str(p.world)]),
-        Stage("base", ["checkpoints", "add", "--name", "base", "--embedded"]
+        Stage("base", ["checkpoints", "add", "--name", "base", "--embedded",
+                       *([] if preset == "tiny" else [preset])]
               if p.embedded_base and not retrain_base else
               ["train", "--name", "base", "--task", "i2v", "--steps", str(p.base_steps),
                "--batch-size", str(p.base_batch), "--lr", str(p.base_lr),
@@ -188,17 +193,28 @@ def _plan(
     ]  # fmt: skip
     if extra_pairs:
         stages.append(extra_pairs)
-    for name, pairset, args in runs:
-        # Preference arms on the same pairs and seed share one reference: its errors are
-        # computed by the first and read from the shared cache by the others.
-        shared = [] if "sft" in args else ["--reference", "cached"]
-        stages.append(Stage(name, ["train", *args, *shared, "--pairs", pairset, "--init",
-                                   "base", "--name", name, "--steps", str(p.finetune_steps)],
-                            ("checkpoint", name)))  # fmt: skip
-    sources = [x for name in ["gt", "base", *(r[0] for r in runs)] for x in ("--ckpt", name)]
-    stages += [Stage(f"eval{tag}", ["eval", *sources, *n, *g]) for tag, g in sampled]
-    stages += [Stage(f"report{tag}", ["report", *sources, *g]) for tag, g in sampled]
+    sources = ["gt", "base"]
+    for i, block in enumerate(blocks):
+        for name, pairset, args in block:
+            # Preference arms on the same pairs and seed share one reference: its errors are
+            # computed by the first and read from the shared cache by the others.
+            shared = [] if "sft" in args else ["--reference", "cached"]
+            stages.append(Stage(name, ["train", *args, *shared, "--pairs", pairset, "--init",
+                                       "base", "--name", name, "--steps", str(p.finetune_steps)],
+                                ("checkpoint", name)))  # fmt: skip
+        new = [name for name, _, _ in block]
+        sources += new
+        judged = sources if i == 0 else new
+        block_tag = "" if i == 0 else f"-s{i}"
+        stages += [Stage(f"eval{block_tag}{tag}", ["eval", *_ckpts(judged), *n, *g])
+                   for tag, g in sampled]  # fmt: skip
+        stages += [Stage(f"report{block_tag}{tag}", ["report", *_ckpts(sources), *g])
+                   for tag, g in sampled]  # fmt: skip
     return stages
+
+
+def _ckpts(names: list[str]) -> list[str]:
+    return [x for name in names for x in ("--ckpt", name)]
 
 
 def _preset(preset: str) -> StudyPreset:
@@ -273,6 +289,17 @@ def recorded_commands(store: Store, experiment: str) -> dict[str, list[str]]:
         [experiment, WHOLE],
     )
     return {r["stage"]: json.loads(r["command"]) for r in rows}
+
+
+def recorded_preset(store: Store, experiment: str) -> str | None:
+    """The preset a home's study was started with (None: no such study here)."""
+    rows = store.query(
+        "SELECT arg_min(command, created_at) AS command FROM stages WHERE experiment = ? "
+        "AND stage = ?",
+        [experiment, WHOLE],
+    )
+    command = json.loads(rows[0]["command"]) if rows and rows[0]["command"] else []
+    return command[command.index("--preset") + 1] if "--preset" in command else None
 
 
 def study_progress(store: Store, experiment: str = "paper") -> str:

@@ -21,7 +21,7 @@ from workbench.ratings import (
     win_fractions,
 )
 from workbench.report import ASPECTS as JUDGE_ASPECTS
-from workbench.report import Scores, gsb_row, mean_score, newest_scores
+from workbench.report import Scores, gsb_row, mean_score, newest_scores, verdict_words
 from workbench.sources import GROUND_TRUTH
 from workbench.store import Store
 
@@ -79,8 +79,8 @@ def glance_rows(
         for aspect in JUDGE_ASPECTS:
             r = versus.get((src, aspect))
             row[f"{aspect} win rate vs {reference}"] = (
-                f"{r['win_rate']:.2f} ({r['win_rate_ci'][0]:.2f}-{r['win_rate_ci'][1]:.2f})"
-                if r else "-")  # fmt: skip
+                f"{r['win_rate']:.2f} ({r['win_rate_ci'][0]:.2f}-{r['win_rate_ci'][1]:.2f}) "
+                + verdict_words(r["paired"], src, reference) if r else "-")  # fmt: skip
         for aspect in JUDGE_ASPECTS:
             finite = [m[aspect] for m in means.values() if np.isfinite(m[aspect])]
             mine = means[src][aspect]

@@ -258,31 +258,84 @@ def win_rates(scores: Scores, name: str, baseline: str, margin: float) -> dict[s
 
 
 def seed_groups(names: list[str]) -> dict[str, list[str]]:
-    """method -> its checkpoints named <method>-s<seed>, for methods with two or more."""
+    """method -> its checkpoints named <method>-s<seed>, for methods with two or more. A plain
+    <method> beside <method>-s1, ... is its seed 0 (the study names seed 0 so, and adds
+    seeds to a finished one-seed study without renaming it)."""
     groups: dict[str, list[str]] = {}
     for name in names:
         match = SEEDED.match(name)
         if match:
             groups.setdefault(match["method"], []).append(name)
+    for method, members in groups.items():
+        if method in names and f"{method}-s0" not in members:
+            members.insert(0, method)
     return {m: n for m, n in groups.items() if len(n) > 1}
 
 
+def seed_comparison(
+    scores: Scores, names: list[str], against: list[str], margin: float
+) -> dict[str, dict[str, Any]]:
+    """Per aspect, fine-tunes of several seeds against one source per seed (or one for all):
+    the win rate as mean +- t half-width over seeds, and the paired test over the prompts
+    every seed scored, on the per-prompt difference averaged over seeds (so the verdict
+    rests on prompts x seeds)."""
+    against = against * len(names) if len(against) == 1 else against
+    out = {}
+    for aspect, keys in ASPECTS.items():
+        key = keys[0]
+        pairs = list(zip(names, against, strict=True))
+        prompts = set.intersection(*(
+            {p for p in scores[a] if key in scores[a][p] and key in scores[b].get(p, {})}
+            for a, b in pairs))  # fmt: skip
+        if not prompts:
+            continue
+        prompts = sorted(prompts)
+        mine = np.mean([[scores[a][p][key] for p in prompts] for a, _ in pairs], axis=0)
+        theirs = np.mean([[scores[b][p][key] for p in prompts] for _, b in pairs], axis=0)
+        rates = [win_rates(scores, a, b, margin).get(aspect, np.nan) for a, b in pairs]
+        out[aspect] = {"win_rate": _plus_minus(rates), "seeds": len(pairs),
+                       "prompts": len(prompts),
+                       "paired": paired_difference(mine, theirs, margin)}  # fmt: skip
+    return out
+
+
 def seed_rows(scores: Scores, baseline: str, margin: float) -> list[dict[str, Any]]:
-    """Per method trained with several seeds: each judge's mean over seeds, and the win rate
-    against `baseline` on VQ and PF, as mean +- the 95% Student-t half-width across seeds."""
+    """Per method trained with several seeds: each judge's mean over seeds, and against
+    `baseline` per aspect the win rate (mean +- the 95% Student-t half-width across seeds)
+    and the paired verdict over prompts x seeds (`seed_comparison`)."""
     rows = []
     for method, names in seed_groups(list(scores)).items():
         row: dict[str, Any] = {"method": method, "seeds": len(names)}
         means = [headline(scores[n]) for n in names]
         row |= {label: _plus_minus([m[label] for m in means]) for _, _, label in HEADLINE}
         if baseline in scores:
-            rates = [win_rates(scores, n, baseline, margin) for n in names]
-            for aspect in ASPECTS:
-                row[f"{aspect} win rate vs {baseline}"] = _plus_minus(
-                    [r[aspect] for r in rates if aspect in r]
+            for aspect, c in seed_comparison(scores, names, [baseline], margin).items():
+                row[f"{aspect} win rate vs {baseline}"] = c["win_rate"]
+                row[f"{aspect} vs {baseline}"] = power_words(
+                    c["paired"], method, baseline, c["seeds"]
                 )
         rows.append(row)
     return rows
+
+
+def power_words(paired: dict[str, Any], a: str, b: str, seeds: int = 1) -> str:
+    """A against B as people should read it: the mean per-prompt difference with its
+    interval, what it rests on, and whether the interval excludes no difference."""
+    if paired["n"] == 0:
+        return "no data"
+    return (
+        f"{paired['mean_diff']:+.3f} ({paired['diff_lo']:+.3f} to {paired['diff_hi']:+.3f}) "
+        f"{verdict_words(paired, a, b, seeds)}"
+    )
+
+
+def verdict_words(paired: dict[str, Any], a: str, b: str, seeds: int = 1) -> str:
+    """ "on 48 prompts: regdpo better" (or "... no detectable difference")."""
+    on = f"{paired['n']} prompts" + (f" x {seeds} seeds" if seeds > 1 else "")
+    verdict = {"A better": f"{a} better", "B better": f"{b} better"}.get(
+        paired["verdict"], paired["verdict"]
+    )
+    return f"on {on}: {verdict}"
 
 
 def _plus_minus(values: list[float]) -> str:

@@ -15,7 +15,13 @@ from gradio.context import LocalContext
 from workbench.app import agreement, compare, leaderboard, training, vote
 from workbench.app.access import Access, slowed_login
 from workbench.app.common import CSS, ROLE_JS, SYNC_JS, empty_home_hint
-from workbench.experiments import stage_status, study_progress, study_running
+from workbench.experiments import (
+    paper_plan,
+    recorded_preset,
+    stage_status,
+    study_progress,
+    study_running,
+)
 from workbench.store import Store
 
 TITLE = "Reg-DPO Workbench"
@@ -67,21 +73,23 @@ def build_app(store: Store, seed: int | None = None, access: Access | None = Non
     return app
 
 
-def start_study(store: Store, preset: str) -> subprocess.Popen | None:
+def start_study(store: Store, preset: str, seeds: int = 1) -> subprocess.Popen | None:
     """Run the paper's study in the background (`workbench experiment run`, logged to
     <home>/logs/study.log) on an empty home, or continue one a previous launch left
-    unfinished; nothing when one is running, it is done, or the home was filled otherwise."""
+    unfinished or with fewer seeds (with the preset it was started with); nothing when one
+    is running, it has every stage, or the home was filled otherwise."""
     if preset == "none" or study_running(store):
         return None
-    stages = stage_status(store, "paper")
-    if store.query("SELECT 1 FROM datasets LIMIT 1") and (
-        not stages or all(r["status"] == "done" for r in stages)
-    ):
+    preset = recorded_preset(store, "paper") or preset
+    if recorded_preset(store, "paper") is None and store.query("SELECT 1 FROM datasets LIMIT 1"):
+        return None
+    done = {r["stage"] for r in stage_status(store, "paper") if r["status"] == "done"}
+    if all(stage.name in done for stage in paper_plan(preset, seeds)):
         return None
     log = store.home / "logs" / "study.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "workbench", "--home", str(store.home), "experiment", "run",
-               "paper", "--preset", preset]  # fmt: skip
+               "paper", "--preset", preset, "--seeds", str(seeds)]  # fmt: skip
     with open(log, "a") as out:  # the child keeps its own handle
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # fmt: skip
@@ -91,11 +99,13 @@ def launch(
     home: Path, host: str = "127.0.0.1", port: int | None = None,
     auth: list[tuple[str, str]] | None = None, share: bool = False, block: bool = True,
     seed: int | None = None, study: str = "none", access: Access | None = None,
+    seeds: int = 1,
 ) -> gr.Blocks:  # fmt: skip
     """Serve the app; only the home's media folder is served as files. `study` (a preset of
-    the paper's study, or 'none') starts on an empty home, in the background."""
+    the paper's study, or 'none') starts on an empty home, in the background, and goes on
+    to `seeds` seeds."""
     store = Store(home)
-    start_study(store, study)
+    start_study(store, study, seeds)
     app = build_app(store, seed, access)
     app.launch(server_name=host, server_port=port, auth=slowed_login(auth) if auth else None,
                share=share, allowed_paths=[str(store.media_dir.resolve())],

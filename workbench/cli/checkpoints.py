@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from workbench.cli.output import emit
-from workbench.models import EMBEDDED_BASE
+from workbench.models import EMBEDDED_BASES
 from workbench.store import Store
 
 
@@ -19,14 +19,20 @@ def add_parser(subparsers) -> None:
         "add",
         help="copy a model folder into the home and register it under a name",
         epilog="examples:\n  workbench checkpoints add --name base --embedded\n"
+        "  workbench checkpoints add --name base --embedded tiny-early\n"
         "  workbench checkpoints add --name wan --path /models/Wan2.1-T2V-1.3B-Diffusers",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add.add_argument("--name", required=True)
     source = add.add_mutually_exclusive_group(required=True)
     source.add_argument("--path", type=Path, help="a model folder")
-    source.add_argument("--embedded", action="store_true",
-                        help=f"the shipped shapes-world base ({EMBEDDED_BASE})")  # fmt: skip
+    source.add_argument(
+        "--embedded",
+        nargs="?",
+        const="tiny",
+        choices=list(EMBEDDED_BASES),
+        help="a shipped shapes-world base, by its study preset (default tiny)",
+    )
     add.add_argument("--method", default="base", help="recorded method (default base)")
     add.set_defaults(run=run_add)
 
@@ -41,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 def run_add(args: argparse.Namespace) -> int:
     from workbench.checkpoints import add_checkpoint
 
-    ref = add_checkpoint(Store(args.home), args.name, EMBEDDED_BASE if args.embedded else args.path,
-                         args.method)  # fmt: skip
+    folder = EMBEDDED_BASES[args.embedded] if args.embedded else args.path
+    ref = add_checkpoint(Store(args.home), args.name, folder, args.method)
     emit(args, {"checkpoint": ref.name, "path": str(ref.path), "task": ref.task})
     return 0

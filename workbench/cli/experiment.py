@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
                 f"this home's {args.study!r} study ran stage {stage.name!r} with other settings; "
                 "use a fresh --home for another preset"
             )
-    whole = Stage(WHOLE, ["experiment", "run", args.study, "--preset", args.preset])
+    whole = Stage(WHOLE, ["experiment", "run", args.study, "--preset", args.preset, "--seeds",
+                          str(args.seeds)])  # fmt: skip
     with study_lock(store):
         record_stage(store, args.study, whole, "running")
         _run_plan(store, args.study, plan)

@@ -2,5 +2,7 @@
 
 from pathlib import Path
 
-EMBEDDED_BASE = Path(__file__).resolve().parent / "embedded" / "base"
-"""The shipped shapes-world base (see its REPRODUCE.json)."""
+_EMBEDDED = Path(__file__).resolve().parent / "embedded"
+EMBEDDED_BASES = {"tiny": _EMBEDDED / "base", "tiny-early": _EMBEDDED / "base-early"}
+"""The shipped shapes-world bases, by the study preset whose base recipe made each (see the
+REPRODUCE.json beside the weights)."""
