@@ -42,6 +42,18 @@ def test_dgr_stays_positive_and_finite_where_float32_sigmoid_underflows():
     assert stats["implicit_acc"] == 1.0
 
 
+def test_a_tie_counts_half_in_implicit_accuracy():
+    """At step 0 the model is its reference (s == 0 on every pair): 0.5, not 0."""
+    from training.losses import bucket_accuracy
+
+    e = torch.tensor([0.2, 0.3, 0.4, 0.5])
+    _, stats = regdpo_loss(e, e, e, e, beta=500.0)
+    assert stats["s"] == 0.0 and stats["implicit_acc"] == 0.5
+    s = torch.tensor([-1.0, 0.0, 1.0, 0.0])
+    assert bucket_accuracy(s, torch.tensor([0.1, 0.1, 0.9, 0.9]), buckets=2) == {
+        "acc_t0": (1.5, 2), "acc_t1": (0.5, 2)}  # fmt: skip
+
+
 def test_sft_and_per_sample_error_and_bad_beta():
     v = torch.zeros(2, 3, 4, 4, 4)
     target = torch.ones_like(v)

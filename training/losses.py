@@ -67,7 +67,7 @@ def regdpo_loss(
     stats = {
         "loss": loss, "dpo": dpo.mean(), "sft": model_err_w.mean(), "dgr": dgr.mean(),
         "log_dgr": log_dgr.mean(), "r": weight.mean(), "s": s.mean(), "win_gap": win_gap.mean(),
-        "lose_gap": lose_gap.mean(), "implicit_acc": (s < 0).float().mean(),
+        "lose_gap": lose_gap.mean(), "implicit_acc": implicit_hits(s).mean(),
     }  # fmt: skip
     return loss, {k: float(v.detach()) for k, v in stats.items()}
 
@@ -83,15 +83,22 @@ def dpo_loss(
     return regdpo_loss(model_err_w, model_err_l, ref_err_w, ref_err_l, beta, r=0.0)
 
 
+def implicit_hits(s: torch.Tensor) -> torch.Tensor:
+    """1 where the model prefers the winner more than the reference does (s < 0), 0 where
+    less, and a tie (s == 0: the model is the reference, as at step 0) half, as
+    Diffusion-DPO counts it; otherwise a LoRA-off step 0 reads 0.0."""
+    return (s < 0).float() + 0.5 * (s == 0).float()
+
+
 def bucket_accuracy(
     s: torch.Tensor, t: torch.Tensor, buckets: int = 4
 ) -> dict[str, tuple[float, int]]:
-    """Implicit accuracy (s < 0) per timestep bucket as (hits, count): acc_t0 for t in
+    """Implicit accuracy (`implicit_hits`) per timestep bucket as (hits, count): acc_t0 for t in
     [0, 0.25), ... Counts, not means, so micro-batches pool exactly.
 
     Buckets with no sample in the batch are left out.
     """
     index = (t.clamp(0, 1 - 1e-6) * buckets).long().to(s.device)
-    correct = (s.detach() < 0).float()
+    correct = implicit_hits(s.detach())
     return {f"acc_t{b}": (float(correct[index == b].sum()), int((index == b).sum()))
             for b in range(buckets) if (index == b).any()}  # fmt: skip
