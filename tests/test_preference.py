@@ -246,6 +246,13 @@ def test_compiled_blocks_train_to_the_eager_weights(base, capsys):
                                 WHERE m.name = 'loss' ORDER BY m.step""")
     losses = {n: [r["value"] for r in rows if r["run"] == n] for n in ("eager", "compiled")}
     assert len(losses["eager"]) == 3
+    # The compiled run's reference table is its own, made by the same compiled graph as its
+    # policy (the eager run's is not shared with it), so at step 0 policy = reference: s = 0.
+    first_s = Store(base).query("""SELECT r.config->>'name' AS run, m.value FROM train_metrics m
+                                   JOIN runs r ON r.id = m.run_id
+                                   WHERE m.name = 's' AND m.step = 1""")  # fmt: skip
+    assert {r["run"]: r["value"] for r in first_s} == {"eager": 0.0, "compiled": 0.0}
+    assert len(list((base / "cache" / "reference").glob("*.pt"))) == 2
     assert losses["compiled"] == pytest.approx(losses["eager"], rel=1e-4)
     eager, compiled = (
         load_file(base / "checkpoints" / n / "pytorch_lora_weights.safetensors")
@@ -267,3 +274,26 @@ def test_compiled_blocks_train_to_the_eager_weights(base, capsys):
     assert capsys.readouterr().err.strip() == (
         "error: --compile runs on one process (untried with FSDP2 and CP)"
     )
+
+
+def test_the_reference_cache_key_names_everything_the_errors_depend_on():
+    """Two runs share a cached reference table only where every number in it would agree."""
+    from types import SimpleNamespace
+
+    from training.parallel import ParallelPlan
+    from training.trainer import reference_key
+
+    cfg = TrainConfig(method="regdpo", pairs="p", init="base", steps=1)
+    data, net = SimpleNamespace(fingerprint="items"), SimpleNamespace(fingerprint="weights")
+    runtime = SimpleNamespace(precision="fp32", device=torch.device("cpu"))
+    args = dict(cfg=cfg, data=data, runtime=runtime, network=net, kind="lora",
+                plan=ParallelPlan(), compiled=False)  # fmt: skip
+    key = reference_key(**args)
+    assert key == reference_key(**args)
+    for change in ({"compiled": True}, {"plan": ParallelPlan(nproc=2, dp_shard=2)},
+                   {"kind": "copy"}, {"cfg": TrainConfig(method="regdpo", pairs="p", init="base",
+                                                         steps=1, seed=1)},
+                   {"runtime": SimpleNamespace(precision="bf16", device=torch.device("cpu"))},
+                   {"data": SimpleNamespace(fingerprint="other items")}):  # fmt: skip
+        assert reference_key(**(args | change)) != key, change
+    assert reference_key(**(args | {"network": None})) is None, "from scratch: nothing shared"

@@ -125,35 +125,56 @@ def build_reference(
     runtime: Runtime,
     live: LiveReference | None,
     cached: dict[tuple[int, int], tuple[float, float]] | None = None,
-    main: bool = True,
+    par: Parallel | None = None,
+    plan: ParallelPlan | None = None,
+    compiled: bool = False,
 ) -> ReferenceFn | None:
     """The reference the steps use: the live one, or a `cached` reference's table.
 
     `cached`: the table saved with the run (a resume reuses it). Otherwise a `cached`
-    reference starts from the shared table of earlier runs with the same reference, items
-    and draws, computes only what is missing, and (`main`: one process of a run) adds it."""
+    reference starts from the shared table of earlier runs with the same reference, items,
+    draws and numerics (`reference_key`), computes only what is missing, and (one process
+    of a run) adds it. Every process starts from the table rank 0 read."""
     if cached is not None:
         return CachedReference(cached)
     if live is None or cfg.reference_kind != "cached":
         return None if live is None else live[0]
     base, network, kind = live
-    key = _reference_key(cfg, data, runtime, network, kind)
-    known = {} if key is None else load_reference_table(store, key)
+    key = reference_key(cfg, data, runtime, network, kind, plan or ParallelPlan(), compiled)
+    main = par is None or par.is_main
+    known = load_reference_table(store, key) if key is not None and main else {}
+    if par is not None:
+        known = par.from_main(known)
     table = precompute_reference(model, data, cfg, base, runtime, known)
     if main and key is not None and len(table) > len(known):
         save_reference_table(store, key, table)
     return CachedReference(table)
 
 
-def _reference_key(cfg: TrainConfig, data: TrainingSet, runtime: Runtime,
-                   network: CheckpointRef | None, kind: str) -> str | None:  # fmt: skip
-    """What a reference error depends on: the reference's weights and how it runs, the
-    items, and how they are drawn (batch size too: batching moves the last bits)."""
+REFERENCE_KEY_VERSION = 2
+"""Raise when the draws, timesteps or error code change what a cached table holds."""
+
+
+def reference_key(
+    cfg: TrainConfig, data: TrainingSet, runtime: Runtime, network: CheckpointRef | None,
+    kind: str, plan: ParallelPlan, compiled: bool,
+) -> str | None:  # fmt: skip
+    """What a reference error depends on: the reference's weights and how they run (kind,
+    precision, device and its model, compiled or eager, the parallel layout, the library
+    versions), the items, and how they are drawn (batch size too: batching moves the last
+    bits)."""
+    import diffusers
+
+    from workbench.provenance import machine
+
     if network is None:  # a model built from scratch: nothing to share
         return None
-    payload = [network.fingerprint, kind, runtime.precision, runtime.device.type,
-               data.fingerprint, cfg.seed, cfg.batch_size, cfg.timesteps, cfg.t_mean,
-               cfg.t_std, cfg.t_shift, cfg.dropout]  # fmt: skip
+    device_model = (torch.cuda.get_device_name(runtime.device) if runtime.device.type == "cuda"
+                    else machine())  # fmt: skip
+    payload = [REFERENCE_KEY_VERSION, network.fingerprint, kind, runtime.precision,
+               runtime.device.type, device_model, compiled, plan.to_dict(), torch.__version__,
+               diffusers.__version__, data.fingerprint, cfg.seed, cfg.batch_size,
+               cfg.timesteps, cfg.t_mean, cfg.t_std, cfg.t_shift, cfg.dropout]  # fmt: skip
     return cache_key(payload, 24)
 
 
@@ -250,9 +271,12 @@ def train(
         parallelize(model.transformer, par, runtime)
         if live is not None and isinstance(live[0], FrozenReference):
             parallelize(live[0].network, par, runtime)
-    reference = build_reference(store, cfg, model, data, runtime, live, saved_table, main)
-    if compile_blocks:
+    if compile_blocks:  # before the reference's table, so both run the same compiled graph
         apply_compile(model.transformer)
+        if live is not None and isinstance(live[0], FrozenReference):
+            apply_compile(live[0].network)
+    reference = build_reference(store, cfg, model, data, runtime, live, saved_table, par,
+                                plan, compile_blocks)  # fmt: skip
     model.transformer.train()
     params = trainable_parameters(model.transformer)
     params += trainable_parameters(model.prompts.text_encoder)

@@ -17,6 +17,7 @@ average; FSDP averages over all N, hence `loss_scale`.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -107,6 +108,14 @@ class Parallel:
 
     def barrier(self) -> None:
         dist.barrier()
+
+    def from_main(self, value: Any) -> Any:
+        """Rank 0's `value` on every rank, so all act on one state (a file another run may
+        replace between two ranks' reads is read once). An object collective: with
+        `process_group_backend` it travels over gloo, in CPU memory."""
+        box = [value if self.is_main else None]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
 
 
 def process_group_backend(device_type: str) -> str:
