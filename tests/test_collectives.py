@@ -15,6 +15,7 @@ STEP_COLLECTIVES = """
 import os, sys, types
 import torch.distributed as dist
 sys.path.insert(0, {root!r})
+from training.parallel.mesh import Parallel
 from training.trainer import _all_ranks
 os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT={port!r})
 dist.init_process_group({backend!r}, rank=0, world_size=1)
@@ -22,6 +23,8 @@ par = types.SimpleNamespace(mesh=types.SimpleNamespace(device_type="cpu"))
 assert _all_ranks(True, par) and not _all_ranks(False, par)  # a step's finite-loss flag
 gathered = [None]
 dist.all_gather_object(gathered, [{{"loss": 1.0}}])  # the step's stats
+table = {{(0, 0): (1.0, 2.0)}}  # the cached reference's table, as rank 0 read it
+assert Parallel.from_main(types.SimpleNamespace(is_main=True), table) == table
 dist.barrier()
 dist.destroy_process_group()
 print("ok")
