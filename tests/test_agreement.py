@@ -47,3 +47,36 @@ def test_agreement_tables_by_hand(tmp_path):
     (people,) = annotator_agreement(store)
     assert people["shared items"] == 1 and people["annotator pairs"] == 1
     assert people["agreement"] == 0.0, "good (ann1) against same (ann2), sides normalised"
+
+
+def test_the_arena_export_read_back_gives_the_leaderboards_ratings(tmp_path, capsys):
+    """`votes export --format arena` writes FastChat's battle records; rated as Chatbot-Arena
+    notebooks rate them (winner -> A's share, a tie of either kind half), they give the
+    Leaderboard's Bradley-Terry ratings."""
+    import json
+
+    from workbench.cli import main
+    from workbench.leaderboard import rating_rows
+    from workbench.ratings import bradley_terry_ci
+
+    store = Store(tmp_path)
+    outcomes = ["good", "good", "bad", "same", "both_bad", "good", "bad", "good"]
+    models = [("base", "regdpo"), ("regdpo", "dpo"), ("dpo", "base"), ("base", "sft")]
+    for i, outcome in enumerate(outcomes):
+        a, b = models[i % len(models)]
+        _battle(store, f"b{i}", a, b, f"{a}{i}", f"{b}{i}", f"ann{i % 3}")
+        for aspect in ("vq", "pf"):
+            _vote(store, f"b{i}", f"ann{i % 3}", f"{a}{i}", f"{b}{i}", aspect,
+                  outcome if aspect == "vq" else "same")  # fmt: skip
+    out = tmp_path / "arena.json"
+    assert main(["--home", str(tmp_path), "votes", "export", "--format", "arena", "--out",
+                 str(out)]) == 0  # fmt: skip
+    records = json.loads(out.read_text())
+    assert len(records) == 2 * len(outcomes)
+    assert {r["winner"] for r in records} == {"model_a", "model_b", "tie", "tie (bothbad)"}
+    assert set(records[0]) >= {"question_id", "model_a", "model_b", "winner", "judge", "tstamp"}
+    read_back = {"model_a": "good", "model_b": "bad", "tie": "same", "tie (bothbad)": "both_bad"}
+    for aspect in ("vq", "pf"):
+        battles = [(r["model_a"], r["model_b"], read_back[r["winner"]])
+                   for r in records if r["category"] == aspect]  # fmt: skip
+        assert bradley_terry_ci(battles, ties=True) == rating_rows(store, aspect, ties=True)

@@ -209,6 +209,24 @@ def export_votes(store: Store, path: Path) -> int:
     return len(rows)
 
 
+# FastChat's battle records, as fastchat/serve/monitor/clean_battle_data.py writes them and
+# its elo_analysis.py reads them: a vote's outcome for A becomes the record's `winner`.
+ARENA_WINNER = {"good": "model_a", "bad": "model_b", "same": "tie", "both_bad": "tie (bothbad)"}
+
+
+def arena_records(votes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Votes on battles between sources (`vote_rows`) as FastChat's clean battle records, one
+    per vote and aspect (`category`: vq or pf; filter on it before rating), so Chatbot-Arena
+    notebooks run on them unchanged. Rollout battles (two videos of one source) are not
+    battles between models and are left out."""
+    return [{"question_id": v["sample_id"], "model_a": v["source_a"], "model_b": v["source_b"],
+             "winner": ARENA_WINNER[v["outcome"]], "judge": v["annotator"],
+             "conversation_a": None, "conversation_b": None, "turn": 1, "anony": True,
+             "language": "English", "tstamp": v["created_at"].timestamp(),
+             "category": v["aspect"], "battle_id": v["battle_id"]}
+            for v in votes if v["kind"] == "checkpoints"]  # fmt: skip
+
+
 PAIR_ASPECTS = ("both", "vq", "pf")
 
 

@@ -5,6 +5,7 @@ from a simulated annotator where too few people have voted."""
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from workbench.cli.output import emit
@@ -16,11 +17,22 @@ def add_parser(subparsers) -> None:
     actions = votes.add_subparsers(dest="votes_command", required=True, metavar="ACTION")
     export = actions.add_parser(
         "export",
-        help="write the votes as CSV (prompt, video paths, VQ / PF labels, annotator, time)",
-        epilog="example:\n  workbench votes export --out votes.csv",
+        help="write the votes as CSV (prompt, video paths, VQ / PF labels, annotator, time) "
+        "or as FastChat's arena battle records",
+        epilog="examples:\n  workbench votes export --out votes.csv\n"
+        "  workbench votes export --format arena   # -> <home>/votes-arena.json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    export.add_argument("--out", type=Path, default=None, help="default <home>/votes.csv")
+    export.add_argument(
+        "--format",
+        choices=("csv", "arena"),
+        default="csv",
+        help="csv: one row per battle and annotator (VideoAlign-style labels); arena: "
+        "FastChat's clean battle records, one per vote and aspect (JSON)",
+    )
+    export.add_argument(
+        "--out", type=Path, default=None, help="default <home>/votes.csv or votes-arena.json"
+    )
     export.set_defaults(run=run_export)
 
     pairs = subparsers.add_parser("pairs", help="annotated pair sets: from votes, or simulated")
@@ -68,11 +80,18 @@ def add_parser(subparsers) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from workbench.battles import export_votes
+    from workbench.battles import arena_records, export_votes, vote_rows
 
     store = Store(args.home)
-    out = args.out or store.home / "votes.csv"
-    emit(args, {"votes": str(out), "rows": export_votes(store, out)})
+    if args.format == "csv":
+        out = args.out or store.home / "votes.csv"
+        emit(args, {"votes": str(out), "rows": export_votes(store, out)})
+        return 0
+    out = args.out or store.home / "votes-arena.json"
+    records = arena_records(vote_rows(store))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(records, indent=1))
+    emit(args, {"votes": str(out), "rows": len(records)})
     return 0
 
 
