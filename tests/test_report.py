@@ -172,3 +172,20 @@ def test_a_report_says_which_code_machine_and_seeds_made_it(home, tmp_path, caps
     assert made["checkpoints"]["base"] == {"seed": 7, "code_version": code_version()}
     head = (tmp_path / "report.md").read_text().splitlines()[2]
     assert head.startswith("Made by `workbench report") and "base: seed 7" in head
+
+
+def test_compare_says_what_a_source_rests_on(home):
+    """Compare's summary under the videos: each source's mean over the split's prompts with
+    its interval, and for a fine-tune of several seeds how many and their spread."""
+    from workbench.app.compare import summary_rows
+
+    assert main(["world", "make", "--n", "24"]) == 0
+    store = Store(home)
+    samples = [r["id"] for r in store.query("SELECT id FROM samples WHERE split = 'test'")]
+    _fake_source(store, "base", samples, 0.5)
+    for name, pf in zip(["regdpo", "regdpo-s1", "regdpo-s2"], (0.6, 0.7, 0.8), strict=True):
+        _fake_source(store, name, samples, pf)
+    base, seed1 = summary_rows(store, "shapes", "test", ["base", "regdpo-s1"])
+    assert base == {"source": "base", "prompts": len(samples), "VQ": "-", "PF": "0.500 ± 0.000"}
+    assert seed1["PF"] == "0.700 ± 0.000" and seed1["seeds"] == "3 seeds of regdpo"
+    assert seed1["PF over seeds"] == "0.700 ± 0.248"

@@ -11,7 +11,8 @@ import gradio as gr
 from workbench.app.access import Access
 from workbench.app.common import controls, friendly, image_cell, message, video_cell
 from workbench.datasets import list_datasets, load_samples
-from workbench.report import newest_scores
+from workbench.ratings import mean_interval
+from workbench.report import ASPECTS, checkpoint_scores, mean_score, newest_scores, seed_groups
 from workbench.sources import source_names, source_videos
 from workbench.store import Store
 
@@ -60,7 +61,50 @@ def compare_html(store: Store, dataset: str, split: str, sample_id: str, sources
                  for j, d, label in SHOWN_SCORES if (j, d) in scores.get(video, {})]  # fmt: skip
         cells.append(video_cell(paths[video], src, "compare", lines))
     return (f"<p>{sample['prompt']}</p>{controls('compare')}"
-            f"<div class='wb-row'>{''.join(cells)}</div>")  # fmt: skip
+            f"<div class='wb-row'>{''.join(cells)}</div>"
+            f"{summary_html(store, dataset, split, sources)}")  # fmt: skip
+
+
+def summary_rows(store: Store, dataset: str, split: str, sources: list[str]) -> list[dict]:
+    """Per chosen source, what one prompt cannot say: its judges' means over the split's
+    prompts with a 95% t-interval over prompts, and for a fine-tune trained with several
+    seeds, the mean over the seeds with the interval over seeds (and how many)."""
+    groups = seed_groups(source_names(store, dataset))
+    member_of = {name: (method, names) for method, names in groups.items() for name in names}
+    scores: dict[str, dict] = {}
+
+    def scored(name: str) -> dict:
+        if name not in scores:
+            scores[name] = checkpoint_scores(store, dataset, split, name)
+        return scores[name]
+
+    rows = []
+    for src in sources:
+        per = scored(src)
+        row: dict[str, Any] = {"source": src, "prompts": len(per)}
+        for aspect, keys in ASPECTS.items():
+            mean, half = mean_interval([v[keys[0]] for v in per.values() if keys[0] in v])
+            row[aspect] = f"{mean:.3f} ± {half:.3f}" if half == half else "-"
+        if src in member_of:
+            method, names = member_of[src]
+            row["seeds"] = f"{len(names)} seeds of {method}"
+            for aspect, keys in ASPECTS.items():
+                mean, half = mean_interval([mean_score(scored(n), keys[0]) for n in names])
+                row[f"{aspect} over seeds"] = f"{mean:.3f} ± {half:.3f}"
+        rows.append(row)
+    return rows
+
+
+def summary_html(store: Store, dataset: str, split: str, sources: list[str]) -> str:
+    rows = summary_rows(store, dataset, split, sources)
+    cols = list(dict.fromkeys(c for r in rows for c in r))
+    head = "".join(f"<th>{c}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{r.get(c, '')}</td>" for c in cols) + "</tr>"
+                   for r in rows)  # fmt: skip
+    return (
+        f"<p>Over the split (mean ± 95% interval):</p>"
+        f"<table class='wb-summary'><tr>{head}</tr>{body}</table>"
+    )
 
 
 def grid_html(
