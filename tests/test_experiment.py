@@ -26,8 +26,14 @@ def test_smoke_study_runs_end_to_end_and_a_rerun_skips_every_stage(home, capsys)
     assert all(r["seconds"] >= 0 for r in status)
     names = {r["name"] for r in store.query("SELECT name FROM checkpoints")}
     assert {"base", *METHODS} <= names
-    assert (home / "report" / "report.md").is_file()
+    md = (home / "report" / "report.md").read_text()
+    # The result file a README table is quoted from: headed by what made it, every table in.
+    assert md.splitlines()[2].startswith("Made by `workbench report --ckpt gt --ckpt base")
+    for table in ("GSB, automatic", "In-distribution prompts and held-out attribute",
+                  "VBench dimensions", "Judge scores", "Training curves"):  # fmt: skip
+        assert f"## {table}" in md, table
     report = json.loads((home / "report" / "report.json").read_text())
+    assert report["provenance"]["checkpoints"]["regdpo"]["seed"] == 0
     pairs = {(r["A"], r["B"], r["aspect"]) for r in report["gsb"]}
     assert ("base", "regdpo", "VQ") in pairs and ("dpo", "regdpo", "PF") in pairs
 
