@@ -42,8 +42,9 @@ def apply_cp(transformer: torch.nn.Module, mesh: DeviceMesh, device: torch.devic
     config = ContextParallelConfig(ulysses_degree=ulysses, ring_degree=ring, mesh=mesh)
     if device.type == "cpu":
         # diffusers picks the device as rank % accelerator count (models/modeling_utils.py,
-        # `_resolve_parallel_config`): a division by zero on a CPU-only machine. The same
-        # resolution with the CPU as the device:
+        # `_resolve_parallel_config`, since 0.41; inline in `enable_parallelism` before): a
+        # division by zero on a CPU-only machine. The same resolution with the CPU as the
+        # device, through the narrowest hook there is (pyproject pins diffusers >= 0.41):
         transformer._resolve_parallel_config = functools.partial(
             _resolve_on_cpu, transformer, device
         )
