@@ -54,16 +54,33 @@ class Runtime:
                 torch.cuda.empty_cache()
 
     def freeze(self, module: torch.nn.Module) -> torch.nn.Module:
-        """A frozen part: no gradients, eval mode, bf16 weights under bf16 precision except
-        the submodules the model keeps in fp32 (diffusers' `_keep_in_fp32_modules`, as its
-        from_pretrained(torch_dtype=...) does: Wan's time embedder, norms, RoPE)."""
+        """A frozen part: no gradients, eval mode, and under bf16 precision bf16 weights
+        where the autocast computes in bf16 anyway (`LOW_PRECISION_LAYERS`), outside the
+        submodules the model keeps in fp32 (diffusers' `_keep_in_fp32_modules`: Wan's time
+        embedder, norms, RoPE). Norm scales and tables stay fp32: a frozen copy of a model
+        trained in fp32 under the autocast then computes exactly what the model computes."""
         module.requires_grad_(False).eval()
-        keep = getattr(module, "_keep_in_fp32_modules", None) or []
-        named = itertools.chain(module.named_parameters(), module.named_buffers())
-        for name, tensor in named:
-            if tensor.is_floating_point() and not any(k in name.split(".") for k in keep):
-                tensor.data = tensor.data.to(self.frozen_dtype)
+        if self.frozen_dtype == torch.float32:
+            return module
+        for layer in low_precision_layers(module):
+            for tensor in itertools.chain(layer.parameters(False), layer.buffers(False)):
+                if tensor.is_floating_point():
+                    tensor.data = tensor.data.to(self.frozen_dtype)
         return module
+
+
+LOW_PRECISION_LAYERS = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d,
+                        torch.nn.Embedding)  # fmt: skip
+
+
+def low_precision_layers(module: torch.nn.Module) -> list[torch.nn.Module]:
+    """The layers whose weights may be bf16 under bf16 precision: those the autocast runs in
+    bf16 anyway (it casts their inputs and weights) and embeddings (the bulk of a text
+    encoder), outside the submodules the model keeps in fp32."""
+    keep = getattr(module, "_keep_in_fp32_modules", None) or []
+    return [layer for name, layer in module.named_modules()
+            if isinstance(layer, LOW_PRECISION_LAYERS)
+            and not any(k in name.split(".") for k in keep)]  # fmt: skip
 
 
 def pick_runtime(
