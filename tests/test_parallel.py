@@ -147,7 +147,9 @@ def test_a_killed_sharded_run_resumes_exactly_and_loads_in_diffusers(pairs_home,
     args = [SCRIPT, "train", "--method", "regdpo", "--pairs", "gt-shapes", "--init", "base",
             "--steps", "6", "--batch-size", "4", "--lr", "1e-3", "--checkpoint-every", "2",
             "--nproc", "2", "--cp", "2"]  # fmt: skip
-    subprocess.run([*args, "--name", "whole"], env=env, check=True, capture_output=True)
+    subprocess.run([*args, "--name", "whole", "--keep-shards"], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    assert (pairs_home / "checkpoints" / "whole" / "shards" / ".metadata").is_file(), "asked"
 
     proc = subprocess.Popen([*args, "--name", "cut"], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
@@ -167,6 +169,7 @@ def test_a_killed_sharded_run_resumes_exactly_and_loads_in_diffusers(pairs_home,
     subprocess.run([*args, "--name", "cut", "--resume"], env=env, check=True, capture_output=True)
     whole, cut = _weights(pairs_home, "whole"), _weights(pairs_home, "cut")
     assert whole.keys() == cut.keys() and all(torch.equal(whole[k], cut[k]) for k in whole)
+    assert not (pairs_home / "checkpoints" / "cut" / "shards").exists(), "done: no optimizer"
 
     # The consolidated checkpoint is an ordinary LoRA one: diffusers reads it and the
     # workbench merges it into its parent.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -228,6 +229,7 @@ def train(
     ram_bytes: int = DEFAULT_RAM_BYTES,
     plan: ParallelPlan | None = None,
     compile_blocks: bool = False,
+    keep_shards: bool = False,
 ) -> CheckpointRef:
     """Train to `cfg.steps` and register the checkpoint `name`.
 
@@ -235,7 +237,9 @@ def train(
     is read from the on-disk cache) trade speed for memory without changing the numbers.
     `plan`: the layout of a run of several processes (started by torchrun, one call per
     process); the numbers are a single process's, up to rounding. `compile_blocks`:
-    `apply_compile` after the reference is ready (one process only for now).
+    `apply_compile` before the reference's table is made (one process only for now).
+    `keep_shards`: a sharded run's finished checkpoint keeps its DCP shards (optimizer
+    state, gigabytes at scale) instead of dropping them once registered.
 
     Raises:
         WorkbenchError: the name is taken, a run to resume is missing or differs, bad data,
@@ -357,6 +361,8 @@ def train(
         raise
     if main:
         ref = _finish(store, cfg, name, out, model.task, parent, run_id)
+        if not keep_shards:
+            shutil.rmtree(out / SHARDS, ignore_errors=True)
     if par is not None:
         par.barrier()
     return ref if main else resolve_checkpoint(store, name)

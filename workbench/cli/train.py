@@ -98,6 +98,11 @@ def add_parser(subparsers) -> None:
         choices=("fused", "split", "sequential"),
         help="winner and loser in one forward, on two rank groups, or one after the other",
     )
+    parallel.add_argument(
+        "--keep-shards",
+        action="store_true",
+        help="keep the sharded run's DCP shards (optimizer state) in the finished checkpoint",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--resume", action="store_true", help="continue the unfinished run NAME")
@@ -137,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         ram_bytes=int(args.cache_ram_mb * 2**20),
         plan=plan,
         compile_blocks=args.compile,
+        keep_shards=args.keep_shards,
     )
     if not is_main():  # one answer per run
         return 0
