@@ -286,14 +286,21 @@ def test_the_reference_cache_key_names_everything_the_errors_depend_on():
     cfg = TrainConfig(method="regdpo", pairs="p", init="base", steps=1)
     data, net = SimpleNamespace(fingerprint="items"), SimpleNamespace(fingerprint="weights")
     runtime = SimpleNamespace(precision="fp32", device=torch.device("cpu"))
+    numerics = {"layout": ParallelPlan().to_dict(), "compiled": False, "attention": "native"}
     args = dict(cfg=cfg, data=data, runtime=runtime, network=net, kind="lora",
-                plan=ParallelPlan(), compiled=False)  # fmt: skip
+                numerics=numerics)  # fmt: skip
     key = reference_key(**args)
     assert key == reference_key(**args)
-    for change in ({"compiled": True}, {"plan": ParallelPlan(nproc=2, dp_shard=2)},
-                   {"kind": "copy"}, {"cfg": TrainConfig(method="regdpo", pairs="p", init="base",
-                                                         steps=1, seed=1)},
-                   {"runtime": SimpleNamespace(precision="bf16", device=torch.device("cpu"))},
-                   {"data": SimpleNamespace(fingerprint="other items")}):  # fmt: skip
+    other_seed = TrainConfig(method="regdpo", pairs="p", init="base", steps=1, seed=1)
+    changes = [
+        {"numerics": numerics | {"compiled": True}},
+        {"numerics": numerics | {"layout": ParallelPlan(nproc=2, dp_shard=2).to_dict()}},
+        {"numerics": numerics | {"attention": "flash"}},
+        {"kind": "copy"},
+        {"cfg": other_seed},
+        {"runtime": SimpleNamespace(precision="bf16", device=torch.device("cpu"))},
+        {"data": SimpleNamespace(fingerprint="other items")},
+    ]
+    for change in changes:
         assert reference_key(**(args | change)) != key, change
     assert reference_key(**(args | {"network": None})) is None, "from scratch: nothing shared"

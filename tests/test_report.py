@@ -172,6 +172,10 @@ def test_a_report_says_which_code_machine_and_seeds_made_it(home, tmp_path, caps
     assert made["checkpoints"]["base"] == {"seed": 7, "code_version": code_version()}
     head = (tmp_path / "report.md").read_text().splitlines()[2]
     assert head.startswith("Made by `workbench report") and "base: seed 7" in head
+    # The run records the attention backend it used (auto on a CPU: torch's SDPA).
+    (run,) = Store(home).query("SELECT config->>'attention_backend' AS used FROM runs "
+                               "WHERE kind = 'train'")  # fmt: skip
+    assert run["used"] == "native"
 
 
 def test_compare_says_what_a_source_rests_on(home):

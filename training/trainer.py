@@ -56,7 +56,13 @@ from workbench.models.loading import (
     load_transformer,
     trainable_parameters,
 )
-from workbench.models.runtime import Runtime, apply_ac, apply_compile, pick_runtime
+from workbench.models.runtime import (
+    Runtime,
+    apply_ac,
+    apply_attention,
+    apply_compile,
+    pick_runtime,
+)
 from workbench.models.tiny import TinyWanConfig, build_tiny_wan
 from workbench.models.wan import WanVideoModel
 from workbench.provenance import run_row
@@ -127,21 +133,21 @@ def build_reference(
     live: LiveReference | None,
     cached: dict[tuple[int, int], tuple[float, float]] | None = None,
     par: Parallel | None = None,
-    plan: ParallelPlan | None = None,
-    compiled: bool = False,
+    numerics: dict[str, Any] | None = None,
 ) -> ReferenceFn | None:
     """The reference the steps use: the live one, or a `cached` reference's table.
 
     `cached`: the table saved with the run (a resume reuses it). Otherwise a `cached`
     reference starts from the shared table of earlier runs with the same reference, items,
-    draws and numerics (`reference_key`), computes only what is missing, and (one process
-    of a run) adds it. Every process starts from the table rank 0 read."""
+    draws and `numerics` (the run's layout, compile state and attention backend;
+    `reference_key`), computes only what is missing, and (one process of a run) adds it.
+    Every process starts from the table rank 0 read."""
     if cached is not None:
         return CachedReference(cached)
     if live is None or cfg.reference_kind != "cached":
         return None if live is None else live[0]
     base, network, kind = live
-    key = reference_key(cfg, data, runtime, network, kind, plan or ParallelPlan(), compiled)
+    key = reference_key(cfg, data, runtime, network, kind, numerics or {})
     main = par is None or par.is_main
     known = load_reference_table(store, key) if key is not None and main else {}
     if par is not None:
@@ -158,12 +164,12 @@ REFERENCE_KEY_VERSION = 2
 
 def reference_key(
     cfg: TrainConfig, data: TrainingSet, runtime: Runtime, network: CheckpointRef | None,
-    kind: str, plan: ParallelPlan, compiled: bool,
+    kind: str, numerics: dict[str, Any],
 ) -> str | None:  # fmt: skip
     """What a reference error depends on: the reference's weights and how they run (kind,
-    precision, device and its model, compiled or eager, the parallel layout, the library
-    versions), the items, and how they are drawn (batch size too: batching moves the last
-    bits)."""
+    precision, device and its model, the library versions, and `numerics`: the parallel
+    layout, compiled or eager, the attention backend), the items, and how they are drawn
+    (batch size too: batching moves the last bits)."""
     import diffusers
 
     from workbench.provenance import machine
@@ -173,7 +179,7 @@ def reference_key(
     device_model = (torch.cuda.get_device_name(runtime.device) if runtime.device.type == "cuda"
                     else machine())  # fmt: skip
     payload = [REFERENCE_KEY_VERSION, network.fingerprint, kind, runtime.precision,
-               runtime.device.type, device_model, compiled, plan.to_dict(), torch.__version__,
+               runtime.device.type, device_model, numerics, torch.__version__,
                diffusers.__version__, data.fingerprint, cfg.seed, cfg.batch_size,
                cfg.timesteps, cfg.t_mean, cfg.t_std, cfg.t_shift, cfg.dropout]  # fmt: skip
     return cache_key(payload, 24)
@@ -256,6 +262,7 @@ def train(
     state = _previous_state(store, cfg, name, out, resume, sharded=par is not None)
     runtime = pick_runtime(cfg.precision, offload)
     model, parent = build_model(store, cfg, runtime)
+    attention = apply_attention(model.transformer, cfg.attention, runtime.device)
     make_trainable(model, cfg, runtime)
     model.place(runtime)
     if activation_checkpointing:
@@ -270,6 +277,8 @@ def train(
         model.prompts.encode([*data.prompts, ""])  # every embedding once, before the loop
     saved_table = (state or {}).get("reference_errors")
     live = None if saved_table is not None else live_reference(store, cfg, model, runtime, parent)
+    if live is not None and isinstance(live[0], FrozenReference):
+        apply_attention(live[0].network, attention, runtime.device)
     if par is not None:
         check_tokens(model.transformer, tuple(data.winners.shape[1:]), plan.cp)
         parallelize(model.transformer, par, runtime)
@@ -279,8 +288,9 @@ def train(
         apply_compile(model.transformer)
         if live is not None and isinstance(live[0], FrozenReference):
             apply_compile(live[0].network)
+    numerics = {"layout": plan.to_dict(), "compiled": compile_blocks, "attention": attention}
     reference = build_reference(store, cfg, model, data, runtime, live, saved_table, par,
-                                plan, compile_blocks)  # fmt: skip
+                                numerics)  # fmt: skip
     model.transformer.train()
     params = trainable_parameters(model.transformer)
     params += trainable_parameters(model.prompts.text_encoder)
@@ -289,8 +299,9 @@ def train(
 
     run_id = None
     if state is None:
-        run = run_row("train", {"name": name, **cfg.to_dict(), "parallel": plan.to_dict()},
-                      cfg.seed, status="running")  # fmt: skip
+        config = {"name": name, **cfg.to_dict(), "parallel": plan.to_dict(),
+                  "attention_backend": attention}  # fmt: skip
+        run = run_row("train", config, cfg.seed, status="running")
         if main:
             store.insert("runs", [run])
         run_id, start = run["id"], 0

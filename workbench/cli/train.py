@@ -64,6 +64,12 @@ def add_parser(subparsers) -> None:
         help="auto: bf16 (frozen weights, autocast) on CUDA, fp32 on CPU",
     )
     parser.add_argument(
+        "--attention",
+        default="auto",
+        help="a diffusers attention backend (native, flash, _native_flash, sage, ...; the run "
+        "records the one used); auto: flash-attn on CUDA where installed, else torch's SDPA",
+    )
+    parser.add_argument(
         "--compile",
         action="store_true",
         help="torch.compile each transformer block: faster steps after a compile of about "

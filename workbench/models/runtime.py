@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from workbench.errors import WorkbenchError
 from workbench.launch import local_device
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -114,3 +115,43 @@ def apply_compile(transformer: torch.nn.Module) -> None:
     machine it pays after about 800 steps (`workbench bench train-step` reports it)."""
     for block in transformer.blocks:
         block.compile()
+
+
+def attention_backends() -> list[str]:
+    """What `--attention` takes: auto, and diffusers' attention backends (models/
+    attention_dispatch.py, `AttentionBackendName`) except those that fetch kernels from the
+    Hub at run time (nothing downloads here)."""
+    from diffusers.models.attention_dispatch import AttentionBackendName
+
+    return ["auto", *(b.value for b in AttentionBackendName if "hub" not in b.value)]
+
+
+def apply_attention(transformer: torch.nn.Module, backend: str, device: torch.device) -> str:
+    """Route the transformer's attention through one of diffusers' backends (its dispatcher,
+    `set_attention_backend`); returns the backend chosen, for the run's record. auto: flash-attn
+    on CUDA where it is installed, otherwise torch's SDPA ('native': on CUDA torch picks its
+    own flash or memory-efficient kernel).
+
+    Raises:
+        WorkbenchError: an unknown backend, one that needs a missing package, a GPU kernel on
+            a CPU.
+    """
+    from diffusers.models import attention_dispatch as dispatch
+
+    choices = attention_backends()
+    if backend not in choices:
+        raise WorkbenchError(f"unknown attention backend {backend!r}; choose from "
+                             f"{', '.join(choices)}")  # fmt: skip
+    if backend == "auto":
+        backend = "flash" if device.type == "cuda" and dispatch.is_flash_attn_available() else (
+            "native")  # fmt: skip
+    if backend not in ("native", "_native_math") and device.type != "cuda":
+        raise WorkbenchError(f"attention backend {backend!r} runs on CUDA; this run is on "
+                             f"{device.type} (use native)")  # fmt: skip
+    try:
+        dispatch._check_attention_backend_requirements(dispatch.AttentionBackendName(backend))
+    except RuntimeError as exc:
+        raise WorkbenchError(f"attention backend {backend!r}: {exc}") from None
+    if backend != "native":  # native is diffusers' default
+        transformer.set_attention_backend(backend)
+    return backend
