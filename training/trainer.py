@@ -364,7 +364,7 @@ def train(
                     save_training_checkpoint(out, model, parent_path, state)
                 else:
                     save_sharded_checkpoint(out, model, optimizer, parent_path, state, par)
-    except WorkbenchError as exc:  # the run's record says why it stopped
+    except Exception as exc:  # the run's record says why it stopped (a peer's failure too)
         if main:
             with store.write() as con:
                 con.execute("UPDATE runs SET status = 'failed', message = ?, "

@@ -9,6 +9,7 @@ training builds its own mesh (training/parallel/).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 ERRORS_ENV = "WORKBENCH_WORKER_ERRORS"
+LAUNCHER_ENV = "WORKBENCH_LAUNCHER_PID"
 # torch is imported where it is needed: every command's output asks `is_main`, and
 # `workbench --help` should not wait for torch.
 
@@ -81,17 +83,29 @@ def torchrun(argv: Sequence[str], nproc: int) -> int:
     )
     with tempfile.TemporaryDirectory() as errors:
         os.environ[ERRORS_ENV] = errors
+        os.environ[LAUNCHER_ENV] = str(os.getpid())
         try:
             run(args)
         except ChildFailedError:
-            # Each worker wrote its error; the same one from every rank is said once.
-            said = [p.read_text() for p in sorted(Path(errors).glob("rank*.txt"))]
-            for message in dict.fromkeys(said):
-                print(f"error: {message}", file=sys.stderr)
+            print(first_error(Path(errors)), file=sys.stderr)
             return 1
         finally:
-            del os.environ[ERRORS_ENV]
+            del os.environ[ERRORS_ENV], os.environ[LAUNCHER_ENV]
     return 0
+
+
+def first_error(folder: Path) -> str:
+    """What to say when workers failed: the error that came first, once. The others are
+    mostly its echo (a peer's collective fails with "Connection closed by peer" once the
+    failed rank is gone; torchrun's agent stops the rest), so they are only counted; a bug's
+    traceback comes with it."""
+    reports = sorted((json.loads(p.read_text()) for p in folder.glob("rank*.json")),
+                     key=lambda r: r["time"])  # fmt: skip
+    if not reports:
+        return "error: a worker died without a word (killed? out of memory?)"
+    first, others = reports[0], len(reports) - 1
+    echo = f" ({others} other rank{'s' * (others > 1)} stopped after it)" if others else ""
+    return f"{first['traceback']}error: rank {first['rank']}: {first['message']}{echo}"
 
 
 def cpu_share(nproc: int) -> int:
@@ -100,14 +114,29 @@ def cpu_share(nproc: int) -> int:
     return max(1, (os.cpu_count() or 1) // nproc)
 
 
-def report_error(message: str) -> None:
+def report_error(message: str, traceback: str = "") -> None:
     """A command's one error line: on stderr, or under `torchrun` above for the launcher to
-    say once."""
+    say once (with the time, so it can tell the first failure from its echoes)."""
+    import time
+
     folder = os.environ.get(ERRORS_ENV)
     if folder and launched_rank() is not None:
-        (Path(folder) / f"rank{launched_rank():05d}.txt").write_text(message)
+        report = {"rank": launched_rank(), "time": time.time(), "message": message,
+                  "traceback": traceback}  # fmt: skip
+        (Path(folder) / f"rank{launched_rank():05d}.json").write_text(json.dumps(report))
     else:
         print(f"error: {message}", file=sys.stderr)
+
+
+def report_worker_crash(exc: BaseException) -> bool:
+    """An unexpected exception in a worker of `torchrun` above: handed to the launcher with
+    its traceback (True); elsewhere False, and the caller lets it rise."""
+    import traceback
+
+    if not (os.environ.get(ERRORS_ENV) and launched_rank() is not None):
+        return False
+    report_error(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    return True
 
 
 def join_workers(backend: str = "gloo") -> None:
@@ -140,7 +169,9 @@ def wait_for_all() -> None:
 def die_with_launcher() -> None:
     """A worker of torchrun is killed when torchrun dies: torchrun starts its workers in
     sessions of their own, so a killed torchrun (OOM killer, SIGKILL) would leave them
-    working on. Linux only (prctl PR_SET_PDEATHSIG); elsewhere nothing."""
+    working on. Linux only (prctl PR_SET_PDEATHSIG); elsewhere nothing. A launcher that died
+    before the signal was armed never sends it: then the parent is no longer the launcher
+    `torchrun` above recorded, and the worker leaves at once."""
     if not sys.platform.startswith("linux"):
         return
     import ctypes
@@ -148,6 +179,9 @@ def die_with_launcher() -> None:
 
     pr_set_pdeathsig = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    launcher = os.environ.get(LAUNCHER_ENV)
+    if launcher and os.getppid() != int(launcher):
+        os._exit(1)
 
 
 def spawn(fn: Callable[..., None], nproc: int, *args: Any) -> None:

@@ -23,7 +23,7 @@ from workbench.cli import (
     world,
 )
 from workbench.errors import WorkbenchError
-from workbench.launch import report_error
+from workbench.launch import report_error, report_worker_crash
 from workbench.store import default_home
 
 COMMANDS = (world, data, gtpair, train, generate, evaluate, report, experiment, votes,
@@ -63,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: its traceback, once (a worker's goes to the launcher)
+        if not report_worker_crash(exc):
+            raise
+        return 1
 
 
 if __name__ == "__main__":
