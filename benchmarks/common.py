@@ -17,6 +17,17 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+def count_flops(fn: Callable[[], object]) -> int:
+    """FLOPs of one call, as torch's FlopCounterMode counts them (matmuls and convolutions:
+    the model FLOPs of a utilisation figure)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        fn()
+    return counter.get_total_flops()
+
+
 def median_seconds(fn: Callable[[int], object], repeats: int, desc: str) -> float:
     """Median wall time of fn(1..repeats) after a warm-up call fn(0) (waits for CUDA)."""
     fn(0)

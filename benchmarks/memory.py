@@ -20,13 +20,13 @@ import ctypes
 import gc
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from benchmarks.common import device_name
+from benchmarks.common import count_flops, device_name
 from training.losses import per_sample_error, regdpo_loss
 from training.parallel import parallelize
 from training.reference import FrozenReference, lora_disabled_reference
@@ -34,7 +34,7 @@ from training.timesteps import noisy_latents
 from workbench.models.codecs import WanVAECodec
 from workbench.models.loading import apply_lora, trainable_parameters
 from workbench.models.random_wan import build_random_wan
-from workbench.models.runtime import Runtime, apply_ac, pick_runtime
+from workbench.models.runtime import Runtime, apply_ac, apply_attention, pick_runtime
 from workbench.models.text import PromptEncoder
 from workbench.models.wan import Conditioning, WanVideoModel
 
@@ -47,6 +47,7 @@ class Setting:
     activation_checkpointing: bool
     caches: bool  # latents and prompt embeddings encoded once, encoders offloaded
     cp: bool = False  # context parallel over all ranks (bench memory --nproc)
+    attention: str = "auto"  # a diffusers attention backend (workbench.models.runtime)
 
 
 SETTINGS = {
@@ -67,24 +68,29 @@ def bench_memory(
     repeats: int = 3,
     batch: int = 1,
     max_step_s: float = 120.0,
+    attention: str = "auto",
+    flops: bool = False,
 ) -> dict[str, Any]:
-    """Per setting and frame count: peak MB and median seconds per step; then the largest
-    frame count under `budget_mb`. A setting stops growing at its first frame count over the
-    budget (or out of memory, or slower than `max_step_s`)."""
+    """Per setting and frame count: peak MB and median seconds per step (and with `flops`
+    the step's model FLOPs and FLOP/s, for a utilisation against the device's peak); then
+    the largest frame count under `budget_mb`. A setting stops growing at its first frame
+    count over the budget (or out of memory, or slower than `max_step_s`). `attention`: the
+    backend every setting runs (`apply_attention`)."""
     frames = frames or [5, 9, 17, 33]
     names = settings or list(SETTINGS)
+    chosen = {n: replace(SETTINGS[n], attention=attention) for n in names}
     device = "cuda" if torch.cuda.is_available() else "cpu"
     rows: list[dict[str, Any]] = []
     # A throwaway step first: the process's one-off costs (kernels, allocator pools, lazy
     # imports) belong to no setting.
-    _step_cost(arch, task, height, width, frames[0], SETTINGS[names[0]], 0, batch)
+    _step_cost(arch, task, height, width, frames[0], chosen[names[0]], 0, batch)
     for name in names:
-        setting = SETTINGS[name]
+        setting = chosen[name]
         for n in tqdm(frames, desc=f"bench memory {name}", unit="size"):
             row = {
                 "setting": name,
                 "frames": n,
-                **_step_cost(arch, task, height, width, n, setting, repeats, batch),
+                **_step_cost(arch, task, height, width, n, setting, repeats, batch, flops=flops),
             }
             row["fits"] = not row["oom"] and row["peak_mb"] <= budget_mb
             rows.append(row)
@@ -103,7 +109,7 @@ def bench_memory(
         "batch_pairs": batch,
         "budget_mb": budget_mb,
         "device": device_name(torch.device(device)),
-        "settings": {n: asdict(SETTINGS[n]) for n in names},
+        "settings": {n: asdict(chosen[n]) for n in names},
         "rows": rows,
         "largest_frames": largest,
     }
@@ -113,8 +119,9 @@ def bench_memory(
 
 
 def _step_cost(
-    arch, task, height, width, frames, setting: Setting, repeats, batch, par=None
-) -> dict:
+    arch, task, height, width, frames, setting: Setting, repeats, batch, par=None,
+    flops: bool = False,
+) -> dict:  # fmt: skip
     runtime = pick_runtime(setting.precision, offload=setting.caches)
     _release()
     base = _current_bytes(runtime)
@@ -128,12 +135,16 @@ def _step_cost(
             _sync(runtime)
             times.append(time.perf_counter() - started)
             peaks.append(_peak_bytes(runtime) - base)
-        del step
-        return {
+        cost = {
             "oom": False,
             "peak_mb": max(peaks) / 2**20,
             "step_s": statistics.median(times[1:]) if repeats else times[0],
         }
+        if flops:
+            cost["step_flops"] = count_flops(step)
+            cost["flops_per_s"] = cost["step_flops"] / cost["step_s"]
+        del step
+        return cost
     except torch.OutOfMemoryError:
         return {"oom": True, "peak_mb": float("inf"), "step_s": float("nan")}
     finally:
@@ -152,6 +163,7 @@ def _prepare(
     text_encoder, vae = parts["text_encoder"], parts["vae"]
     prompts = PromptEncoder(parts["tokenizer"], text_encoder, 512)
     model = WanVideoModel(parts["transformer"], prompts, WanVAECodec(vae), task, {"family": "wan"})
+    apply_attention(model.transformer, setting.attention, runtime.device)
     runtime.freeze(model.transformer)
     apply_lora(model.transformer, rank=16, alpha=32.0)
     for param in trainable_parameters(model.transformer):

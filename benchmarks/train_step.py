@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import device_name, median_seconds, page_faults_per_call
+from benchmarks.common import count_flops, device_name, median_seconds, page_faults_per_call
 from training.cache import RamCache, Shelf, cached_conditions, cached_latents
 from training.config import TrainConfig
 from training.data import TrainingSet
@@ -93,11 +93,11 @@ def bench_train_step(
         times = {name: median_seconds(fn, repeats, f"bench train-step {name}")
                  for name, fn in arms}  # fmt: skip
         faults = page_faults_per_call(default_cached, repeats)
-        flops = _step_flops(default)
+        flops = count_flops(lambda: default(0))
         compile_result = _compiled(model, default_cached, times, repeats) if compiled else None
         base = _base_step(folder, samples, world, runtime)
         base_s = median_seconds(base, repeats, "bench train-step base")
-        base_flops = _step_flops(base)
+        base_flops = count_flops(lambda: base(0))
     matmul = _matmul_flops_per_s(matmul_size, runtime.device)
     achieved = flops / times["default"]
     return {
@@ -208,15 +208,6 @@ def _shelved(model, folder: Path, winners, losers, prompts, frames) -> TrainingS
         files = cached_conditions(folder, model, firsts, frames)
         data.image_latents = Shelf(files, "image_latents", ram)
     return data
-
-
-def _step_flops(step) -> int:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    counter = FlopCounterMode(display=False)
-    with counter:
-        step(0)
-    return counter.get_total_flops()
 
 
 def _matmul_flops_per_s(n: int, device: torch.device, repeats: int = 10) -> float:

@@ -8,7 +8,13 @@
 #      Reg-DPO steps of the embedded model on the GPU (about 2 minutes);
 #   3. with two or more GPUs (W9): `workbench bench memory --nproc N` over NCCL, FSDP2 alone
 #      against the full stack (fused pair, LoRA-off reference, Ulysses CP, activation
-#      checkpointing, caches), the largest frames within the per-rank budget.
+#      checkpointing, caches), the largest frames within the per-rank budget;
+#   4. (W14) one NCCL rank through the real CLI with mp4 I/O: a world, a base, GT-Pairs, then
+#      a bf16 full Reg-DPO fine-tune under FSDP2 on a lone torchrun worker (every collective
+#      and the sharded save on NCCL), s = 0 at step 0 read back from the store;
+#   5. (W14) the attention backends (native, _native_flash, _native_efficient, flash where
+#      installed) on the 1.3b architecture: step time, peak memory and model FLOP utilisation
+#      (FlopCounterMode FLOPs / step time / the GPU's dense bf16 peak, PEAK_TFLOPS).
 # Results land in $OUT (default ./gpu-out). Packages the machine lacks can come as wheels in
 # .whl/ (diffusers, duckdb, importlib_metadata); see the README's "GPU check".
 set -uo pipefail
@@ -52,6 +58,36 @@ for row in r['rows']:
     print(row['setting'], row['frames'], 'oom' if row['oom'] else
           f\"{row['peak_mb'] / 1024:.1f} GiB {row['step_s']:.2f} s\")
 print('largest', r['largest_frames'], 'ratio', r.get('capacity_ratio_frames'))"
+
+# 4. One NCCL rank through the CLI (mp4 files, the store, FSDP2 in bf16, a sharded save).
+H=$(mktemp -d)
+W="python3 -m workbench --home $H"
+{
+    $W world make --n 16 && $W train --name base --steps 4 --batch-size 4 &&
+        $W gtpair build --generators base --n 4 --steps 2 &&
+        timeout 300 python3 -m torch.distributed.run --standalone --nproc-per-node 1 -m workbench \
+            -- --home "$H" train --method regdpo --pairs gt-shapes --init base --full \
+            --precision bf16 --steps 4 --batch-size 4 --checkpoint-every 2 --name nccl-one
+} >"$OUT/nccl-one.log" 2>&1
+echo "one NCCL rank: exit $? $(python3 -c "
+from workbench.store import Store
+sql = 'SELECT m.value FROM train_metrics m JOIN runs r ON r.id = m.run_id WHERE m.name = ? AND r.config->>? = ? ORDER BY m.step'
+rows = Store('$H').query(sql, ['s', 'name', 'nccl-one'])
+print('s per step', [r['value'] for r in rows])" 2>&1 | tail -n 1)"
+
+# 5. Attention backends on the 1.3b architecture: time, memory, MFU.
+for BACKEND in native _native_flash _native_efficient flash; do
+    timeout 240 python3 -m workbench bench memory --arch "${ARCH:-1.3b}" --size "${SIZE:-480x832}" \
+        --frames "${ATTN_FRAMES:-33}" --settings default --budget-mb "${BUDGET_MB:-80000}" \
+        --repeats 2 --attention "$BACKEND" --flops --out "$OUT/attention-$BACKEND.json" \
+        >"$OUT/attention-$BACKEND.log" 2>&1 || { echo "$BACKEND: $(grep error: "$OUT/attention-$BACKEND.log" | tail -n 1)"; continue; }
+    python3 -c "
+import json
+r = json.load(open('$OUT/attention-$BACKEND.json'))['rows'][0]
+peak = ${PEAK_TFLOPS:-989} * 1e12
+print('$BACKEND', r['frames'], 'frames:', f\"{r['step_s']:.2f} s, {r['peak_mb'] / 1024:.1f} GiB,\",
+      f\"MFU {r['flops_per_s'] / peak:.3f}\")"
+done
 
 # 3. Several GPUs: the capacity benchmark on NCCL (NCCL refuses two ranks on one device).
 GPUS=$(nvidia-smi -L | wc -l)

@@ -8,7 +8,8 @@ from workbench.cli import main
 def test_bench_memory_reports_both_settings_and_the_largest_fitting_frames(capsys, tmp_path):
     out = tmp_path / "memory.json"
     args = ["bench", "memory", "--arch", "tiny", "--size", "32x32", "--frames", "5,9",
-            "--repeats", "1", "--budget-mb", "100000", "--out", str(out)]  # fmt: skip
+            "--attention", "native", "--flops", "--repeats", "1", "--budget-mb", "100000",
+            "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert json.loads(out.read_text()) == result
@@ -18,6 +19,11 @@ def test_bench_memory_reports_both_settings_and_the_largest_fitting_frames(capsy
     assert all(r["step_s"] > 0 and r["peak_mb"] > 0 and r["fits"] for r in result["rows"])
     assert result["largest_frames"] == {"naive": 9, "default": 9}
     assert result["settings"]["naive"]["precision"] == "fp32"
+    assert {s["attention"] for s in result["settings"].values()} == {"native"}
+    # Model FLOPs per step grow with the frames (the MFU of scripts/gpu_check.sh).
+    flops = {(r["setting"], r["frames"]): r["step_flops"] for r in result["rows"]}
+    assert 0 < flops["default", 5] < flops["default", 9]
+    assert all(r["flops_per_s"] == r["step_flops"] / r["step_s"] for r in result["rows"])
     assert result["settings"]["default"]["fused"] and not result["settings"]["naive"]["fused"]
 
     tight = [*args[:-4], "--budget-mb", "0.001"]  # nothing fits: growth stops at once

@@ -215,6 +215,25 @@ def test_a_failing_rank_stops_the_run_with_its_error_said_once(pairs_home, nproc
         assert run_status == [{"status": "failed"}], "never left 'running'"
 
 
+def test_one_rank_under_torchrun_takes_the_sharded_path(pairs_home):
+    """What scripts/gpu_check.sh runs on one GPU with NCCL, here with gloo: a lone torchrun
+    worker joins a group and trains through FSDP2, the collectives and a sharded save."""
+    env = {**os.environ, "WORKBENCH_HOME": str(pairs_home), "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "1",
+         "-m", "workbench", "--", "train", "--method", "regdpo", "--pairs", "gt-shapes",
+         "--init", "base", "--steps", "2", "--batch-size", "4", "--checkpoint-every", "1",
+         "--name", "lone-rank", "--keep-shards"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    metrics = _metrics(Store(pairs_home), "lone-rank")
+    assert metrics[1, "s"] == 0.0 and (2, "loss") in metrics
+    folder = pairs_home / "checkpoints" / "lone-rank"
+    assert (folder / "pytorch_lora_weights.safetensors").exists()
+    assert (folder / "shards" / ".metadata").is_file(), "the sharded save ran"
+
+
 def test_a_worker_whose_launcher_is_gone_leaves_at_once(tmp_path):
     """PR_SET_PDEATHSIG is armed after the worker starts: a launcher that died before that
     never signals, so the worker checks that its parent is still the launcher."""

@@ -256,7 +256,10 @@ def train(
     if plan.nproc > 1 and launched_rank() is None:
         raise WorkbenchError(f"--nproc {plan.nproc} runs under torchrun (the CLI starts it)")
     device = local_device()
-    par = init_parallel(plan, device or torch.device("cpu")) if plan.nproc > 1 else None
+    # A process torchrun started joins a group even alone: one NCCL rank on one GPU runs
+    # every collective and the sharded checkpoints of a many-GPU run (scripts/gpu_check.sh).
+    sharded = plan.nproc > 1 or launched_rank() is not None
+    par = init_parallel(plan, device or torch.device("cpu")) if sharded else None
     main = par is None or par.is_main
     out = checkpoint_dir(store, name)
     state = _previous_state(store, cfg, name, out, resume, sharded=par is not None)

@@ -51,6 +51,12 @@ def add_parser(subparsers) -> None:
     )
     memory.add_argument("--max-frames", type=int, default=257, help="with --nproc: search cap")
     memory.add_argument(
+        "--attention", default="auto", help="attention backend of every setting (train's)"
+    )
+    memory.add_argument(
+        "--flops", action="store_true", help="count each step's model FLOPs (one more step)"
+    )
+    memory.add_argument(
         "--max-step-s",
         type=float,
         default=120.0,
@@ -137,6 +143,8 @@ def run_memory(args: argparse.Namespace) -> int:
             args.repeats,
             args.batch,
             args.max_step_s,
+            args.attention,
+            args.flops,
         ),
     )
     return 0
