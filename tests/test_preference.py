@@ -304,3 +304,24 @@ def test_the_reference_cache_key_names_everything_the_errors_depend_on():
     for change in changes:
         assert reference_key(**(args | change)) != key, change
     assert reference_key(**(args | {"network": None})) is None, "from scratch: nothing shared"
+
+
+def test_a_frozen_copy_is_cast_while_copying():
+    """The frozen reference of a full fine-tune under bf16: the layers the autocast runs in
+    bf16 are bf16 (never an fp32 duplicate first), what the model keeps in fp32 stays fp32,
+    the trained model is untouched, and the copy equals freezing a plain deep copy."""
+    import copy
+
+    transformer = build_tiny_wan(TinyWanConfig(layers=1), "t2v", 8, 32, 32, 8).transformer
+    runtime = Runtime(torch.device("cpu"), "bf16")
+    frozen = runtime.frozen_copy(transformer)
+    plain = runtime.freeze(copy.deepcopy(transformer))
+    dtypes = {name: p.dtype for name, p in frozen.named_parameters()}
+    assert dtypes["blocks.0.attn1.to_q.weight"] == torch.bfloat16
+    assert dtypes["blocks.0.scale_shift_table"] == torch.float32  # kept in fp32 by Wan
+    assert dtypes["blocks.0.attn1.norm_q.weight"] == torch.float32  # a norm scale, not a matmul
+    assert all(p.dtype == torch.float32 and p.requires_grad for p in transformer.parameters())
+    assert not any(p.requires_grad for p in frozen.parameters())
+    for (name, a), (_, b) in zip(frozen.state_dict().items(), plain.state_dict().items(),
+                                 strict=True):  # fmt: skip
+        assert a.dtype == b.dtype and torch.equal(a, b), name

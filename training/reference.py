@@ -9,7 +9,6 @@ All three give the same numbers on the same batch.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -51,7 +50,7 @@ class FrozenReference:
 
     def __init__(self, model: WanVideoModel, runtime: Runtime, network=None) -> None:
         if network is None:
-            network = copy.deepcopy(model.transformer)
+            network = runtime.frozen_copy(model.transformer)
             if getattr(network, "peft_config", None):
                 network.unload_lora()
         elif diff := _architecture_diff(network.config, model.transformer.config):
