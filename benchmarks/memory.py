@@ -156,9 +156,10 @@ def _prepare(
 ):
     """Build the setting's model and inputs; return a closure running one optimiser step.
     `par`: shard the model (and a reference copy) over several processes."""
-    with (
-        torch.device(runtime.device) if runtime.device.type == "cuda" else contextlib.nullcontext()
-    ):
+    # One process builds on its GPU; a rank of several builds on the CPU, and only its
+    # shards reach the GPU (`fully_shard` moves them), as `workbench train` does.
+    on_gpu = runtime.device.type == "cuda" and par is None
+    with torch.device(runtime.device) if on_gpu else contextlib.nullcontext():
         parts = build_random_wan(arch, task, image_encoder=False)
     text_encoder, vae = parts["text_encoder"], parts["vae"]
     prompts = PromptEncoder(parts["tokenizer"], text_encoder, 512)
@@ -168,7 +169,7 @@ def _prepare(
     apply_lora(model.transformer, rank=16, alpha=32.0)
     for param in trainable_parameters(model.transformer):
         param.data = param.data.float()
-    model.place(runtime)
+    model.place(runtime, transformer=par is None)
     reference = (
         lora_disabled_reference(model)
         if setting.reference == "lora"

@@ -109,16 +109,18 @@ LiveReference = tuple[ReferenceFn, "CheckpointRef | None", str]
 
 def live_reference(
     store: Store, cfg: TrainConfig, model: WanVideoModel, runtime: Runtime,
-    parent: CheckpointRef | None,
+    parent: CheckpointRef | None, on_device: bool = True,
 ) -> LiveReference | None:  # fmt: skip
     """The DPO reference, built before any weight changes (a copy is of the start) and
-    before sharding (a copy is taken of the plain module)."""
+    before sharding (a copy is taken of the plain module; `on_device` False: a reference
+    checkpoint stays off the device until its shards move)."""
     if cfg.method == "sft":
         return None
     if cfg.ref_ckpt:
         other_ref = resolve_checkpoint(store, cfg.ref_ckpt)
         other = load_transformer(other_ref.path, runtime.frozen_dtype)
-        return FrozenReference(model, runtime, other.to(runtime.device)), other_ref, "copy"
+        other = other.to(runtime.device) if on_device else other
+        return FrozenReference(model, runtime, other), other_ref, "copy"
     if cfg.trains_lora and cfg.reference_kind in ("lora", "cached"):
         return lora_disabled_reference(model), parent, "lora"
     return FrozenReference(model, runtime), parent, "copy"
@@ -267,7 +269,9 @@ def train(
     model, parent = build_model(store, cfg, runtime)
     attention = apply_attention(model.transformer, cfg.attention, runtime.device)
     make_trainable(model, cfg, runtime)
-    model.place(runtime)
+    # Sharded: each rank's shards alone reach its device, as `fully_shard` moves them (a
+    # whole 14B model in fp32 would not fit on one GPU first).
+    model.place(runtime, transformer=par is None)
     if activation_checkpointing:
         apply_ac(model.transformer)
     with _main_first(par):  # the others then find every latent in the cache
@@ -279,7 +283,9 @@ def train(
     if not model.prompts.trainable:
         model.prompts.encode([*data.prompts, ""])  # every embedding once, before the loop
     saved_table = (state or {}).get("reference_errors")
-    live = None if saved_table is not None else live_reference(store, cfg, model, runtime, parent)
+    live = None
+    if saved_table is None:
+        live = live_reference(store, cfg, model, runtime, parent, on_device=par is None)
     if live is not None and isinstance(live[0], FrozenReference):
         apply_attention(live[0].network, attention, runtime.device)
     if par is not None:

@@ -75,11 +75,13 @@ class WanVideoModel:
         self.image_processor = image_processor
         self.runtime = Runtime()
 
-    def place(self, runtime: Runtime) -> None:
+    def place(self, runtime: Runtime, transformer: bool = True) -> None:
         """Put every part where `runtime` says: the transformer on its device (its dtype is
-        the caller's choice: trainable or frozen), the frozen encoders as runtime.freeze."""
+        the caller's choice: trainable or frozen; `transformer` False leaves it where it is,
+        for FSDP2 to move each rank's shards alone), the frozen encoders as runtime.freeze."""
         self.runtime = runtime
-        self.transformer.to(runtime.device)
+        if transformer:
+            self.transformer.to(runtime.device)
         self.prompts.place(runtime)
         self.codec.runtime = runtime
         if self.image_encoder is not None:
