@@ -13,6 +13,8 @@ def test_bench_memory_reports_both_settings_and_the_largest_fitting_frames(capsy
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert json.loads(out.read_text()) == result
+    assert result["provenance"]["command"].startswith("workbench bench memory --arch tiny")
+    assert result["provenance"]["code_version"] and result["provenance"]["machine"]
     assert [(r["setting"], r["frames"]) for r in result["rows"]] == [
         ("naive", 5), ("naive", 9), ("default", 5), ("default", 9)
     ]  # fmt: skip

@@ -191,6 +191,11 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _emit(args: argparse.Namespace, result: dict) -> None:
+    """The result, headed by what made it (the command, code version, date and machine)."""
+    from workbench.provenance import made_by
+
+    command = "workbench " + " ".join(a for a in args.argv if a != "--json")
+    result = {"provenance": made_by(command), **result}
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text + "\n")
