@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from workbench.experiments import METHODS, RECIPE_DROPOUT, RECIPE_GUIDANCE  # noqa: E402
+from workbench.ratings import TIE_MARGIN  # noqa: E402
 from workbench.report import (  # noqa: E402
     ASPECTS,
     checkpoint_scores,
@@ -31,8 +32,6 @@ from workbench.report import (  # noqa: E402
     seed_comparison,
 )
 from workbench.store import Store  # noqa: E402
-
-MARGIN = 0.02  # the report's GSB tie margin
 
 
 def grid_rows(store: Store, seeds: int, dataset: str = "shapes") -> list[dict]:
@@ -65,7 +64,7 @@ def grid_rows(store: Store, seeds: int, dataset: str = "shapes") -> list[dict]:
                     row[label] = {"mean": mean, "half": half}
                 versus = {"base": ["base"]} | ({"SFT": group["sft"]} if method != "sft" else {})
                 for other, against in versus.items():
-                    for aspect, c in seed_comparison(scores, mine, against, MARGIN).items():
+                    for aspect, c in seed_comparison(scores, mine, against, TIE_MARGIN).items():
                         row[f"{aspect} win rate vs {other}"] = c["win_rate"]
                         row[f"{aspect} vs {other}"] = power_words(
                             c["paired"], method, other.lower(), c["seeds"]

@@ -54,7 +54,7 @@ def simulate_annotated_pairs(
         raise WorkbenchError("a simulated annotator compares rollouts: --per-sample must be >= 2")
     if noise < 0:
         raise WorkbenchError(f"--noise must be >= 0, got {noise}")
-    if store.query("SELECT 1 FROM pairs WHERE pairset = ? LIMIT 1", [name]):
+    if store.pairset_exists(name):
         raise WorkbenchError(f"pair set {name!r} exists; choose another --name")
     samples = {s["id"]: s for s in load_samples(store, dataset, split)}
     rollouts: dict[str, list[str]] = {}

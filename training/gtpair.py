@@ -39,7 +39,7 @@ def build_gtpairs(
     """
     if per_sample < 1 or not generators:
         raise WorkbenchError("need at least one generator and --per-sample >= 1")
-    if store.query("SELECT 1 FROM pairs WHERE pairset = ? LIMIT 1", [name]):
+    if store.pairset_exists(name):
         raise WorkbenchError(f"pair set {name!r} exists; choose another --name")
     samples = {s["id"]: s for s in load_samples(store, dataset, split)}
     pairs = []

@@ -243,7 +243,7 @@ def pairs_from_votes(
         raise WorkbenchError("the winner needs at least 1 agreeing annotator")
     if aspect not in PAIR_ASPECTS:
         raise WorkbenchError(f"unknown aspect {aspect!r}: choose from {', '.join(PAIR_ASPECTS)}")
-    if store.query("SELECT 1 FROM pairs WHERE pairset = ? LIMIT 1", [name]):
+    if store.pairset_exists(name):
         raise WorkbenchError(f"pair set {name!r} exists; choose another name")
     pairs = agreed_pairs(store, name, min_agree, aspect)
     if not pairs:

@@ -14,6 +14,7 @@ import numpy as np
 
 from workbench.battles import ASPECTS, vote_rows
 from workbench.ratings import (
+    TIE_MARGIN,
     Battle,
     bradley_terry_ci,
     cohen_kappa,
@@ -115,7 +116,7 @@ def gt_pair_agreement(store: Store) -> list[dict[str, Any]]:
     return rows
 
 
-def judge_agreement(store: Store, margin: float = 0.02) -> list[dict[str, Any]]:
+def judge_agreement(store: Store, margin: float = TIE_MARGIN) -> list[dict[str, Any]]:
     """Human votes against each automatic judge's verdict on the same two videos (the judge
     standing for the aspect, newest version): accuracy with ties, without ties (both sides
     decided), and Cohen's kappa over good / same / bad."""

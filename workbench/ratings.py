@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 
 OUTCOMES = ("good", "same", "bad")
+TIE_MARGIN = 0.02
+"""Judge scores of two videos closer than this are a tie (Same) in automatic GSB."""
 
 
 def gsb_score(good: int, same: int, bad: int) -> float:

@@ -17,6 +17,7 @@ import numpy as np
 
 from workbench.provenance import made_by
 from workbench.ratings import (
+    TIE_MARGIN,
     format_gsb_score,
     gsb_bootstrap_ci,
     gsb_counts,
@@ -490,9 +491,15 @@ def provenance_line(made: dict[str, Any]) -> str:
 
 
 def write_report(
-    store: Store, dataset: str, split: str, ckpts: list[str], out_dir: Path, margin: float = 0.02,
-    command: str = "workbench report", guidance: float | None = None,
-) -> Path:  # fmt: skip
+    store: Store,
+    dataset: str,
+    split: str,
+    ckpts: list[str],
+    out_dir: Path,
+    margin: float = TIE_MARGIN,
+    command: str = "workbench report",
+    guidance: float | None = None,
+) -> Path:
     """Write report.md, report.html (with PNG curves) and report.json into out_dir, headed by
     their `provenance`; returns report.md. `guidance`: read only videos sampled with it."""
     out_dir.mkdir(parents=True, exist_ok=True)

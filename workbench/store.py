@@ -139,6 +139,9 @@ class Store:
         """Absolute path of a file recorded relative to the home folder."""
         return self.home / relative
 
+    def pairset_exists(self, name: str) -> bool:
+        return bool(self.query("SELECT 1 FROM pairs WHERE pairset = ? LIMIT 1", [name]))
+
     def video_paths(self, video_ids: Sequence[str]) -> dict[str, Path]:
         """Absolute mp4 path of each video id, in one query."""
         rows = self.query(

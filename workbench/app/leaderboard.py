@@ -11,6 +11,7 @@ from workbench.app.access import Access
 from workbench.app.common import friendly
 from workbench.datasets import list_datasets
 from workbench.leaderboard import glance_rows, human_gsb_rows, rating_rows, win_fraction_table
+from workbench.ratings import TIE_MARGIN
 from workbench.report import (
     checkpoint_scores,
     gsb_rows,
@@ -107,7 +108,7 @@ def build(store: Store, access: Access) -> tuple:
         scores = reference_last(scores, ref)
         ratings = {a: rating_rows(store, a, ties=True) for a in ("vq", "pf")}
         human_rows = human_gsb_rows(store, reference=ref)
-        automatic_rows = gsb_rows(scores, 0.02)  # the table below and the glance's win rates
+        automatic_rows = gsb_rows(scores, TIE_MARGIN)  # the table below and the glance's win rates
         return (
             gr.update(choices=names, value=name),
             table([g for g in gsb_table(human_rows) if g["aspect"] == aspect_.upper()]),
@@ -116,8 +117,8 @@ def build(store: Store, access: Access) -> tuple:
             heat_map(models, share) if models else None,
             table(gsb_table(automatic_rows)),
             table(vbench_rows(scores)[0]),
-            table(pairs_rows(store, scores, ref, 0.02)),
-            table(seed_rows(scores, ref, 0.02)),
+            table(pairs_rows(store, scores, ref, TIE_MARGIN)),
+            table(seed_rows(scores, ref, TIE_MARGIN)),
             gr.update(choices=list(scores), value=ref),
             table(glance_rows(scores, automatic_rows, ratings, ref)),
         )

@@ -111,9 +111,9 @@ def _created(store: Store, stage) -> bool:
     if stage.creates is None:
         return False
     kind, name = stage.creates
-    sql = {"checkpoint": "SELECT 1 FROM checkpoints WHERE name = ?",
-           "pairset": "SELECT 1 FROM pairs WHERE pairset = ? LIMIT 1"}[kind]  # fmt: skip
-    return bool(store.query(sql, [name]))
+    if kind == "pairset":
+        return store.pairset_exists(name)
+    return bool(store.query("SELECT 1 FROM checkpoints WHERE name = ?", [name]))
 
 
 def _unfinished_training(store: Store, stage) -> bool:

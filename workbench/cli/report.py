@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from workbench.cli.output import emit
+from workbench.ratings import TIE_MARGIN
 from workbench.store import Store
 
 
@@ -19,7 +20,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--ckpt", action="append", required=True, help="repeat; 'gt' = dataset")
     parser.add_argument("--dataset", default="shapes")
     parser.add_argument("--split", default="test", choices=("train", "test"))
-    parser.add_argument("--margin", type=float, default=0.02, help="GSB tie margin")
+    parser.add_argument("--margin", type=float, default=TIE_MARGIN, help="GSB tie margin")
     parser.add_argument(
         "--guidance",
         type=float,
