@@ -1,4 +1,4 @@
-"""Training losses as pure functions of per-sample errors (DESIGN.md, "Training").
+"""Training losses as pure functions of per-sample errors (docs/design.md).
 
 Errors are per-sample means of squared velocity error, shape (B,). Winner (w) and loser (l)
 of a pair share noise and timestep. `s` is the win gap minus the lose gap:

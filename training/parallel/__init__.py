@@ -1,4 +1,4 @@
-"""Training beyond one device (DESIGN.md, "Memory and parallelism"): a plain model is
+"""Training beyond one device (docs/design.md): a plain model is
 parallelised by small functions, torchtitan's way, not by a model of its own."""
 
 from __future__ import annotations
