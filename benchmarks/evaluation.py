@@ -33,20 +33,27 @@ def bench_eval(n: int = 16, judges: list[str] | None = None) -> dict[str, Any]:
         run = lambda: evaluate(store, ["base"], names, n=n, progress=False)  # noqa: E731
         first, rerun = _seconds(run), _seconds(run)
         rows = []
-        gen_s = _seconds(lambda: rows.extend(generate(store, "base", "shapes", n=n, seed=1000,
-                                                      progress=False)))  # fmt: skip
+        gen_s = _seconds(
+            lambda: rows.extend(generate(store, "base", "shapes", n=n, seed=1000, progress=False))
+        )
         samples = {s["id"]: s for s in load_samples(store, "shapes", "test")}
-        items = _items(store, get_dataset(store, "shapes"),
-                       [(r["video_id"], samples[r["sample_id"]]) for r in rows])  # fmt: skip
-        judge_s = {name: _seconds(lambda name=name: get_judge(name).score(items))
-                   for name in names}  # fmt: skip
+        items = _items(
+            store,
+            get_dataset(store, "shapes"),
+            [(r["video_id"], samples[r["sample_id"]]) for r in rows],
+        )
+        judge_s = {name: _seconds(lambda name=name: get_judge(name).score(items)) for name in names}
     return {
-        "benchmark": "eval", "videos": len(items), "judges": names,
+        "benchmark": "eval",
+        "videos": len(items),
+        "judges": names,
         "device": device_name(torch.device("cpu")),
-        "first_eval_s": first, "rerun_eval_s": rerun, "rerun_speedup": first / rerun,
+        "first_eval_s": first,
+        "rerun_eval_s": rerun,
+        "rerun_speedup": first / rerun,
         "generate_videos_per_s": len(items) / gen_s,
         "judge_videos_per_s": {k: len(items) / v for k, v in judge_s.items()},
-    }  # fmt: skip
+    }
 
 
 def _seconds(fn) -> float:

@@ -119,9 +119,17 @@ def bench_memory(
 
 
 def _step_cost(
-    arch, task, height, width, frames, setting: Setting, repeats, batch, par=None,
+    arch,
+    task,
+    height,
+    width,
+    frames,
+    setting: Setting,
+    repeats,
+    batch,
+    par=None,
     flops: bool = False,
-) -> dict:  # fmt: skip
+) -> dict:
     runtime = pick_runtime(setting.precision, offload=setting.caches)
     _release()
     base = _current_bytes(runtime)

@@ -36,7 +36,7 @@ SETTINGS = {
     "fsdp": Setting("auto", "copy", fused=False, activation_checkpointing=False, caches=False),
     "full": Setting(
         "auto", "lora", fused=True, activation_checkpointing=True, caches=True, cp=True
-    ),  # fmt: skip
+    ),
 }
 
 
@@ -53,8 +53,16 @@ def bench_memory_parallel(
 ) -> dict[str, Any]:
     """Per setting: every probe (frames, peak MB per rank, seconds per step) and the largest
     frame count that fits; then the capacity ratio full / fsdp."""
-    args = dict(arch=arch, task=task, height=height, width=width, budget_mb=budget_mb,
-                max_frames=max_frames, batch=batch, max_step_s=max_step_s)  # fmt: skip
+    args = dict(
+        arch=arch,
+        task=task,
+        height=height,
+        width=width,
+        budget_mb=budget_mb,
+        max_frames=max_frames,
+        batch=batch,
+        max_step_s=max_step_s,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         spawn(_worker, nproc, str(out), args)
@@ -80,15 +88,33 @@ def _worker(rank: int, out: str, args: dict) -> None:
     # A throwaway step of each setting first: the process's one-off costs (lazy imports,
     # allocator pools, communication buffers) belong to neither.
     for name, setting in SETTINGS.items():
-        _step_cost(args["arch"], args["task"], args["height"], args["width"], 5, setting, 0,
-                   args["batch"], meshes[name])  # fmt: skip
+        _step_cost(
+            args["arch"],
+            args["task"],
+            args["height"],
+            args["width"],
+            5,
+            setting,
+            0,
+            args["batch"],
+            meshes[name],
+        )
     for name, setting in SETTINGS.items():
         par = meshes[name]
 
         def probe(k: int, name=name, setting=setting, par=par) -> dict[str, Any]:
             frames = 4 * k + 1
-            cost = _step_cost(args["arch"], args["task"], args["height"], args["width"],
-                              frames, setting, 1, args["batch"], par)  # fmt: skip
+            cost = _step_cost(
+                args["arch"],
+                args["task"],
+                args["height"],
+                args["width"],
+                frames,
+                setting,
+                1,
+                args["batch"],
+                par,
+            )
             every = [None] * nproc
             dist.all_gather_object(every, cost)
             row = {
@@ -104,8 +130,9 @@ def _worker(rank: int, out: str, args: dict) -> None:
             bar.set_postfix(setting=name, frames=frames, peak_mb=max(row["peak_mb_per_rank"]))
             return row
 
-        largest[name] = _largest_fit(probe, args["budget_mb"], args["max_frames"],
-                                     args["max_step_s"])  # fmt: skip
+        largest[name] = _largest_fit(
+            probe, args["budget_mb"], args["max_frames"], args["max_step_s"]
+        )
     bar.close()
     if rank == 0:
         result = {

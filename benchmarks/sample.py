@@ -16,8 +16,12 @@ from workbench.models.random_wan import save_random_wan_pipeline
 from workbench.models.runtime import pick_runtime
 from workbench.sampling import SamplerSettings, sample_videos
 
-PROMPTS = ["a red circle moves up", "a blue square moves left", "a green triangle moves down",
-           "a yellow circle moves right"]  # fmt: skip
+PROMPTS = [
+    "a red circle moves up",
+    "a blue square moves left",
+    "a green triangle moves down",
+    "a yellow circle moves right",
+]
 
 
 def bench_sample(
@@ -46,21 +50,38 @@ def bench_sample(
         return sample_videos(model, prompts, seeds, settings, frames, height, width)
 
     def theirs(_: int = 0) -> np.ndarray:
-        out = pipe(prompt=prompts, num_frames=frames, height=height, width=width,
-                   num_inference_steps=steps, guidance_scale=settings.guidance,
-                   generator=[torch.Generator().manual_seed(s) for s in seeds],
-                   output_type="np").frames  # fmt: skip
+        out = pipe(
+            prompt=prompts,
+            num_frames=frames,
+            height=height,
+            width=width,
+            num_inference_steps=steps,
+            guidance_scale=settings.guidance,
+            generator=[torch.Generator().manual_seed(s) for s in seeds],
+            output_type="np",
+        ).frames
         return (np.asarray(out) * 255).round().astype(np.uint8)
 
     videos = {"diffusers": theirs(), "workbench": ours()}
-    times = {name: median_seconds(fn, repeats, f"bench sample {name}")
-             for name, fn in (("diffusers", theirs), ("workbench", ours))}  # fmt: skip
+    times = {
+        name: median_seconds(fn, repeats, f"bench sample {name}")
+        for name, fn in (("diffusers", theirs), ("workbench", ours))
+    }
     diff = np.abs(videos["workbench"].astype(int) - videos["diffusers"].astype(int))
     return {
-        "benchmark": "sample", "arch": arch, "videos": batch, "frames": frames,
-        "height": height, "width": width, "steps": steps, "scheduler": settings.scheduler,
-        "guidance": settings.guidance, "device": device_name(runtime.device),
-        "seconds": times, "videos_per_s": {k: batch / v for k, v in times.items()},
+        "benchmark": "sample",
+        "arch": arch,
+        "videos": batch,
+        "frames": frames,
+        "height": height,
+        "width": width,
+        "steps": steps,
+        "scheduler": settings.scheduler,
+        "guidance": settings.guidance,
+        "device": device_name(runtime.device),
+        "seconds": times,
+        "videos_per_s": {k: batch / v for k, v in times.items()},
         "speedup_workbench_over_diffusers": times["diffusers"] / times["workbench"],
-        "max_pixel_diff": int(diff.max()), "mean_pixel_diff": float(diff.mean()),
-    }  # fmt: skip
+        "max_pixel_diff": int(diff.max()),
+        "mean_pixel_diff": float(diff.mean()),
+    }

@@ -56,10 +56,14 @@ def bench_train_step(
     cfg = TrainConfig(method="regdpo", pairs="bench", init="base", batch_size=batch, lr=1e-4)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        winners = [media.write_mp4(folder / f"w{i}.mp4", s.frames, world.fps)
-                   for i, s in enumerate(samples[:pairs])]  # fmt: skip
-        losers = [media.write_mp4(folder / f"l{i}.mp4", s.frames, world.fps)
-                  for i, s in enumerate(samples[pairs:])]  # fmt: skip
+        winners = [
+            media.write_mp4(folder / f"w{i}.mp4", s.frames, world.fps)
+            for i, s in enumerate(samples[:pairs])
+        ]
+        losers = [
+            media.write_mp4(folder / f"l{i}.mp4", s.frames, world.fps)
+            for i, s in enumerate(samples[pairs:])
+        ]
         prompts = [s.prompt for s in samples[:pairs]]
         model = load_model(EMBEDDED_BASES["tiny"])
         make_trainable(model, cfg, runtime)
@@ -69,8 +73,9 @@ def bench_train_step(
         optimizer = torch.optim.AdamW(params, lr=cfg.lr)
         model.transformer.train()
 
-        naive = _naive_step(model, cfg, winners, losers, prompts, optimizer, params, runtime,
-                            reference)  # fmt: skip
+        naive = _naive_step(
+            model, cfg, winners, losers, prompts, optimizer, params, runtime, reference
+        )
         data = _cached_set(model, folder, winners, losers, prompts, world.frames)
         model.prompts.encode([*prompts, ""])
 
@@ -88,10 +93,12 @@ def bench_train_step(
         def default_cached(step: int) -> None:
             train_step(model, data, cfg, optimizer, params, step, runtime, cached)
 
-        arms = (("naive", naive), ("default", default), ("default_cached_reference",
-                                                          default_cached))  # fmt: skip
-        times = {name: median_seconds(fn, repeats, f"bench train-step {name}")
-                 for name, fn in arms}  # fmt: skip
+        arms = (
+            ("naive", naive),
+            ("default", default),
+            ("default_cached_reference", default_cached),
+        )
+        times = {name: median_seconds(fn, repeats, f"bench train-step {name}") for name, fn in arms}
         faults = page_faults_per_call(default_cached, repeats)
         flops = count_flops(lambda: default(0))
         compile_result = _compiled(model, default_cached, times, repeats) if compiled else None
@@ -101,26 +108,34 @@ def bench_train_step(
     matmul = _matmul_flops_per_s(matmul_size, runtime.device)
     achieved = flops / times["default"]
     return {
-        "benchmark": "train-step", "model": "embedded base (tiny Wan2.1, pixel codec)",
+        "benchmark": "train-step",
+        "model": "embedded base (tiny Wan2.1, pixel codec)",
         "method": "regdpo, LoRA r16, reference lora (cached: read from the shared table)",
         "batch_pairs": batch,
-        "device": device_name(runtime.device), "repeats": repeats,
-        "step_s": times, "pairs_per_s": {k: batch / v for k, v in times.items()},
+        "device": device_name(runtime.device),
+        "repeats": repeats,
+        "step_s": times,
+        "pairs_per_s": {k: batch / v for k, v in times.items()},
         "speedup_default_over_naive": times["naive"] / times["default"],
-        "speedup_default_cached_reference_over_naive":
-            times["naive"] / times["default_cached_reference"],
+        "speedup_default_cached_reference_over_naive": times["naive"]
+        / times["default_cached_reference"],
         "reference_precompute_s_per_step": precompute_s,
-        "default_step_flops": flops, "default_flops_per_s": achieved,
+        "default_step_flops": flops,
+        "default_flops_per_s": achieved,
         "matmul": {"size": matmul_size, "flops_per_s": matmul},
         "compiled_cached_reference": compile_result,
-        "allocator": {"keeps_freed_memory": keep_freed_memory(),
-                      "page_faults_per_step_cached_reference": faults},
+        "allocator": {
+            "keeps_freed_memory": keep_freed_memory(),
+            "page_faults_per_step_cached_reference": faults,
+        },
         "utilisation": achieved / matmul,
         "base_training": {  # the embedded base's own recipe: SFT from scratch, batch 16
-            "steps_per_s": 1 / base_s, "step_flops": base_flops,
-            "flops_per_s": base_flops / base_s, "utilisation": base_flops / base_s / matmul,
+            "steps_per_s": 1 / base_s,
+            "step_flops": base_flops,
+            "flops_per_s": base_flops / base_s,
+            "utilisation": base_flops / base_s / matmul,
         },
-    }  # fmt: skip
+    }
 
 
 def _compiled(model, step, times: dict[str, float], repeats: int) -> dict[str, Any]:
@@ -134,18 +149,20 @@ def _compiled(model, step, times: dict[str, float], repeats: int) -> dict[str, A
     step_s = median_seconds(step, repeats, "bench train-step compiled")
     saved = times["default_cached_reference"] - step_s
     return {
-        "compile_s": compile_s, "step_s": step_s, "speedup_over_naive": times["naive"] / step_s,
+        "compile_s": compile_s,
+        "step_s": step_s,
+        "speedup_over_naive": times["naive"] / step_s,
         "pays_after_steps": compile_s / saved if saved > 0 else None,
-    }  # fmt: skip
+    }
 
 
 def _base_step(folder: Path, samples, world, runtime):
     """A step of the embedded base's recipe (REPRODUCE.json: from scratch, I2V, batch 16,
     lr 3e-3, t-shift 3), the text encoder training too."""
-    cfg = TrainConfig(method="sft", init="tiny", task="i2v", batch_size=16, lr=3e-3,
-                      t_shift=3.0, pairs=None)  # fmt: skip
-    model = build_tiny_wan(TinyWanConfig(), "i2v", world.frames, world.size, world.size,
-                           world.fps)  # fmt: skip
+    cfg = TrainConfig(
+        method="sft", init="tiny", task="i2v", batch_size=16, lr=3e-3, t_shift=3.0, pairs=None
+    )
+    model = build_tiny_wan(TinyWanConfig(), "i2v", world.frames, world.size, world.size, world.fps)
     make_trainable(model, cfg, runtime)
     model.place(runtime)
     clips = [(f"b{i}", functools.partial(getattr, s, "frames")) for i, s in enumerate(samples)]

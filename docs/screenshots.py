@@ -15,9 +15,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 TABS = ("Compare", "Vote", "Annotate", "Leaderboard", "Training", "Agreement")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]  # fmt: skip
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+]
 
 
 def main() -> None:
@@ -65,8 +71,14 @@ def annotator_view(args: argparse.Namespace) -> None:
     from workbench.app.access import Access
 
     port = args.port + 1
-    app = launch(args.home, port=port, block=False, seed=0, auth=[("annotator", "pw")],
-                 access=Access(frozenset({"annotator"})))  # fmt: skip
+    app = launch(
+        args.home,
+        port=port,
+        block=False,
+        seed=0,
+        auth=[("annotator", "pw")],
+        access=Access(frozenset({"annotator"})),
+    )
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)

@@ -156,8 +156,10 @@ class ClipPromptFollowing(ClipJudge):
 
     def score(self, items: list[VideoItem]) -> list[dict[str, float]]:
         text = self.text_features([i.prompt for i in items], "ViT-B-32")
-        return [{"clip_score": float((self.frame_features(i.frames, "ViT-B-32") @ text[k]).mean())}
-                for k, i in enumerate(items)]  # fmt: skip
+        return [
+            {"clip_score": float((self.frame_features(i.frames, "ViT-B-32") @ text[k]).mean())}
+            for k, i in enumerate(items)
+        ]
 
 
 @register("clip-aesthetic")
@@ -179,7 +181,12 @@ class VBenchClip(ClipJudge):
     )
 
     def score(self, items: list[VideoItem]) -> list[dict[str, float]]:
-        return [{"background_consistency": vbench_consistency(
-                     self.frame_features(i.frames, "ViT-B-32")),
-                 "aesthetic_quality": float(self.aesthetic(i.frames).mean()) / 10}
-                for i in items]  # fmt: skip
+        return [
+            {
+                "background_consistency": vbench_consistency(
+                    self.frame_features(i.frames, "ViT-B-32")
+                ),
+                "aesthetic_quality": float(self.aesthetic(i.frames).mean()) / 10,
+            }
+            for i in items
+        ]

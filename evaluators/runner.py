@@ -59,9 +59,17 @@ def evaluate(
         if ckpt == GROUND_TRUTH:
             videos = [(s["video_id"], s) for s in samples.values()]
         else:
-            rows = generate(store, ckpt, dataset, split, n, allow_new=generate_missing,
-                            progress=progress, split_samples=split_samples,
-                            **(sampler or {}))  # fmt: skip
+            rows = generate(
+                store,
+                ckpt,
+                dataset,
+                split,
+                n,
+                allow_new=generate_missing,
+                progress=progress,
+                split_samples=split_samples,
+                **(sampler or {}),
+            )
             videos = [(r["video_id"], samples[r["sample_id"]]) for r in rows]
         _score_missing(store, judge_objs, spec, videos, batch_size, progress)
         summary += _summarise(store, ckpt, judge_objs, [v for v, _ in videos])
@@ -115,9 +123,13 @@ def _scored(store: Store, judges: list[Judge], video_ids: list[str]) -> dict[str
 
 
 def _score_missing(
-    store: Store, judges: list[Judge], spec: DatasetSpec, videos, batch_size: int,
+    store: Store,
+    judges: list[Judge],
+    spec: DatasetSpec,
+    videos,
+    batch_size: int,
     progress: bool,
-) -> None:  # fmt: skip
+) -> None:
     """Each judge scores the videos its current version has not: a batch's videos are
     decoded once for all judges, and its scores stored in one transaction."""
     done = _scored(store, judges, [v for v, _ in videos])
@@ -132,11 +144,16 @@ def _score_missing(
         for judge in judges:
             mine = [item for item in items if item.video_id not in done[judge.name]]
             rows += [
-                {"video_id": item.video_id, "judge": judge.name, "judge_version": judge.version,
-                 "dimension": dim, "value": value}
+                {
+                    "video_id": item.video_id,
+                    "judge": judge.name,
+                    "judge_version": judge.version,
+                    "dimension": dim,
+                    "value": value,
+                }
                 for item, scores in zip(mine, judge.score(mine) if mine else [], strict=True)
                 for dim, value in scores.items()
-            ]  # fmt: skip
+            ]
         store.insert("scores", rows)
         bar.update(len(batch))
     bar.close()
@@ -155,8 +172,16 @@ def _items(store: Store, spec: DatasetSpec, batch: list[tuple[str, dict]]) -> li
     for video_id, sample in batch:
         frames, _ = media.read_video(paths[video_id])
         reference = load_gt_frames(store, sample, spec) if spec.kind == "world" else None
-        items.append(VideoItem(video_id, frames, sample["prompt"], sample["attributes"],
-                               reference, fps=fps[video_id]))  # fmt: skip
+        items.append(
+            VideoItem(
+                video_id,
+                frames,
+                sample["prompt"],
+                sample["attributes"],
+                reference,
+                fps=fps[video_id],
+            )
+        )
     return items
 
 
@@ -170,7 +195,8 @@ def _summarise(store: Store, ckpt: str, judges: list[Judge], video_ids: list[str
            GROUP BY judge, dimension""",
         [versions, video_ids],
     )
-    order = {(j.name, d.name): (i, k) for i, j in enumerate(judges)
-             for k, d in enumerate(j.dimensions)}  # fmt: skip
+    order = {
+        (j.name, d.name): (i, k) for i, j in enumerate(judges) for k, d in enumerate(j.dimensions)
+    }
     rows.sort(key=lambda r: order.get((r["judge"], r["dimension"]), (len(judges), 0)))
     return [{"checkpoint": ckpt, "judge": r.pop("judge"), **r} for r in rows]

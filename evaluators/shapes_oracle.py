@@ -17,8 +17,11 @@ from workbench.world.shapes import BACKGROUNDS, COLORS, MOTIONS, TRIANGLE, shape
 FOREGROUND_THRESHOLD = 60  # summed |RGB| distance from the background colour
 PRESENT = 0.3  # a colour is drawn when it covers this share of its object's stated area
 # Area of each shape in units of r^2, as the world draws it (the square has the circle's area).
-SHAPE_AREA = {"circle": np.pi, "square": (2 * 0.886) ** 2,
-              "triangle": 3 * np.sqrt(3) / 4 * TRIANGLE**2}  # fmt: skip
+SHAPE_AREA = {
+    "circle": np.pi,
+    "square": (2 * 0.886) ** 2,
+    "triangle": 3 * np.sqrt(3) / 4 * TRIANGLE**2,
+}
 # A shape is read only when the silhouette matches it clearly: the median soft IoU with the
 # ideal shape (at the fitted centre and area, softened as H.264's half-resolution colour
 # softens every stored clip) reaches SHAPE_IOU and beats the next shape by SHAPE_MARGIN;
@@ -94,8 +97,14 @@ def track(alpha: np.ndarray, true_alpha: np.ndarray) -> np.ndarray:
     area = alpha.sum(axis=(1, 2))
     ys, xs = np.indices(alpha.shape[1:]) + 0.5
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.stack([(alpha * xs).sum((1, 2)) / area, (alpha * ys).sum((1, 2)) / area,
-                        np.sqrt(area / np.pi)], axis=1)  # fmt: skip
+        out = np.stack(
+            [
+                (alpha * xs).sum((1, 2)) / area,
+                (alpha * ys).sum((1, 2)) / area,
+                np.sqrt(area / np.pi),
+            ],
+            axis=1,
+        )
     drawn = (alpha > 0.5).sum((1, 2)) >= 0.5 * np.maximum((true_alpha > 0.5).sum((1, 2)), 1)
     out[~drawn] = np.nan
     return out
@@ -178,13 +187,16 @@ def read_objects(
     reads = []
     for obj, alpha, true_alpha in zip(attributes["objects"], seen, truth, strict=True):
         present = colour_present(frames, attributes, obj)
-        following = motion_following(track(alpha, true_alpha), track(true_alpha, true_alpha),
-                                     obj["motion"])  # fmt: skip
-        reads.append({
-            "color": present,
-            "shape": read_shape(alpha) if present else None,
-            **{part: following[part] if present else 0.0 for part in MOTION_PARTS},
-        })  # fmt: skip
+        following = motion_following(
+            track(alpha, true_alpha), track(true_alpha, true_alpha), obj["motion"]
+        )
+        reads.append(
+            {
+                "color": present,
+                "shape": read_shape(alpha) if present else None,
+                **{part: following[part] if present else 0.0 for part in MOTION_PARTS},
+            }
+        )
     return reads
 
 
@@ -197,8 +209,9 @@ def prompt_following(
     only as far as the object goes the prompted way, step by step, as far as the truth."""
     if reference is None or reference.shape != frames.shape:
         raise ValueError("shapes PF needs the exact reference render of the same shape")
-    pairs = list(zip(read_objects(frames, attributes, reference), attributes["objects"],
-                     strict=True))  # fmt: skip
+    pairs = list(
+        zip(read_objects(frames, attributes, reference), attributes["objects"], strict=True)
+    )
     scores = {
         "shape": np.mean([read["shape"] == obj["shape"] for read, obj in pairs]),
         "color": np.mean([read["color"] for read, _ in pairs]),
@@ -302,17 +315,25 @@ def visual_quality(frames: np.ndarray, attributes: dict, reference: np.ndarray) 
     residual = np.min([np.abs(px - c).sum(-1) for c in colours], axis=0)
     background_area = ~_dilate(_object_regions(seen, truth), 2)
     scores = {
-        "presence": np.mean([_ratio((s > 0.5).sum((1, 2)), (t > 0.5).sum((1, 2))).mean()
-                             for s, t in zip(seen, truth, strict=True)]),
+        "presence": np.mean(
+            [
+                _ratio((s > 0.5).sum((1, 2)), (t > 0.5).sum((1, 2))).mean()
+                for s, t in zip(seen, truth, strict=True)
+            ]
+        ),
         "sharpness": min(1.0, _edge_share(truth) / max(_edge_share(seen), 1e-9)),
         "noise": 1 - min(np.median(residual) / 60, 1.0),
         "integrity": np.mean([largest_component_share(a > 0.5) for a in seen]),
-        "color_fidelity": np.mean([_colour_fidelity(frames, s, o["rgb"])
-                                   for s, o in zip(seen, attributes["objects"], strict=True)]),
+        "color_fidelity": np.mean(
+            [
+                _colour_fidelity(frames, s, o["rgb"])
+                for s, o in zip(seen, attributes["objects"], strict=True)
+            ]
+        ),
         "background": (residual[background_area] < 30).mean() if background_area.any() else 1.0,
-        "stability": 1 - min(np.abs(np.diff(frames.astype(np.float64).mean(axis=(1, 2, 3)))).mean()
-                             / 32, 1.0),
-    }  # fmt: skip
+        "stability": 1
+        - min(np.abs(np.diff(frames.astype(np.float64).mean(axis=(1, 2, 3)))).mean() / 32, 1.0),
+    }
     scores = {k: float(v) for k, v in scores.items()}
     temporal = temporal_defects(frames, seen, truth, background_area)
     spatial = geometric_mean(list(scores.values()))
@@ -338,13 +359,18 @@ def temporal_defects(
         bend = np.linalg.norm(np.diff(path, 2, axis=0) - np.diff(true_path, 2, axis=0), axis=1)
         bends += int((bend[~np.isnan(bend)] > ACCEL_TOLERANCE).sum())
     steady = ~_dilate(~(background[1:] & background[:-1]), 2)  # the 5x5 means' reach
-    signed = uniform_filter(np.diff(frames.astype(np.float64), axis=0), size=(1, 5, 5, 1),
-                            mode="nearest")  # 5x5 means, edges padded  # fmt: skip
+    signed = uniform_filter(
+        np.diff(frames.astype(np.float64), axis=0), size=(1, 5, 5, 1), mode="nearest"
+    )  # 5x5 means, edges padded
     change = np.abs(signed).sum(-1) > 30
-    changed_pairs = int(sum((c[m].mean() if m.any() else 0.0) > 0.01
-                            for c, m in zip(change, steady, strict=True)))  # fmt: skip
-    return {"smoothness": 0.5**bends, "persistence": 0.5**missing,
-            "background_continuity": 0.5**changed_pairs}  # fmt: skip
+    changed_pairs = int(
+        sum((c[m].mean() if m.any() else 0.0) > 0.01 for c, m in zip(change, steady, strict=True))
+    )
+    return {
+        "smoothness": 0.5**bends,
+        "persistence": 0.5**missing,
+        "background_continuity": 0.5**changed_pairs,
+    }
 
 
 def _object_regions(seen: list[np.ndarray], truth: list[np.ndarray]) -> np.ndarray:

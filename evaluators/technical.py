@@ -124,13 +124,23 @@ def motion(y: np.ndarray) -> float:
 
 def technical_quality(frames: np.ndarray) -> dict[str, float]:
     y = luma(frames)
-    scores = {"sharpness": sharpness(y), "noise": noise_sigma(y), "blockiness": blockiness(y),
-              "flicker": flicker(y), "stutter": stutter(y), "motion": motion(y)}  # fmt: skip
-    scores["overall"] = geometric_mean([
-        scores["sharpness"], np.exp(-max(scores["noise"] - NOISE_FREE, 0) / NOISE_SCALE),
-        np.exp(-max(scores["blockiness"] - BLOCK_FREE, 0) / BLOCK_SCALE),
-        np.exp(-scores["flicker"] / FLICKER_SCALE), 1 - scores["stutter"],
-    ])  # fmt: skip
+    scores = {
+        "sharpness": sharpness(y),
+        "noise": noise_sigma(y),
+        "blockiness": blockiness(y),
+        "flicker": flicker(y),
+        "stutter": stutter(y),
+        "motion": motion(y),
+    }
+    scores["overall"] = geometric_mean(
+        [
+            scores["sharpness"],
+            np.exp(-max(scores["noise"] - NOISE_FREE, 0) / NOISE_SCALE),
+            np.exp(-max(scores["blockiness"] - BLOCK_FREE, 0) / BLOCK_SCALE),
+            np.exp(-scores["flicker"] / FLICKER_SCALE),
+            1 - scores["stutter"],
+        ]
+    )
     return scores
 
 

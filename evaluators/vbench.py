@@ -100,10 +100,13 @@ def imaging_quality(frames: np.ndarray, scorer) -> float:
 class VBenchNative(PerVideoJudge):
     name, version = "vbench", "2"
     dimensions = (
-        Dimension("temporal_flickering_unfiltered", True,
-                  "VBench's formula on every video; VBench itself scores static videos only "
-                  "(vbench-raft applies its static filter)"),
-    )  # fmt: skip
+        Dimension(
+            "temporal_flickering_unfiltered",
+            True,
+            "VBench's formula on every video; VBench itself scores static videos only "
+            "(vbench-raft applies its static filter)",
+        ),
+    )
 
     def score_one(self, item: VideoItem) -> dict[str, float]:
         return {"temporal_flickering_unfiltered": temporal_flickering(item.frames)}
@@ -121,9 +124,15 @@ def ingest_official_results(store, path: str | Path) -> int:
     path = Path(path)
     try:
         results = json.loads(path.read_text())
-        entries = [(dim, Path(r["video_path"]).stem,
-                    float(r["video_results"]) * OFFICIAL_PER_VIDEO_SCALE.get(dim, 1.0))
-                   for dim, (_, per_video) in results.items() for r in per_video]  # fmt: skip
+        entries = [
+            (
+                dim,
+                Path(r["video_path"]).stem,
+                float(r["video_results"]) * OFFICIAL_PER_VIDEO_SCALE.get(dim, 1.0),
+            )
+            for dim, (_, per_video) in results.items()
+            for r in per_video
+        ]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise WorkbenchError(f"{path.name}: not a VBench results file ({exc})") from exc
     ids = sorted({video for _, video, _ in entries})
@@ -133,7 +142,15 @@ def ingest_official_results(store, path: str | Path) -> int:
     unknown = [v for v in ids if v not in known]
     if unknown:
         raise WorkbenchError(f"{path.name}: videos not in the store: {', '.join(unknown[:5])}")
-    rows = [{"video_id": video, "judge": "vbench-official", "judge_version": "official",
-             "dimension": dim, "value": value} for dim, video, value in entries]  # fmt: skip
+    rows = [
+        {
+            "video_id": video,
+            "judge": "vbench-official",
+            "judge_version": "official",
+            "dimension": dim,
+            "value": value,
+        }
+        for dim, video, value in entries
+    ]
     store.insert("scores", rows)
     return len(rows)

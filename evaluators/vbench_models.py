@@ -96,8 +96,7 @@ class VBenchDino(WeightsFileJudge):
         import timm
 
         file = self._file()
-        model = timm.create_model(file.stem, pretrained=False, num_classes=0,
-                                  dynamic_img_size=True)  # fmt: skip
+        model = timm.create_model(file.stem, pretrained=False, num_classes=0, dynamic_img_size=True)
         model.load_state_dict(torch.load(file, map_location="cpu", weights_only=True))
         return model.eval()
 
@@ -159,11 +158,14 @@ class VBenchRaft(WeightsFileJudge):
         sampled = frames[:: dynamic_interval(item.fps)]
         moving = self.motions(sampled[:-1], sampled[1:], DYNAMIC_TOP)
         pairs = static_pairs(t)
-        still = self.motions(frames[[a for a, _ in pairs]], frames[[b for _, b in pairs]],
-                             STATIC_TOP)  # fmt: skip
+        still = self.motions(
+            frames[[a for a, _ in pairs]], frames[[b for _, b in pairs]], STATIC_TOP
+        )
         static = is_static(still, t, h, w)
-        scores = {"dynamic_degree": float(is_dynamic(moving, len(sampled), h, w)),
-                  "static": float(static)}  # fmt: skip
+        scores = {
+            "dynamic_degree": float(is_dynamic(moving, len(sampled), h, w)),
+            "static": float(static),
+        }
         if static:  # VBench scores temporal flickering on static videos only
             scores["temporal_flickering"] = temporal_flickering(frames)
         return scores

@@ -23,9 +23,11 @@ from workbench.provenance import made_by  # noqa: E402
 from workbench.sources import source_videos  # noqa: E402
 from workbench.store import Store  # noqa: E402
 
-SHOWN = {"shapes-pf": ("overall", "motion", "direction", "travel", "continuity", "dynamics"),
-         "shapes-vq": ("overall", "smoothness", "persistence", "background_continuity"),
-         "technical": ("overall", "stutter", "motion")}  # fmt: skip
+SHOWN = {
+    "shapes-pf": ("overall", "motion", "direction", "travel", "continuity", "dynamics"),
+    "shapes-vq": ("overall", "smoothness", "persistence", "background_continuity"),
+    "technical": ("overall", "stutter", "motion"),
+}
 
 
 def version_means(store: Store, dataset: str, split: str, ckpt: str) -> dict[str, dict]:
@@ -43,8 +45,13 @@ def version_means(store: Store, dataset: str, split: str, ckpt: str) -> dict[str
     for judge in SHOWN:
         mine = [r for r in rows if r["judge"] == judge]
         versions = sorted({r["version"] for r in mine}, key=int)
-        common = set.intersection(*({r["video_id"] for r in mine if r["version"] == v}
-                                    for v in versions)) if versions else set()  # fmt: skip
+        common = (
+            set.intersection(
+                *({r["video_id"] for r in mine if r["version"] == v} for v in versions)
+            )
+            if versions
+            else set()
+        )
         for v in versions:
             per_dim: dict[str, list[float]] = {}
             for r in mine:
@@ -68,18 +75,27 @@ def main() -> None:
     store = Store(args.home)
     means = {c: version_means(store, args.dataset, args.split, c) for c in args.ckpt}
     head = {**made_by(" ".join(["python", *sys.argv])), "home": str(args.home)}
-    lines = [f"<!-- made by `{head['command']}` at {head['code_version']} on {head['date']}, "
-             f"{head['machine']} -->", ""]  # fmt: skip
+    lines = [
+        f"<!-- made by `{head['command']}` at {head['code_version']} on {head['date']}, "
+        f"{head['machine']} -->",
+        "",
+    ]
     for judge, dims in SHOWN.items():
         versions = sorted({v for m in means.values() for v in m.get(judge, {})}, key=int)
-        lines += [f"**{judge}** (versions {', '.join(versions)}; means over the videos every "
-                  "version scored)", "", "| checkpoint | videos | " + " | ".join(
-                      f"{d} v{v}" for d in dims for v in versions) + " |",
-                  "|---|---|" + "---|" * (len(dims) * len(versions))]  # fmt: skip
+        lines += [
+            f"**{judge}** (versions {', '.join(versions)}; means over the videos every "
+            "version scored)",
+            "",
+            "| checkpoint | videos | "
+            + " | ".join(f"{d} v{v}" for d in dims for v in versions)
+            + " |",
+            "|---|---|" + "---|" * (len(dims) * len(versions)),
+        ]
         for ckpt, m in means.items():
             per = m.get(judge, {})
-            cells = [f"{per[v][d]:.3f}" if d in per.get(v, {}) else "-"
-                     for d in dims for v in versions]  # fmt: skip
+            cells = [
+                f"{per[v][d]:.3f}" if d in per.get(v, {}) else "-" for d in dims for v in versions
+            ]
             videos = next(iter(per.values()), {}).get("videos", 0)
             lines.append(f"| {ckpt} | {videos} | " + " | ".join(cells) + " |")
         lines.append("")

@@ -40,8 +40,9 @@ def grid_rows(store: Store, seeds: int, dataset: str = "shapes") -> list[dict]:
 
     rows = []
     for guidance in RECIPE_GUIDANCE:
-        names = ["base"] + [f"{m}-d{d:g}-s{s}" for d in RECIPE_DROPOUT for m in METHODS
-                            for s in range(seeds)]  # fmt: skip
+        names = ["base"] + [
+            f"{m}-d{d:g}-s{s}" for d in RECIPE_DROPOUT for m in METHODS for s in range(seeds)
+        ]
         scores = {n: checkpoint_scores(store, dataset, "test", n, guidance) for n in names}
         base = headline(scores["base"])
         rows.append(
@@ -57,8 +58,12 @@ def grid_rows(store: Store, seeds: int, dataset: str = "shapes") -> list[dict]:
             group = {m: [f"{m}-d{dropout:g}-s{s}" for s in range(seeds)] for m in METHODS}
             for method in METHODS:
                 mine = group[method]
-                row = {"prompt dropout": dropout, "guidance": guidance, "method": method,
-                       "seeds": len(mine)}  # fmt: skip
+                row = {
+                    "prompt dropout": dropout,
+                    "guidance": guidance,
+                    "method": method,
+                    "seeds": len(mine),
+                }
                 for label in ("PF", "motion", "VQ"):
                     mean, half = mean_interval([headline(scores[n])[label] for n in mine])
                     row[label] = {"mean": mean, "half": half}
@@ -75,16 +80,34 @@ def grid_rows(store: Store, seeds: int, dataset: str = "shapes") -> list[dict]:
 
 
 def markdown(rows: list[dict], made: dict) -> str:
-    lines = ["# Recipe: prompt dropout x guidance (SFT, DPO, Reg-DPO on one base and pair set)",
-             "", provenance_line(made), ""]  # fmt: skip
+    lines = [
+        "# Recipe: prompt dropout x guidance (SFT, DPO, Reg-DPO on one base and pair set)",
+        "",
+        provenance_line(made),
+        "",
+    ]
     for aspect in ASPECTS:
-        cols = ["prompt dropout", "guidance", "method", "PF", "motion", "VQ",
-                f"{aspect} win rate vs base", f"{aspect} vs base", f"{aspect} vs SFT"]  # fmt: skip
+        cols = [
+            "prompt dropout",
+            "guidance",
+            "method",
+            "PF",
+            "motion",
+            "VQ",
+            f"{aspect} win rate vs base",
+            f"{aspect} vs base",
+            f"{aspect} vs SFT",
+        ]
         lines += [f"## {aspect}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
         for r in rows:
-            cells = [f"{r[c]['mean']:.3f} ± {r[c]['half']:.3f}" if isinstance(r.get(c), dict)
-                     else f"{r[c]:g}" if isinstance(r.get(c), float) else str(r.get(c, "-"))
-                     for c in cols]  # fmt: skip
+            cells = [
+                f"{r[c]['mean']:.3f} ± {r[c]['half']:.3f}"
+                if isinstance(r.get(c), dict)
+                else f"{r[c]:g}"
+                if isinstance(r.get(c), float)
+                else str(r.get(c, "-"))
+                for c in cols
+            ]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -100,8 +123,13 @@ def plot(rows: list[dict], path: Path) -> None:
         data = [r.get(f"{aspect} vs base (data)") for r in rows]
         for i, d in enumerate(data):
             if d:
-                ax.errorbar(d["mean_diff"], i, xerr=[[d["mean_diff"] - d["diff_lo"]],
-                            [d["diff_hi"] - d["mean_diff"]]], fmt="o", capsize=3)  # fmt: skip
+                ax.errorbar(
+                    d["mean_diff"],
+                    i,
+                    xerr=[[d["mean_diff"] - d["diff_lo"]], [d["diff_hi"] - d["mean_diff"]]],
+                    fmt="o",
+                    capsize=3,
+                )
         ax.axvline(0, color="grey", lw=1)
         ax.set_title(f"{aspect}: mean per-prompt difference vs base (95% CI)")
         ax.set_yticks(range(len(rows)), labels)
@@ -118,8 +146,9 @@ def main() -> None:
     args = parser.parse_args()
     store = Store(args.home)
     rows = grid_rows(store, args.seeds)
-    names = ["base"] + [f"{m}-d{d:g}-s{s}" for d in RECIPE_DROPOUT for m in METHODS
-                        for s in range(args.seeds)]  # fmt: skip
+    names = ["base"] + [
+        f"{m}-d{d:g}-s{s}" for d in RECIPE_DROPOUT for m in METHODS for s in range(args.seeds)
+    ]
     command = f"python scripts/recipe_grid.py --home {args.home} --seeds {args.seeds}"
     made = provenance(store, names, command)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -29,8 +29,11 @@ from workbench.provenance import made_by  # noqa: E402
 from workbench.store import Store  # noqa: E402
 
 # What a user waits for, and the stage whose end marks it.
-MILESTONES = {"ground truth and base scored": "eval-base", "first seed judged": "eval",
-              "first seed reported": "report"}  # fmt: skip
+MILESTONES = {
+    "ground truth and base scored": "eval-base",
+    "first seed judged": "eval",
+    "first seed reported": "report",
+}
 
 
 def main() -> None:
@@ -43,8 +46,18 @@ def main() -> None:
     if args.home.exists() and any(args.home.iterdir()):
         sys.exit(f"error: {args.home} is not empty")
     port = free_port()
-    command = [sys.executable, str(ROOT / "app.py"), "--home", str(args.home), "--port",
-               str(port), "--study", args.preset, "--seeds", str(args.seeds)]  # fmt: skip
+    command = [
+        sys.executable,
+        str(ROOT / "app.py"),
+        "--home",
+        str(args.home),
+        "--port",
+        str(port),
+        "--study",
+        args.preset,
+        "--seeds",
+        str(args.seeds),
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     started = time.time()
     app = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -61,8 +74,10 @@ def main() -> None:
     milestones = {"first page": first_page}
     milestones |= {label: ends[stage] for label, stage in MILESTONES.items()}
     milestones |= {f"seed {s} reported": ends[f"report-s{s}"] for s in range(1, args.seeds)}
-    made = made_by(f"python scripts/time_main_job.py --home {args.home} --preset "
-                   f"{args.preset} --seeds {args.seeds}")  # fmt: skip
+    made = made_by(
+        f"python scripts/time_main_job.py --home {args.home} --preset "
+        f"{args.preset} --seeds {args.seeds}"
+    )
     stages = [{"stage": r["stage"], "seconds": r["seconds"]} for r in rows]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(
@@ -70,9 +85,15 @@ def main() -> None:
             {"provenance": made, "seconds_from_launch": milestones, "stages": stages}, indent=1
         )
     )
-    lines = ["# The main job timed from an empty home", "",
-             f"Made by `{made['command']}` at {made['code_version']} on {made['date']}, "
-             f"{made['machine']}.", "", "| milestone | from launch |", "|---|---|"]  # fmt: skip
+    lines = [
+        "# The main job timed from an empty home",
+        "",
+        f"Made by `{made['command']}` at {made['code_version']} on {made['date']}, "
+        f"{made['machine']}.",
+        "",
+        "| milestone | from launch |",
+        "|---|---|",
+    ]
     lines += [f"| {k} | {v:.0f} s ({v / 60:.1f} min) |" for k, v in milestones.items()]
     lines += ["", "| stage | seconds |", "|---|---|"]
     lines += [f"| {s['stage']} | {s['seconds']:.0f} |" for s in stages]

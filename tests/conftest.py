@@ -28,13 +28,21 @@ def store(home):
 # What `make test-fast` leaves out (pytest -m "not slow"): whole modules that start several
 # processes, kill and resume runs or train to a result, and single tests of a minute or so.
 # `make test` (CI) runs everything.
-SLOW_MODULES = {"test_kill.py", "test_load.py", "test_parallel.py", "test_experiment.py",
-                "test_bench.py", "test_crash_safety.py"}  # fmt: skip
-SLOW_TESTS = {"test_embedded_base_keeps_the_prompted_colour",
-              "test_compiled_blocks_train_to_the_eager_weights",
-              "test_resume_after_sigkill_gives_identical_weights",
-              "test_gtpair_dpo_and_regdpo_end_to_end",
-              "test_bad_input_gives_one_line_and_changes_nothing[huge resolution]"}  # fmt: skip
+SLOW_MODULES = {
+    "test_kill.py",
+    "test_load.py",
+    "test_parallel.py",
+    "test_experiment.py",
+    "test_bench.py",
+    "test_crash_safety.py",
+}
+SLOW_TESTS = {
+    "test_embedded_base_keeps_the_prompted_colour",
+    "test_compiled_blocks_train_to_the_eager_weights",
+    "test_resume_after_sigkill_gives_identical_weights",
+    "test_gtpair_dpo_and_regdpo_end_to_end",
+    "test_bad_input_gives_one_line_and_changes_nothing[huge resolution]",
+}
 
 
 def pytest_collection_modifyitems(items):

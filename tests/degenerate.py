@@ -67,9 +67,14 @@ def torn(cfg, attrs, frames):
 
 
 DEGENERATE = {  # case -> the VQ dimension that names its fault
-    empty: "presence", dot: "presence", shrunk: "presence", blurred: "sharpness",
-    noised: "noise", pieces: "integrity", torn: "background",
-}  # fmt: skip
+    empty: "presence",
+    dot: "presence",
+    shrunk: "presence",
+    blurred: "sharpness",
+    noised: "noise",
+    pieces: "integrity",
+    torn: "background",
+}
 
 
 # -- broken time: every frame clean, the sequence wrong ------------------------------------

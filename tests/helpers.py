@@ -16,8 +16,20 @@ from workbench.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TABLES = ("datasets", "videos", "samples", "generations", "runs", "checkpoints",
-          "train_metrics", "pairs", "scores", "votes", "battles", "stages")  # fmt: skip
+TABLES = (
+    "datasets",
+    "videos",
+    "samples",
+    "generations",
+    "runs",
+    "checkpoints",
+    "train_metrics",
+    "pairs",
+    "scores",
+    "votes",
+    "battles",
+    "stages",
+)
 
 
 def snapshot(store: Store) -> dict:
@@ -33,8 +45,14 @@ def box_blur(frames: np.ndarray, passes: int) -> np.ndarray:
     out = frames.astype(np.float64)
     for _ in range(passes):
         padded = np.pad(out, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
-        out = sum(padded[:, dy : dy + out.shape[1], dx : dx + out.shape[2]]
-                  for dy in range(3) for dx in range(3)) / 9  # fmt: skip
+        out = (
+            sum(
+                padded[:, dy : dy + out.shape[1], dx : dx + out.shape[2]]
+                for dy in range(3)
+                for dx in range(3)
+            )
+            / 9
+        )
     return out
 
 
@@ -52,11 +70,18 @@ def start_app(home: Path, *extra: str, auth: tuple[str, str] | None = None):
     from gradio_client import Client
 
     port = free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "HF_HUB_OFFLINE": "1"}  # fmt: skip
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--home", str(home),
-                             "--port", str(port), *extra], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--home", str(home), "--port", str(port), *extra],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90
     while True:

@@ -30,8 +30,9 @@ print(mallinfo2().fordblks / 2**20)
 
 def _free_heap_mb_after_steps(keep: str) -> tuple[str, float]:
     env = {**os.environ, "WORKBENCH_KEEP_FREED_MEMORY": keep, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", ROUNDS], env=env, capture_output=True,
-                         text=True, check=True).stdout.split()  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", ROUNDS], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     return out[0], float(out[1])
 
 

@@ -25,8 +25,22 @@ def app(tmp_path_factory):
     try:
         assert main(["world", "make", "--n", "12"]) == 0
         assert main(["train", "--name", "base", "--steps", "2", "--batch-size", "2"]) == 0
-        assert main(["eval", "--ckpt", "gt", "--ckpt", "base", "--n", "3",
-                     "--judges", "shapes-pf,shapes-vq"]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "eval",
+                    "--ckpt",
+                    "gt",
+                    "--ckpt",
+                    "base",
+                    "--n",
+                    "3",
+                    "--judges",
+                    "shapes-pf,shapes-vq",
+                ]
+            )
+            == 0
+        )
     finally:
         del os.environ["WORKBENCH_HOME"]
     proc, url, client = start_app(home)
@@ -39,8 +53,14 @@ def _format(path: Path) -> tuple:
 
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        return (container.format.name, stream.codec_context.name, stream.width, stream.height,
-                float(stream.average_rate), stream.frames)  # fmt: skip
+        return (
+            container.format.name,
+            stream.codec_context.name,
+            stream.width,
+            stream.height,
+            float(stream.average_rate),
+            stream.frames,
+        )
 
 
 def _votes(store):
@@ -49,25 +69,32 @@ def _votes(store):
 
 def test_a_blind_battle_is_served_voted_and_revealed(app):
     client, store = app["client"], app["store"]
-    shown, battle_id, status, *_ = client.predict("alice", "shapes", "test", ["gt", "base"],
-                                                  api_name="/next_battle")  # fmt: skip
+    shown, battle_id, status, *_ = client.predict(
+        "alice", "shapes", "test", ["gt", "base"], api_name="/next_battle"
+    )
     battle = store.query("SELECT * FROM battles WHERE id = ?", [battle_id])[0]
     assert battle["annotator"] == "alice" and {battle["source_a"], battle["source_b"]} == {
-        "gt", "base"}  # fmt: skip
+        "gt",
+        "base",
+    }
     # Nothing in the page names a source: neutral per-battle file names only.
     assert "base" not in shown.replace(battle_id, "") and "gt" not in shown
     assert f"media/battles/{battle_id}/a.mp4" in shown and f"/{battle_id}/b.mp4" in shown
     # Same container, size, frame rate and length on both sides: nothing tells them apart.
-    formats = [_format(app["home"] / "media" / "battles" / battle_id / f"{side}.mp4")
-               for side in "ab"]  # fmt: skip
+    formats = [
+        _format(app["home"] / "media" / "battles" / battle_id / f"{side}.mp4") for side in "ab"
+    ]
     assert formats[0] == formats[1]
-    status, reveal = client.predict("alice", battle_id, "A is better", "both bad",
-                                    api_name="/vote_battle")  # fmt: skip
+    status, reveal = client.predict(
+        "alice", battle_id, "A is better", "both bad", api_name="/vote_battle"
+    )
     assert status == "Vote stored."
     assert reveal == f"A was **{battle['source_a']}**, B was **{battle['source_b']}**."
     rows = [v for v in _votes(store) if v["battle_id"] == battle_id]
     assert {(v["aspect"], v["outcome"], v["annotator"]) for v in rows} == {
-        ("vq", "good", "alice"), ("pf", "both_bad", "alice")}  # fmt: skip
+        ("vq", "good", "alice"),
+        ("pf", "both_bad", "alice"),
+    }
     assert {(v["video_a"], v["video_b"]) for v in rows} == {(battle["video_a"], battle["video_b"])}
 
 
@@ -75,8 +102,9 @@ def test_forged_stale_foreign_and_incomplete_votes_are_refused_and_store_nothing
     from gradio_client import Client
 
     client, store = app["client"], app["store"]
-    _, battle_id, *_ = client.predict("alice", "shapes", "test", ["gt", "base"],
-                                      api_name="/next_battle")  # fmt: skip
+    _, battle_id, *_ = client.predict(
+        "alice", "shapes", "test", ["gt", "base"], api_name="/next_battle"
+    )
     before = _votes(store)
     refusals = {
         "served in this session": ("alice", "0123456789abcdef", "same", "same"),  # forged id
@@ -102,13 +130,15 @@ def test_hostile_names_are_refused_and_quotes_are_only_text(app):
     client, store = app["client"], app["store"]
     before = _votes(store)
     for name in ["<script>alert(1)</script>", "x" * 65, "eve\x00", "a; DROP TABLE votes"]:
-        _, battle_id, status, *_ = client.predict(name, "shapes", "test", ["gt", "base"],
-                                                  api_name="/next_battle")  # fmt: skip
+        _, battle_id, status, *_ = client.predict(
+            name, "shapes", "test", ["gt", "base"], api_name="/next_battle"
+        )
         assert "a name is 1-64 letters" in status, name
         assert not store.query("SELECT 1 FROM battles WHERE annotator = ?", [name])
     name = "O'Brien' --"  # quotes and comment marks reach SQL as data only
-    _, battle_id, *_ = client.predict(name, "shapes", "test", ["gt", "base"],
-                                      api_name="/next_battle")  # fmt: skip
+    _, battle_id, *_ = client.predict(
+        name, "shapes", "test", ["gt", "base"], api_name="/next_battle"
+    )
     status, _ = client.predict(name, battle_id, "same", "same", api_name="/vote_battle")
     assert status == "Vote stored."
     assert len(_votes(store)) == len(before) + 2 and _votes(store)[-1]["annotator"] == name
@@ -116,31 +146,48 @@ def test_hostile_names_are_refused_and_quotes_are_only_text(app):
 
 def test_annotated_pairs_become_a_pair_set_and_a_csv(app):
     client, store = app["client"], app["store"]
-    shown, battle_id, *_ = client.predict("carol", "shapes", "test", "base",
-                                          api_name="/next_annotate")  # fmt: skip
+    shown, battle_id, *_ = client.predict(
+        "carol", "shapes", "test", "base", api_name="/next_annotate"
+    )
     battle = store.query("SELECT * FROM battles WHERE id = ?", [battle_id])[0]
     assert battle["kind"] == "rollouts" and battle["video_a"] != battle["video_b"]
     assert battle["source_a"].startswith("base (seed") and "seed" not in shown
     client.predict("carol", battle_id, "A is better", "A is better", api_name="/vote_annotate")
     # One person's VQ and PF answers are one annotator, not two agreeing votes.
     assert "no pair of rollouts has 2 annotator(s)" in client.predict(
-        "annotated", 2, "both", api_name="/build_pairs")  # fmt: skip
+        "annotated", 2, "both", api_name="/build_pairs"
+    )
     message = client.predict("annotated", 1, "both", api_name="/build_pairs")
     assert "Pair set **annotated**" in message
     pairs = store.query("SELECT * FROM pairs WHERE pairset = 'annotated'")
-    assert (battle["video_a"], battle["video_b"]) in {(p["winner_video"], p["loser_video"])
-                                                      for p in pairs}  # fmt: skip
+    assert (battle["video_a"], battle["video_b"]) in {
+        (p["winner_video"], p["loser_video"]) for p in pairs
+    }
     assert all(p["kind"] == "annotated" for p in pairs)
-    rollout_videos = {v for b in store.query("SELECT * FROM battles WHERE kind = 'rollouts'")
-                      for v in (b["video_a"], b["video_b"])}  # fmt: skip
+    rollout_videos = {
+        v
+        for b in store.query("SELECT * FROM battles WHERE kind = 'rollouts'")
+        for v in (b["video_a"], b["video_b"])
+    }
     assert {p["winner_video"] for p in pairs} <= rollout_videos, "never from Vote-tab battles"
     assert "exists" in client.predict("annotated", 1, "both", api_name="/build_pairs")
     exported = client.predict(api_name="/export_votes")
     assert not Path(exported).resolve().is_relative_to(app["home"].resolve()), "never served"
     with open(exported) as fh:
         rows = list(csv.DictReader(fh))
-    assert {"battle", "kind", "prompt", "video_a", "video_b", "source_a", "source_b", "vq", "pf",
-            "annotator", "time"} <= set(rows[0])  # fmt: skip
+    assert {
+        "battle",
+        "kind",
+        "prompt",
+        "video_a",
+        "video_b",
+        "source_a",
+        "source_b",
+        "vq",
+        "pf",
+        "annotator",
+        "time",
+    } <= set(rows[0])
     assert {r["kind"] for r in rows} == {"checkpoints", "rollouts"}
     carol = next(r for r in rows if r["annotator"] == "carol")
     assert carol["battle"] == battle_id and carol["source_a"] == battle["source_a"]
@@ -163,8 +210,9 @@ def test_votes_leave_through_the_command_line(app, tmp_path, capsys):
 
 def test_leaderboard_agreement_training_and_compare_answer(app):
     client, store = app["client"], app["store"]
-    (_, human, with_ties, without_ties, heat, automatic, vbench, trained_on, seeds, _,
-     glance) = client.predict("vq", "shapes", "test", "gt", api_name="/leaderboard")  # fmt: skip
+    (_, human, with_ties, without_ties, heat, automatic, vbench, trained_on, seeds, _, glance) = (
+        client.predict("vq", "shapes", "test", "gt", api_name="/leaderboard")
+    )
     assert human["data"][0][0] == "base vs gt", "rows read X vs the chosen reference"
     assert [row[0] for row in glance["data"]] == ["base", "gt"]
     assert glance["headers"][:4] == ["source", "VQ", "PF", "VQ win rate vs gt"]
@@ -178,20 +226,29 @@ def test_leaderboard_agreement_training_and_compare_answer(app):
     assert plot is not None
     *_, body = client.predict(None, [], api_name="/compare_refresh")
     sample = store.query("SELECT id FROM samples WHERE split = 'test' ORDER BY idx")[0]["id"]
-    html = client.predict("shapes", "test", sample, ["gt", "base"], "side by side",
-                          api_name="/compare_show")  # fmt: skip
+    html = client.predict(
+        "shapes", "test", sample, ["gt", "base"], "side by side", api_name="/compare_show"
+    )
     assert html.count("<video") == 2 and html.count("wb-sync") == 2 and "first frame" in html
     assert "PF 1.000" in html, "judge scores beside the ground truth"
 
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own download is offline
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+]
 
 
-@pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"),
-                    reason="needs Debian's chromium (.ci/run installs it)")  # fmt: skip
+@pytest.mark.skipif(
+    not CHROMIUM.exists() and not os.environ.get("CI"),
+    reason="needs Debian's chromium (.ci/run installs it)",
+)
 def test_in_a_real_browser_the_videos_play_and_a_vote_lands(app):
     from playwright.sync_api import sync_playwright
 
@@ -226,9 +283,11 @@ def test_in_a_real_browser_the_videos_play_and_a_vote_lands(app):
         page.locator("#compare-tab").get_by_role("button", name="play all").click()
         page.wait_for_function(
             """() => [...document.querySelectorAll("video.wb-sync[data-group='grid']")]
-                   .every(v => !v.paused && v.currentTime > 0)""", timeout=60000)  # fmt: skip
+                   .every(v => !v.paused && v.currentTime > 0)""",
+            timeout=60000,
+        )
         assert page.evaluate("""() => [...document.querySelectorAll('#vote-tab video')]
-                                .every(v => v.paused)""")  # fmt: skip
+                                .every(v => v.paused)""")
         browser.close()
     erin = [v for v in _votes(app["store"]) if v["annotator"] == "erin"]
     assert {(v["aspect"], v["outcome"]) for v in erin} == {("vq", "good"), ("pf", "same")}
@@ -257,13 +316,16 @@ def test_bad_requests_are_refused_in_one_line_and_change_nothing(app):
 
     client, store = app["client"], app["store"]
     before = snapshot(store)
-    for dataset, sources in (("shapes", ["gt", "nope"]), ("no-such-dataset", ["gt", "base"]),
-                             ("shapes", ["base"])):  # fmt: skip
-        _, _, status, *_ = client.predict("zoe", dataset, "test", sources,
-                                          api_name="/next_battle")  # fmt: skip
+    for dataset, sources in (
+        ("shapes", ["gt", "nope"]),
+        ("no-such-dataset", ["gt", "base"]),
+        ("shapes", ["base"]),
+    ):
+        _, _, status, *_ = client.predict("zoe", dataset, "test", sources, api_name="/next_battle")
         assert status and "Traceback" not in status and "\n" not in status.strip(), status
-    html = client.predict("shapes", "test", "no-such-sample", ["gt", "base"], "side by side",
-                          api_name="/compare_show")  # fmt: skip
+    html = client.predict(
+        "shapes", "test", "no-such-sample", ["gt", "base"], "side by side", api_name="/compare_show"
+    )
     assert "Traceback" not in html and "<video" not in html
     status, _ = client.predict("zoe", "../../etc/passwd", "same", "same", api_name="/vote_battle")
     assert "not served in this session" in status
@@ -277,8 +339,11 @@ def test_only_the_media_folder_is_served(app):
     media_file = next((app["home"] / "media" / "videos").rglob("*.mp4"))
     with urllib.request.urlopen(f"{app['url']}gradio_api/file={media_file}") as response:
         assert response.status == 200
-    for path in (app["home"] / "workbench.duckdb", app["home"] / "media" / ".." / "store.lock",
-                 Path("/etc/passwd")):  # fmt: skip
+    for path in (
+        app["home"] / "workbench.duckdb",
+        app["home"] / "media" / ".." / "store.lock",
+        Path("/etc/passwd"),
+    ):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{app['url']}gradio_api/file={path}")
         assert refused.value.code in (403, 404), path
@@ -292,8 +357,9 @@ def test_battle_files_carry_nothing_of_their_source(app):
     from workbench.app.common import file_url
 
     client, store = app["client"], app["store"]
-    _, battle_id, *_ = client.predict("erin", "shapes", "test", ["gt", "base"],
-                                      api_name="/next_battle")  # fmt: skip
+    _, battle_id, *_ = client.predict(
+        "erin", "shapes", "test", ["gt", "base"], api_name="/next_battle"
+    )
     battle = store.query("SELECT * FROM battles WHERE id = ?", [battle_id])[0]
     sources = store.video_paths([battle["video_a"], battle["video_b"]])
 
@@ -307,8 +373,11 @@ def test_battle_files_carry_nothing_of_their_source(app):
         assert path.read_bytes() == sources[video].read_bytes()
         assert path.stat().st_nlink == 1 and path.stat().st_ino != sources[video].stat().st_ino
         served[side] = headers(path)
-    assert served["a"]["Last-Modified"] == served["b"]["Last-Modified"] == (
-        "Sat, 01 Jan 2000 00:00:00 GMT")  # fmt: skip
+    assert (
+        served["a"]["Last-Modified"]
+        == served["b"]["Last-Modified"]
+        == ("Sat, 01 Jan 2000 00:00:00 GMT")
+    )
     assert "2000" not in headers(sources[battle["video_a"]])["Last-Modified"]
 
 
@@ -327,13 +396,15 @@ def test_with_auth_the_login_signs_the_votes(app, roles_app):
 
     for user, password in (("frank", "secret"), ("ann", "pw")):
         client = Client(roles_app["url"], auth=(user, password), verbose=False)
-        _, battle_id, *_ = client.predict("", "shapes", "test", ["gt", "base"],
-                                          api_name="/next_battle")  # fmt: skip
+        _, battle_id, *_ = client.predict(
+            "", "shapes", "test", ["gt", "base"], api_name="/next_battle"
+        )
         assert client.predict("", battle_id, "same", "same", api_name="/vote_battle")[0] == (
             "Vote stored."
         )
         assert {v["annotator"] for v in _votes(app["store"]) if v["battle_id"] == battle_id} == {
-            user}  # fmt: skip
+            user
+        }
 
 
 def test_annotators_see_the_battles_only(app, roles_app):
@@ -342,18 +413,22 @@ def test_annotators_see_the_battles_only(app, roles_app):
 
     ann = Client(roles_app["url"], auth=("ann", "pw"), verbose=False)
     refusal = "annotators see the Vote and Annotate battles only"
-    html = ann.predict("shapes", "test", None, ["gt", "base"], "side by side",
-                       api_name="/compare_show")  # fmt: skip
+    html = ann.predict(
+        "shapes", "test", None, ["gt", "base"], "side by side", api_name="/compare_show"
+    )
     assert refusal in html and "<video" not in html
     assert refusal in str(ann.predict("vq", "shapes", "test", "base", api_name="/leaderboard")[1])
     assert refusal in ann.predict("ann-set", 1, "both", api_name="/build_pairs")
     assert ann.predict(api_name="/export_votes") is None
-    assert refusal not in str(roles_app["client"].predict("vq", "shapes", "test", "base",
-                                                          api_name="/leaderboard")[1])  # fmt: skip
+    assert refusal not in str(
+        roles_app["client"].predict("vq", "shapes", "test", "base", api_name="/leaderboard")[1]
+    )
 
 
-@pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"),
-                    reason="needs Debian's chromium (.ci/run installs it)")  # fmt: skip
+@pytest.mark.skipif(
+    not CHROMIUM.exists() and not os.environ.get("CI"),
+    reason="needs Debian's chromium (.ci/run installs it)",
+)
 def test_an_annotator_logs_in_to_the_battle_tabs(roles_app):
     from playwright.sync_api import sync_playwright
 
@@ -368,10 +443,12 @@ def test_an_annotator_logs_in_to_the_battle_tabs(roles_app):
             page.get_by_label("password").fill(password)
             page.get_by_role("button", name="Login").click()
             page.wait_for_function("document.body.classList.contains('wb-logged-in')")
-            tabs[user] = [t.inner_text().strip() for t in page.get_by_role("tab").all()
-                          if t.is_visible()]  # fmt: skip
+            tabs[user] = [
+                t.inner_text().strip() for t in page.get_by_role("tab").all() if t.is_visible()
+            ]
             assert page.get_by_role("tab", name="Vote").get_attribute("aria-selected") == (
-                "true" if user == "ann" else "false")  # fmt: skip
+                "true" if user == "ann" else "false"
+            )
             assert not page.get_by_label("your name (signs your votes)").first.is_visible()
             page.get_by_role("tab", name="Annotate").click()
             pair_set = page.get_by_role("button", name="build pair set")
@@ -383,15 +460,18 @@ def test_an_annotator_logs_in_to_the_battle_tabs(roles_app):
 
 def test_acknowledged_votes_survive_the_app_being_killed(app):
     client = app["client"]
-    _, battle_id, *_ = client.predict("dave", "shapes", "test", ["gt", "base"],
-                                      api_name="/next_battle")  # fmt: skip
+    _, battle_id, *_ = client.predict(
+        "dave", "shapes", "test", ["gt", "base"], api_name="/next_battle"
+    )
     assert client.predict("dave", battle_id, "same", "same", api_name="/vote_battle")[0] == (
         "Vote stored."
     )
     app["proc"].send_signal(signal.SIGKILL)
     app["proc"].wait(timeout=10)
     assert {v["aspect"] for v in _votes(Store(app["home"])) if v["annotator"] == "dave"} == {
-        "vq", "pf"}  # fmt: skip
+        "vq",
+        "pf",
+    }
 
 
 def test_an_empty_home_says_what_to_run_and_a_bad_auth_file_is_one_line(tmp_path, capsys):
@@ -404,4 +484,5 @@ def test_an_empty_home_says_what_to_run_and_a_bad_auth_file_is_one_line(tmp_path
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip() == (
-        f"error: {bad}: lines must be user:password[:annotator], got 'alice'")  # fmt: skip
+        f"error: {bad}: lines must be user:password[:annotator], got 'alice'"
+    )

@@ -7,17 +7,36 @@ from workbench.cli import main
 
 def test_bench_memory_reports_both_settings_and_the_largest_fitting_frames(capsys, tmp_path):
     out = tmp_path / "memory.json"
-    args = ["bench", "memory", "--arch", "tiny", "--size", "32x32", "--frames", "5,9",
-            "--attention", "native", "--flops", "--repeats", "1", "--budget-mb", "100000",
-            "--out", str(out)]  # fmt: skip
+    args = [
+        "bench",
+        "memory",
+        "--arch",
+        "tiny",
+        "--size",
+        "32x32",
+        "--frames",
+        "5,9",
+        "--attention",
+        "native",
+        "--flops",
+        "--repeats",
+        "1",
+        "--budget-mb",
+        "100000",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert json.loads(out.read_text()) == result
     assert result["provenance"]["command"].startswith("workbench bench memory --arch tiny")
     assert result["provenance"]["code_version"] and result["provenance"]["machine"]
     assert [(r["setting"], r["frames"]) for r in result["rows"]] == [
-        ("naive", 5), ("naive", 9), ("default", 5), ("default", 9)
-    ]  # fmt: skip
+        ("naive", 5),
+        ("naive", 9),
+        ("default", 5),
+        ("default", 9),
+    ]
     assert all(r["step_s"] > 0 and r["peak_mb"] > 0 and r["fits"] for r in result["rows"])
     assert result["largest_frames"] == {"naive": 9, "default": 9}
     assert result["settings"]["naive"]["precision"] == "fp32"
@@ -44,8 +63,20 @@ def test_bench_memory_on_two_processes_searches_each_settings_largest_video(caps
     """FSDP2 alone against the full stack on 2 gloo processes: every probe is reported per
     rank, and the largest fitting frame count is one whose probe fitted and whose next
     4k+1 did not (or the search cap)."""
-    args = ["bench", "memory", "--nproc", "2", "--arch", "tiny", "--size", "32x32",
-            "--max-frames", "9", "--budget-mb", "100000"]  # fmt: skip
+    args = [
+        "bench",
+        "memory",
+        "--nproc",
+        "2",
+        "--arch",
+        "tiny",
+        "--size",
+        "32x32",
+        "--max-frames",
+        "9",
+        "--budget-mb",
+        "100000",
+    ]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["nproc"] == 2 and result["backend"] == "gloo"
@@ -65,8 +96,17 @@ def test_bench_memory_on_two_processes_searches_each_settings_largest_video(caps
 
 def test_bench_train_step_reports_each_path_against_the_naive_one(capsys):
     # --no-compile: test_preference checks what `train --compile` does
-    args = ["bench", "train-step", "--batch", "2", "--repeats", "1", "--matmul-size", "64",
-            "--no-compile"]  # fmt: skip
+    args = [
+        "bench",
+        "train-step",
+        "--batch",
+        "2",
+        "--repeats",
+        "1",
+        "--matmul-size",
+        "64",
+        "--no-compile",
+    ]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     paths = ("naive", "default", "default_cached_reference")
@@ -84,8 +124,22 @@ def test_bench_train_step_reports_each_path_against_the_naive_one(capsys):
 
 
 def test_bench_sample_times_both_samplers_on_matching_videos(capsys):
-    args = ["bench", "sample", "--arch", "tiny", "--size", "32x32", "--frames", "5",
-            "--steps", "2", "--batch", "1", "--repeats", "1"]  # fmt: skip
+    args = [
+        "bench",
+        "sample",
+        "--arch",
+        "tiny",
+        "--size",
+        "32x32",
+        "--frames",
+        "5",
+        "--steps",
+        "2",
+        "--batch",
+        "1",
+        "--repeats",
+        "1",
+    ]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     seconds = result["seconds"]

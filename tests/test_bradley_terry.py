@@ -69,8 +69,11 @@ def test_ratings_equal_an_independent_logistic_regression_fit():
 def test_ties_count_half_and_can_be_left_out():
     battles = [("a", "b", "good"), ("a", "b", "same"), ("a", "b", "both_bad"), ("b", "a", "bad")]
     rows, counts = battle_table(battles)
-    assert dict(zip(rows, counts, strict=True)) == {("a", "b", 1.0): 1, ("a", "b", 0.5): 2,
-                                                    ("b", "a", 0.0): 1}  # fmt: skip
+    assert dict(zip(rows, counts, strict=True)) == {
+        ("a", "b", 1.0): 1,
+        ("a", "b", 0.5): 2,
+        ("b", "a", 0.0): 1,
+    }
     rows, counts = battle_table(battles, ties=False)
     assert len(rows) == 2 and counts.sum() == 2
     models, share = win_fractions(battles)

@@ -33,8 +33,11 @@ print("ok")
 
 def as_on_a_cpu(backend: str) -> str:
     """The backend spec with NCCL played by gloo for the cuda device type only."""
-    return backend.replace("cuda:nccl", "cuda:gloo") if "cuda:" in backend else (
-        backend.replace("nccl", "cuda:gloo"))  # fmt: skip
+    return (
+        backend.replace("cuda:nccl", "cuda:gloo")
+        if "cuda:" in backend
+        else (backend.replace("nccl", "cuda:gloo"))
+    )
 
 
 def test_cpu_tensors_have_a_backend_in_the_cuda_process_group():
@@ -42,11 +45,13 @@ def test_cpu_tensors_have_a_backend_in_the_cuda_process_group():
 
     assert process_group_backend("cpu") == "gloo"
     for backend, works in ((process_group_backend("cuda"), True), ("nccl", False)):
-        script = STEP_COLLECTIVES.format(root=str(ROOT), port=str(free_port()),
-                                         backend=as_on_a_cpu(backend))  # fmt: skip
+        script = STEP_COLLECTIVES.format(
+            root=str(ROOT), port=str(free_port()), backend=as_on_a_cpu(backend)
+        )
         env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
-        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                             timeout=120, env=env)  # fmt: skip
+        run = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+        )
         assert (run.returncode == 0) == works, (backend, run.stderr[-1500:])
         if not works:  # what NCCL alone did to the step
             assert "No backend type associated with device type cpu" in run.stderr

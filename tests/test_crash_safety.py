@@ -48,8 +48,23 @@ def pairs(home):
     return home
 
 
-DPO = ["train", "--method", "dpo", "--pairs", "gt-shapes", "--init", "base", "--steps", "6",
-       "--batch-size", "2", "--checkpoint-every", "2", "--lr", "1e-3"]  # fmt: skip
+DPO = [
+    "train",
+    "--method",
+    "dpo",
+    "--pairs",
+    "gt-shapes",
+    "--init",
+    "base",
+    "--steps",
+    "6",
+    "--batch-size",
+    "2",
+    "--checkpoint-every",
+    "2",
+    "--lr",
+    "1e-3",
+]
 
 
 def _lora(home: Path, name: str) -> dict[str, torch.Tensor]:

@@ -45,8 +45,10 @@ def digests(folder: Path) -> dict[str, dict[str, str]]:
     out = {}
     for name, frames in clips().items():
         path = media.write_mp4(folder / f"{name}.mp4", frames, fps=8, crf=30)
-        out[name] = {"file": media.file_sha256(path),
-                     "frames": media.array_sha256(media.read_video(path)[0])}  # fmt: skip
+        out[name] = {
+            "file": media.file_sha256(path),
+            "frames": media.array_sha256(media.read_video(path)[0]),
+        }
     return out
 
 

@@ -20,8 +20,10 @@ def test_a_shipped_base_loads_and_reads_the_prompt_as_its_study_needs(preset, ho
     assert main(["world", "make", "--n", "96"]) == 0  # the first clips of the study's world
     assert main(["checkpoints", "add", "--name", "base", "--embedded", preset]) == 0
     capsys.readouterr()
-    assert main(["--json", "eval", "--ckpt", "base", "--judges", "shapes-pf,shapes-vq", "--n",
-                 "16"]) == 0  # fmt: skip
+    assert (
+        main(["--json", "eval", "--ckpt", "base", "--judges", "shapes-pf,shapes-vq", "--n", "16"])
+        == 0
+    )
     means = {(r["judge"], r["dimension"]): r["mean"] for r in json.loads(capsys.readouterr().out)}
     assert means["shapes-pf", "color"] >= 0.75, means  # chance: 1/6
     if preset == "tiny":

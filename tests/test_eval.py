@@ -59,8 +59,19 @@ def test_report_has_gsb_vbench_rank_sum_and_judge_tables(home, tmp_path, capsys)
     assert main(["world", "make", "--n", "12"]) == 0
     assert main(["train", "--name", "base", "--steps", "2", "--batch-size", "2"]) == 0
     assert _eval() == 0
-    assert main(["checkpoints", "add", "--name", "unscored", "--path",
-                 str(home / "checkpoints" / "base")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "checkpoints",
+                "add",
+                "--name",
+                "unscored",
+                "--path",
+                str(home / "checkpoints" / "base"),
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "report"
     assert (
         main(["report", "--ckpt", "gt", "--ckpt", "base", "--ckpt", "unscored", "--out", str(out)])
@@ -80,10 +91,16 @@ def test_official_vbench_results_are_ingested_by_video_file_name(home, tmp_path,
     assert main(["world", "make", "--n", "4"]) == 0
     store = Store(home)
     videos = store.query("SELECT id, path FROM videos ORDER BY id")
-    results = {"subject_consistency": [0.9, [{"video_path": f"/elsewhere/{v['id']}.mp4",
-                                              "video_results": 0.9} for v in videos]],
-               "imaging_quality": [0.55, [{"video_path": f"{v['id']}.mp4",
-                                           "video_results": 55.0} for v in videos]]}  # fmt: skip
+    results = {
+        "subject_consistency": [
+            0.9,
+            [{"video_path": f"/elsewhere/{v['id']}.mp4", "video_results": 0.9} for v in videos],
+        ],
+        "imaging_quality": [
+            0.55,
+            [{"video_path": f"{v['id']}.mp4", "video_results": 55.0} for v in videos],
+        ],
+    }
     path = tmp_path / "results.json"
     path.write_text(json.dumps(results))
     assert main(["eval", "--ingest-vbench", str(path)]) == 0

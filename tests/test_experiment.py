@@ -29,8 +29,13 @@ def test_smoke_study_runs_end_to_end_and_a_rerun_skips_every_stage(home, capsys)
     md = (home / "report" / "report.md").read_text()
     # The result file a README table is quoted from: headed by what made it, every table in.
     assert md.splitlines()[2].startswith("Made by `workbench report --ckpt gt --ckpt base")
-    for table in ("GSB, automatic", "In-distribution prompts and held-out attribute",
-                  "VBench dimensions", "Judge scores", "Training curves"):  # fmt: skip
+    for table in (
+        "GSB, automatic",
+        "In-distribution prompts and held-out attribute",
+        "VBench dimensions",
+        "Judge scores",
+        "Training curves",
+    ):
         assert f"## {table}" in md, table
     report = json.loads((home / "report" / "report.json").read_text())
     assert report["provenance"]["checkpoints"]["regdpo"]["seed"] == 0
@@ -42,7 +47,8 @@ def test_smoke_study_runs_end_to_end_and_a_rerun_skips_every_stage(home, capsys)
     after = snapshot(store)
     assert after["files"] == before["files"]
     assert {t: r for t, r in after["rows"].items() if t not in ("stages", "runs")} == {
-        t: r for t, r in before["rows"].items() if t not in ("stages", "runs")}  # fmt: skip
+        t: r for t, r in before["rows"].items() if t not in ("stages", "runs")
+    }
     capsys.readouterr()
     assert main(["experiment", "run", "paper", "--preset", "tiny"]) == 1
     assert "with other settings; use a fresh --home" in capsys.readouterr().err
@@ -51,12 +57,15 @@ def test_smoke_study_runs_end_to_end_and_a_rerun_skips_every_stage(home, capsys)
     assert main(["experiment", "run", "paper", "--preset", "smoke", "--seeds", "2"]) == 0
     trained = store.query("SELECT name, count(*) AS n FROM checkpoints GROUP BY name")
     assert {r["name"]: r["n"] for r in trained} == dict.fromkeys(
-        ["base", *METHODS, *(f"{m}-s1" for m in METHODS)], 1)  # fmt: skip
+        ["base", *METHODS, *(f"{m}-s1" for m in METHODS)], 1
+    )
     seeds = json.loads((home / "report" / "report.json").read_text())["seeds"]
     assert {r["method"]: r["seeds"] for r in seeds} == dict.fromkeys(METHODS, 2)
-    assert all(r["VQ vs base"].split(": ")[-1] in {"regdpo better", "base better",
-               "dpo better", "sft better", "no detectable difference"}
-               for r in seeds)  # fmt: skip
+    assert all(
+        r["VQ vs base"].split(": ")[-1]
+        in {"regdpo better", "base better", "dpo better", "sft better", "no detectable difference"}
+        for r in seeds
+    )
 
 
 def test_a_plan_with_more_seeds_starts_with_the_plan_with_fewer():
@@ -145,9 +154,16 @@ def test_the_r_ablation_shares_the_base_and_pairs_and_varies_only_r():
     for stage, (_, args) in zip(runs, ABLATION_R, strict=True):
         assert stage.command[:3] == ["train", "--method", "regdpo"]
         assert stage.command[3 : 3 + len(args)] == args  # only r differs
-        assert stage.command[3 + len(args):-2] == ["--reference", "cached", "--pairs",
-                                                   "gt-shapes", "--init", "base", "--name",
-                                                   stage.name]  # fmt: skip
+        assert stage.command[3 + len(args) : -2] == [
+            "--reference",
+            "cached",
+            "--pairs",
+            "gt-shapes",
+            "--init",
+            "base",
+            "--name",
+            stage.name,
+        ]
     assert "--r" in dict(ABLATION_R)["r0"], "r = 0 is DPO"
 
 
@@ -171,4 +187,6 @@ def test_the_annotated_study_compares_annotated_pairs_with_gt_pairs(home, capsys
     for name in ("dpo-annotated-sim", "regdpo-annotated-sim"):
         assert "SIMULATED annotator" in labels[name]
     assert {r["prompts"].split(" (")[0] for r in report["splits"]} <= {
-        "in-distribution", "held-out combinations"}  # fmt: skip
+        "in-distribution",
+        "held-out combinations",
+    }

@@ -21,8 +21,16 @@ def test_a_folder_of_clips_becomes_a_source_and_its_own_dataset(home, tmp_path, 
         lines.append(f"c{i}.mp4,clip number {i}")
     (tmp_path / "prompts.csv").write_text("\n".join(lines))
     capsys.readouterr()
-    args = ["--json", "eval", "--videos", str(folder), "--prompts", str(tmp_path / "prompts.csv"),
-            "--name", "real"]  # fmt: skip
+    args = [
+        "--json",
+        "eval",
+        "--videos",
+        str(folder),
+        "--prompts",
+        str(tmp_path / "prompts.csv"),
+        "--name",
+        "real",
+    ]
     assert main(args) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["judge"] for r in rows} == {"technical", "vbench"}
@@ -56,7 +64,21 @@ def test_outputs_on_our_prompts_are_matched_to_samples(home, tmp_path, capsys):
 
     prompts.write_text("file,prompt\no0.mp4,a purple hexagon\n")
     before = snapshot(store)
-    assert main(["eval", "--videos", str(folder), "--prompts", str(prompts), "--name", "x",
-                 "--dataset", "shapes"]) == 1  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                "--videos",
+                str(folder),
+                "--prompts",
+                str(prompts),
+                "--name",
+                "x",
+                "--dataset",
+                "shapes",
+            ]
+        )
+        == 1
+    )
     assert "'a purple hexagon' is not in dataset 'shapes'" in capsys.readouterr().err
     assert snapshot(store) == before

@@ -14,27 +14,42 @@ import training.trainer as trainer
 from workbench.cli import main
 from workbench.store import Store
 
-DPO = ["train", "--method", "dpo", "--pairs", "gt-shapes", "--init", "base", "--steps", "8",
-       "--batch-size", "2", "--checkpoint-every", "2"]  # fmt: skip
+DPO = [
+    "train",
+    "--method",
+    "dpo",
+    "--pairs",
+    "gt-shapes",
+    "--init",
+    "base",
+    "--steps",
+    "8",
+    "--batch-size",
+    "2",
+    "--checkpoint-every",
+    "2",
+]
 
 
 @pytest.fixture
 def pairs(home):
     assert main(["world", "make", "--n", "12"]) == 0
-    assert main(["train", "--name", "base", "--steps", "2", "--batch-size", "2",
-                 "--task", "i2v"]) == 0  # fmt: skip
+    assert (
+        main(["train", "--name", "base", "--steps", "2", "--batch-size", "2", "--task", "i2v"]) == 0
+    )
     assert main(["gtpair", "build", "--generators", "base", "--steps", "2"]) == 0
     return home
 
 
 def _run(store: Store, name: str) -> dict:
-    return store.query("SELECT * FROM runs WHERE kind = 'train' AND config->>'name' = ?",
-                       [name])[0]  # fmt: skip
+    return store.query("SELECT * FROM runs WHERE kind = 'train' AND config->>'name' = ?", [name])[0]
 
 
 def _skipped(store: Store, run_id: str) -> list[float]:
-    rows = store.query("SELECT value FROM train_metrics WHERE run_id = ? AND name = 'skipped' "
-                       "ORDER BY step", [run_id])  # fmt: skip
+    rows = store.query(
+        "SELECT value FROM train_metrics WHERE run_id = ? AND name = 'skipped' ORDER BY step",
+        [run_id],
+    )
     return [r["value"] for r in rows]
 
 
@@ -113,6 +128,8 @@ def test_arms_sharing_a_reference_compute_its_errors_once(pairs, monkeypatch):
         assert main([*DPO, *cached, "--method", "regdpo", "--name", "shared"]) == 0
     tables[0].unlink()
     assert main([*DPO, *cached, "--method", "regdpo", "--name", "alone"]) == 0
-    shared, alone = (load_file(pairs / "checkpoints" / n / "pytorch_lora_weights.safetensors")
-                     for n in ("shared", "alone"))  # fmt: skip
+    shared, alone = (
+        load_file(pairs / "checkpoints" / n / "pytorch_lora_weights.safetensors")
+        for n in ("shared", "alone")
+    )
     assert all(torch.equal(shared[k], alone[k]) for k in shared)

@@ -18,8 +18,13 @@ def test_win_rates_against_the_reference_and_ranks_side_by_side():
         "regdpo": scores([0.9] * 8 + [0.1] * 2, [0.5] * 10),
         "dpo": scores([0.1] * 10, [0.6] * 10),
     }
-    ratings = {"vq": [{"model": "dpo", "rank": 1}, {"model": "regdpo", "rank": 1},
-                      {"model": "base", "rank": 3}]}  # fmt: skip
+    ratings = {
+        "vq": [
+            {"model": "dpo", "rank": 1},
+            {"model": "regdpo", "rank": 1},
+            {"model": "base", "rank": 3},
+        ]
+    }
     table = reference_last(table, "base")
     rows = {r["source"]: r for r in glance_rows(table, gsb_rows(table, 0.02), ratings, "base")}
     assert math.isclose(rows["regdpo"]["VQ"], 0.74)

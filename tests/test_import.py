@@ -25,8 +25,19 @@ def _folder(tmp_path, names_and_captions):
 
 
 def _import(folder, captions, *extra):
-    return main(["data", "import", "--videos", str(folder), "--captions", str(captions),
-                 "--dataset", "real", *extra])  # fmt: skip
+    return main(
+        [
+            "data",
+            "import",
+            "--videos",
+            str(folder),
+            "--captions",
+            str(captions),
+            "--dataset",
+            "real",
+            *extra,
+        ]
+    )
 
 
 def test_one_corrupt_file_imports_nothing_unless_skip_bad(tmp_path, store, capsys):
@@ -55,17 +66,37 @@ def test_one_corrupt_file_imports_nothing_unless_skip_bad(tmp_path, store, capsy
 def test_every_bad_kind_is_reported_with_its_reason(tmp_path, store, capsys):
     folder, captions = _folder(
         tmp_path,
-        [("ok.mp4", "fine"), ("short.mp4", "too short"), ("copy.mp4", "same as ok"),
-         ("nocap.mp4", ""), ("ghost.mp4", "not on disk")],
-    )  # fmt: skip
+        [
+            ("ok.mp4", "fine"),
+            ("short.mp4", "too short"),
+            ("copy.mp4", "same as ok"),
+            ("nocap.mp4", ""),
+            ("ghost.mp4", "not on disk"),
+        ],
+    )
     _video(folder / "ok.mp4", seed=0)
     _video(folder / "short.mp4", seed=2, t=4)
     (folder / "copy.mp4").write_bytes((folder / "ok.mp4").read_bytes())
     _video(folder / "nocap.mp4", seed=3)
     _video(folder / "uncaptioned.mp4", seed=4)
     capsys.readouterr()
-    assert main(["--json", "data", "import", "--videos", str(folder), "--captions",
-                 str(captions), "--dataset", "real", "--skip-bad"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "--json",
+                "data",
+                "import",
+                "--videos",
+                str(folder),
+                "--captions",
+                str(captions),
+                "--dataset",
+                "real",
+                "--skip-bad",
+            ]
+        )
+        == 0
+    )
     reasons = {o["file"]: o["reason"] for o in json.loads(capsys.readouterr().out)}
     # Files are taken in name order: the first of two identical files wins.
     assert reasons["copy.mp4"] == "" and "duplicate" in reasons["ok.mp4"]

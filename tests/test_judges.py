@@ -60,8 +60,10 @@ CASES = {
 
 def _scores(judge_name, frames_list, samples):
     judge = get_judge(judge_name)
-    items = [VideoItem(str(i), f, s.prompt, s.attributes, s.frames) for i, (f, s) in
-             enumerate(zip(frames_list, samples, strict=True))]  # fmt: skip
+    items = [
+        VideoItem(str(i), f, s.prompt, s.attributes, s.frames)
+        for i, (f, s) in enumerate(zip(frames_list, samples, strict=True))
+    ]
     return judge.score(items)
 
 
@@ -76,8 +78,9 @@ def test_each_corruption_lowers_its_dimension_monotonically(corrupt):
     judge_name, dim = CASES[corrupt]
     for sample in SAMPLES[:4]:
         clean = _scores(judge_name, [sample.frames], [sample])[0][dim]
-        values = [_scores(judge_name, [corrupt(sample.frames, k)], [sample])[0][dim]
-                  for k in STRENGTHS]  # fmt: skip
+        values = [
+            _scores(judge_name, [corrupt(sample.frames, k)], [sample])[0][dim] for k in STRENGTHS
+        ]
         chain = [clean, *values]
         assert all(a >= b - 1e-9 for a, b in zip(chain, chain[1:], strict=False)), (
             sample.prompt,

@@ -56,8 +56,12 @@ def _run(home: Path, *args: str) -> None:
 
 
 def _kill_after(home: Path, delay: float, *args: str) -> None:
-    proc = subprocess.Popen([*WORKBENCH, "--home", str(home), *args], env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [*WORKBENCH, "--home", str(home), *args],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(delay)
     proc.kill()
     proc.wait()
@@ -91,14 +95,40 @@ def _copy(prepared: Path, tmp_path: Path) -> Path:
 
 
 JOBS = {
-    "gtpair": (["gtpair", "build", "--generators", "base", "--per-sample", "3", "--steps", "4",
-                "--name", "more"], "SELECT sample_id, winner_video, loser_video FROM pairs "
-               "WHERE pairset = 'more'"),
-    "generate": (["generate", "--ckpt", "base", "--n", "16", "--steps", "6", "--batch-size",
-                  "2"], "SELECT key, video_id FROM generations WHERE checkpoint = 'base'"),
-    "eval": (["eval", "--ckpt", "gt", "--ckpt", "base", "--judges", "shapes-pf,technical",
-              "--steps", "6"], "SELECT video_id, judge, dimension, value FROM scores"),
-}  # fmt: skip
+    "gtpair": (
+        [
+            "gtpair",
+            "build",
+            "--generators",
+            "base",
+            "--per-sample",
+            "3",
+            "--steps",
+            "4",
+            "--name",
+            "more",
+        ],
+        "SELECT sample_id, winner_video, loser_video FROM pairs WHERE pairset = 'more'",
+    ),
+    "generate": (
+        ["generate", "--ckpt", "base", "--n", "16", "--steps", "6", "--batch-size", "2"],
+        "SELECT key, video_id FROM generations WHERE checkpoint = 'base'",
+    ),
+    "eval": (
+        [
+            "eval",
+            "--ckpt",
+            "gt",
+            "--ckpt",
+            "base",
+            "--judges",
+            "shapes-pf,technical",
+            "--steps",
+            "6",
+        ],
+        "SELECT video_id, judge, dimension, value FROM scores",
+    ),
+}
 
 
 @pytest.mark.parametrize("job", JOBS)
@@ -119,15 +149,28 @@ def test_a_killed_job_leaves_a_consistent_store_and_reruns_to_the_same_result(
     assert sorted(map(repr, Store(killed).query(result_sql))) == expected
 
 
-TRAIN = ["train", "--init", "base", "--steps", "16", "--batch-size", "2", "--checkpoint-every",
-         "2", "--lr", "1e-3"]  # fmt: skip
+TRAIN = [
+    "train",
+    "--init",
+    "base",
+    "--steps",
+    "16",
+    "--batch-size",
+    "2",
+    "--checkpoint-every",
+    "2",
+    "--lr",
+    "1e-3",
+]
 # Every reference once (with Reg-DPO; DPO is the same path with r = 0, once).
 RUNS = {
     "sft": ["--method", "sft", "--pairs", "pairs"],
     "dpo-lora": ["--method", "dpo", "--pairs", "pairs", "--reference", "lora"],
-    **{f"regdpo-{ref}": ["--method", "regdpo", "--pairs", "pairs", "--reference", ref]
-       for ref in ("lora", "copy", "cached")},
-}  # fmt: skip
+    **{
+        f"regdpo-{ref}": ["--method", "regdpo", "--pairs", "pairs", "--reference", ref]
+        for ref in ("lora", "copy", "cached")
+    },
+}
 
 
 def _lora(home: Path, name: str) -> dict[str, torch.Tensor]:
@@ -149,8 +192,17 @@ def test_a_killed_training_run_resumes_to_the_straight_runs_weights(run, prepare
     proc.kill()
     proc.wait()
     # Resumed, and killed again in the middle of a checkpoint write.
-    command = [sys.executable, "-c", BLOCKING_WRITE, "--home", str(home), *args,
-               "--name", "killed", "--resume"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-c",
+        BLOCKING_WRITE,
+        "--home",
+        str(home),
+        *args,
+        "--name",
+        "killed",
+        "--resume",
+    ]
     writer = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, text=True)
     assert writer.stdout.readline().strip() == "WRITING"
     writer.kill()

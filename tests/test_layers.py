@@ -48,6 +48,9 @@ def test_no_module_imports_from_a_floor_above_its_own():
             module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
             module = module.removesuffix(".__init__")
             mine = floor_of(module, floors)
-            upward += [f"{module} ({mine}) imports {target} ({floor_of(target, floors)})"
-                       for target in imports(path) if floor_of(target, floors) > mine]  # fmt: skip
+            upward += [
+                f"{module} ({mine}) imports {target} ({floor_of(target, floors)})"
+                for target in imports(path)
+                if floor_of(target, floors) > mine
+            ]
     assert not upward, "\n".join(upward)

@@ -29,18 +29,37 @@ def test_eight_annotators_eval_and_training_share_one_home(tmp_path, monkeypatch
     monkeypatch.setenv("WORKBENCH_HOME", str(home))
     assert main(["world", "make", "--n", "48"]) == 0
     assert main(["train", "--name", "base", "--steps", "2", "--batch-size", "2"]) == 0
-    assert main(["eval", "--ckpt", "gt", "--ckpt", "base", "--n", "4",
-                 "--judges", "shapes-pf"]) == 0  # fmt: skip
+    assert (
+        main(["eval", "--ckpt", "gt", "--ckpt", "base", "--n", "4", "--judges", "shapes-pf"]) == 0
+    )
     proc, url, _ = start_app(home)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     workbench = [sys.executable, "-m", "workbench"]
-    eval_job = subprocess.Popen([*workbench, "eval", "--ckpt", "base", "--judges",
-                                 "shapes-pf,technical"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)  # fmt: skip
-    train_job = subprocess.Popen([*workbench, "train", "--name", "busy", "--init", "base",
-                                  "--steps", str(TRAIN_STEPS), "--batch-size", "2",
-                                  "--checkpoint-every", "40"], env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    eval_job = subprocess.Popen(
+        [*workbench, "eval", "--ckpt", "base", "--judges", "shapes-pf,technical"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    train_job = subprocess.Popen(
+        [
+            *workbench,
+            "train",
+            "--name",
+            "busy",
+            "--init",
+            "base",
+            "--steps",
+            str(TRAIN_STEPS),
+            "--batch-size",
+            "2",
+            "--checkpoint-every",
+            "40",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     acknowledged: list[str] = []
     latencies: list[float] = []
     problems: list[str] = []
@@ -50,21 +69,22 @@ def test_eight_annotators_eval_and_training_share_one_home(tmp_path, monkeypatch
         client = Client(url, verbose=False)
         while time.monotonic() < stop:
             started = time.monotonic()
-            _, battle, status, *_ = client.predict(name, "shapes", "test", ["gt", "base"],
-                                                   api_name="/next_battle")  # fmt: skip
+            _, battle, status, *_ = client.predict(
+                name, "shapes", "test", ["gt", "base"], api_name="/next_battle"
+            )
             if not battle:
                 problems.append(f"{name}: no battle ({status})")
                 continue
-            status, _ = client.predict(name, battle, "A is better", "same",
-                                       api_name="/vote_battle")  # fmt: skip
+            status, _ = client.predict(name, battle, "A is better", "same", api_name="/vote_battle")
             latencies.append(time.monotonic() - started)
             if status == "Vote stored.":
                 acknowledged.append(battle)
             else:
                 problems.append(f"{name}: {status}")
 
-    threads = [threading.Thread(target=annotator, args=(f"annotator {i}",))
-               for i in range(ANNOTATORS)]  # fmt: skip
+    threads = [
+        threading.Thread(target=annotator, args=(f"annotator {i}",)) for i in range(ANNOTATORS)
+    ]
     try:
         for t in threads:
             t.start()
@@ -95,9 +115,13 @@ def test_eight_annotators_eval_and_training_share_one_home(tmp_path, monkeypatch
     generated = store.query(
         "SELECT count(DISTINCT video_id) AS n FROM generations WHERE checkpoint = 'base'"
     )[0]["n"]
-    assert {r["judge"]: r["videos"] for r in scored} == {"shapes-pf": generated,
-                                                          "technical": generated}  # fmt: skip
-    print(f"\nload: {len(acknowledged)} battles voted by {ANNOTATORS} annotators in {SECONDS} s "
-          f"({len(acknowledged) / SECONDS:.2f} votes/s), slowest vote {max(latencies):.2f} s, "
-          f"median {sorted(latencies)[len(latencies) // 2]:.2f} s; {generated} videos scored, "
-          f"{metrics['rows']} metric rows")  # fmt: skip
+    assert {r["judge"]: r["videos"] for r in scored} == {
+        "shapes-pf": generated,
+        "technical": generated,
+    }
+    print(
+        f"\nload: {len(acknowledged)} battles voted by {ANNOTATORS} annotators in {SECONDS} s "
+        f"({len(acknowledged) / SECONDS:.2f} votes/s), slowest vote {max(latencies):.2f} s, "
+        f"median {sorted(latencies)[len(latencies) // 2]:.2f} s; {generated} videos scored, "
+        f"{metrics['rows']} metric rows"
+    )

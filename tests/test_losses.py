@@ -51,7 +51,9 @@ def test_a_tie_counts_half_in_implicit_accuracy():
     assert stats["s"] == 0.0 and stats["implicit_acc"] == 0.5
     s = torch.tensor([-1.0, 0.0, 1.0, 0.0])
     assert bucket_accuracy(s, torch.tensor([0.1, 0.1, 0.9, 0.9]), buckets=2) == {
-        "acc_t0": (1.5, 2), "acc_t1": (0.5, 2)}  # fmt: skip
+        "acc_t0": (1.5, 2),
+        "acc_t1": (0.5, 2),
+    }
 
 
 def test_sft_and_per_sample_error_and_bad_beta():

@@ -7,8 +7,14 @@ from workbench.battles import agreement
 
 
 def vote(annotator, aspect, outcome, a="v1", b="v2", sample="s"):
-    return {"annotator": annotator, "aspect": aspect, "outcome": outcome, "video_a": a,
-            "video_b": b, "sample_id": sample}  # fmt: skip
+    return {
+        "annotator": annotator,
+        "aspect": aspect,
+        "outcome": outcome,
+        "video_a": a,
+        "video_b": b,
+        "sample_id": sample,
+    }
 
 
 def both(annotator, vq, pf, **kw):
@@ -23,11 +29,14 @@ def test_one_person_is_one_annotator_whatever_the_aspects():
     assert agreement(votes, "both", 2) == {("s", "v1", "v2"): (2, 0)}
 
 
-@pytest.mark.parametrize("aspect, expected", [
-    ("vq", {("s", "v1", "v2"): (2, 1)}),
-    ("pf", {("s", "v2", "v1"): (2, 0)}),
-    ("both", {}),  # ann and bob split their answers; cy prefers v2 on both but is alone
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "aspect, expected",
+    [
+        ("vq", {("s", "v1", "v2"): (2, 1)}),
+        ("pf", {("s", "v2", "v1"): (2, 0)}),
+        ("both", {}),  # ann and bob split their answers; cy prefers v2 on both but is alone
+    ],
+)
 def test_the_chosen_aspect_decides(aspect, expected):
     votes = [*both("ann", "good", "bad"), *both("bob", "good", "same"), *both("cy", "bad", "bad")]
     assert agreement(votes, aspect, 2) == expected

@@ -48,8 +48,16 @@ def pairs_home(tmp_path_factory):
 
 
 def _config(method: str, **extra) -> TrainConfig:
-    return TrainConfig(method=method, pairs="gt-shapes", init="base", steps=STEPS, batch_size=4,
-                       lr=1e-4, checkpoint_every=2, **extra)  # fmt: skip
+    return TrainConfig(
+        method=method,
+        pairs="gt-shapes",
+        init="base",
+        steps=STEPS,
+        batch_size=4,
+        lr=1e-4,
+        checkpoint_every=2,
+        **extra,
+    )
 
 
 def _worker(rank: int, home: str, runs: list) -> None:
@@ -74,8 +82,9 @@ def _metrics(store: Store, name: str) -> dict[tuple[int, str], float]:
 def _weights(home: Path, name: str) -> dict[str, torch.Tensor]:
     folder = home / "checkpoints" / name
     lora = folder / "pytorch_lora_weights.safetensors"
-    return load_file(lora if lora.exists() else folder / "transformer" /
-                     "diffusion_pytorch_model.safetensors")  # fmt: skip
+    return load_file(
+        lora if lora.exists() else folder / "transformer" / "diffusion_pytorch_model.safetensors"
+    )
 
 
 def _assert_same_run(home: Path, single: str, parallel: str) -> None:
@@ -96,8 +105,12 @@ def test_every_layout_matches_one_process(pairs_home):
         train(store, _config(method), f"{method}-one", progress=False)
     train(store, _config("regdpo", lora=False), "full-one", progress=False)
 
-    runs_2 = [(f"{m}-{layout}", _config(m), plan) for layout, plan in LAYOUTS_2.items()
-              for m in METHODS if not (layout == "split" and m == "sft")]  # fmt: skip
+    runs_2 = [
+        (f"{m}-{layout}", _config(m), plan)
+        for layout, plan in LAYOUTS_2.items()
+        for m in METHODS
+        if not (layout == "split" and m == "sft")
+    ]
     runs_2.append(("full-fsdp", _config("regdpo", lora=False), LAYOUTS_2["fsdp"]))
     # A cached reference (computed by every process, looked up per side) gives the live one's
     # numbers too.
@@ -144,15 +157,40 @@ def test_a_killed_sharded_run_resumes_exactly_and_loads_in_diffusers(pairs_home,
     """Through the CLI: `--nproc 2` runs torchrun; killed after its first sharded checkpoint,
     `--resume` on two processes ends on the uninterrupted run's weights, bit for bit."""
     env = {**os.environ, "WORKBENCH_HOME": str(pairs_home), "OMP_NUM_THREADS": "1"}
-    args = [SCRIPT, "train", "--method", "regdpo", "--pairs", "gt-shapes", "--init", "base",
-            "--steps", "6", "--batch-size", "4", "--lr", "1e-3", "--checkpoint-every", "2",
-            "--nproc", "2", "--cp", "2"]  # fmt: skip
-    subprocess.run([*args, "--name", "whole", "--keep-shards"], env=env, check=True,
-                   capture_output=True)  # fmt: skip
+    args = [
+        SCRIPT,
+        "train",
+        "--method",
+        "regdpo",
+        "--pairs",
+        "gt-shapes",
+        "--init",
+        "base",
+        "--steps",
+        "6",
+        "--batch-size",
+        "4",
+        "--lr",
+        "1e-3",
+        "--checkpoint-every",
+        "2",
+        "--nproc",
+        "2",
+        "--cp",
+        "2",
+    ]
+    subprocess.run(
+        [*args, "--name", "whole", "--keep-shards"], env=env, check=True, capture_output=True
+    )
     assert (pairs_home / "checkpoints" / "whole" / "shards" / ".metadata").is_file(), "asked"
 
-    proc = subprocess.Popen([*args, "--name", "cut"], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [*args, "--name", "cut"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     state = pairs_home / "checkpoints" / "cut" / "training_state.pt"
     deadline = time.monotonic() + 180
     while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
@@ -163,8 +201,9 @@ def test_a_killed_sharded_run_resumes_exactly_and_loads_in_diffusers(pairs_home,
     assert saved["sharded"] and 0 < saved["step"] < 6, "killed mid-way, after a checkpoint"
     assert (pairs_home / "checkpoints" / "cut" / "shards" / ".metadata").is_file()
 
-    one_process = subprocess.run([*args[:-4], "--name", "cut", "--resume"], env=env,
-                                 capture_output=True, text=True)  # fmt: skip
+    one_process = subprocess.run(
+        [*args[:-4], "--name", "cut", "--resume"], env=env, capture_output=True, text=True
+    )
     assert one_process.returncode == 1 and "resume it the same way" in one_process.stderr
     subprocess.run([*args, "--name", "cut", "--resume"], env=env, check=True, capture_output=True)
     whole, cut = _weights(pairs_home, "whole"), _weights(pairs_home, "cut")
@@ -187,8 +226,10 @@ def test_a_failing_rank_stops_the_run_with_its_error_said_once(pairs_home, nproc
     time (torchrun's agent ends them; nobody waits at a barrier), and the launcher says the
     first error once, not its echoes ("Connection closed by peer") from the other ranks."""
     inject = Path(__file__).parent / "data" / "inject_failure"
-    for where, said in (("step", "injected failure at step 2"),
-                        ("save", "injected failure inside the sharded save")):  # fmt: skip
+    for where, said in (
+        ("step", "injected failure at step 2"),
+        ("save", "injected failure inside the sharded save"),
+    ):
         env = {
             **os.environ,
             "WORKBENCH_HOME": str(pairs_home),
@@ -199,11 +240,31 @@ def test_a_failing_rank_stops_the_run_with_its_error_said_once(pairs_home, nproc
         }
         started = time.monotonic()
         run = subprocess.run(
-            [SCRIPT, "train", "--method", "regdpo", "--pairs", "gt-shapes", "--init", "base",
-             "--steps", "4", "--batch-size", "4", "--checkpoint-every", "1", "--nproc",
-             str(nproc), "--name", f"fails-{where}-{nproc}"],
-            env=env, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+            [
+                SCRIPT,
+                "train",
+                "--method",
+                "regdpo",
+                "--pairs",
+                "gt-shapes",
+                "--init",
+                "base",
+                "--steps",
+                "4",
+                "--batch-size",
+                "4",
+                "--checkpoint-every",
+                "1",
+                "--nproc",
+                str(nproc),
+                "--name",
+                f"fails-{where}-{nproc}",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
         assert run.returncode == 1, run.stderr[-2000:]
         assert errors == [f"error: rank {nproc - 1}: " + errors[0].split(": ", 2)[2]], errors
@@ -220,12 +281,38 @@ def test_one_rank_under_torchrun_takes_the_sharded_path(pairs_home):
     worker joins a group and trains through FSDP2, the collectives and a sharded save."""
     env = {**os.environ, "WORKBENCH_HOME": str(pairs_home), "OMP_NUM_THREADS": "1"}
     run = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "1",
-         "-m", "workbench", "--", "train", "--method", "regdpo", "--pairs", "gt-shapes",
-         "--init", "base", "--steps", "2", "--batch-size", "4", "--checkpoint-every", "1",
-         "--name", "lone-rank", "--keep-shards"],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "1",
+            "-m",
+            "workbench",
+            "--",
+            "train",
+            "--method",
+            "regdpo",
+            "--pairs",
+            "gt-shapes",
+            "--init",
+            "base",
+            "--steps",
+            "2",
+            "--batch-size",
+            "4",
+            "--checkpoint-every",
+            "1",
+            "--name",
+            "lone-rank",
+            "--keep-shards",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     metrics = _metrics(Store(pairs_home), "lone-rank")
     assert metrics[1, "s"] == 0.0 and (2, "loss") in metrics
@@ -239,12 +326,10 @@ def test_a_worker_whose_launcher_is_gone_leaves_at_once(tmp_path):
     never signals, so the worker checks that its parent is still the launcher."""
     script = "from workbench.launch import die_with_launcher; die_with_launcher(); print('on')"
     env = {**os.environ, "WORKBENCH_LAUNCHER_PID": "1"}  # not this process's parent
-    gone = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                          text=True)  # fmt: skip
+    gone = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert gone.returncode == 1 and "on" not in gone.stdout
     env["WORKBENCH_LAUNCHER_PID"] = str(os.getpid())
-    alive = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                           text=True)  # fmt: skip
+    alive = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert alive.returncode == 0 and alive.stdout.strip() == "on"
 
 
@@ -258,16 +343,43 @@ def test_rollouts_and_eval_share_their_work_over_processes(pairs_home):
         assert done.returncode == 0, done.stderr[-2000:]
         return done.stdout
 
-    built = json.loads(cli("gtpair", "build", "--generators", "base", "--per-sample", "2",
-                           "--steps", "2", "--name", "gt-two", "--nproc", "2"))  # fmt: skip
+    built = json.loads(
+        cli(
+            "gtpair",
+            "build",
+            "--generators",
+            "base",
+            "--per-sample",
+            "2",
+            "--steps",
+            "2",
+            "--name",
+            "gt-two",
+            "--nproc",
+            "2",
+        )
+    )
     store = Store(pairs_home)
     train_samples = store.query("SELECT count(*) AS n FROM samples WHERE split = 'train'")[0]["n"]
     assert built["pairs"] == 2 * train_samples  # printed once, by rank 0
-    assert store.query("SELECT count(*) AS n FROM runs WHERE kind = 'gtpair.build' "
-                       "AND config->>'pairset' = 'gt-two'") == [{"n": 1}]  # fmt: skip
+    assert store.query(
+        "SELECT count(*) AS n FROM runs WHERE kind = 'gtpair.build' "
+        "AND config->>'pairset' = 'gt-two'"
+    ) == [{"n": 1}]
 
-    sharded = json.loads(cli("eval", "--ckpt", "base", "--judges", "shapes-pf,technical",
-                             "--steps", "2", "--nproc", "2"))  # fmt: skip
+    sharded = json.loads(
+        cli(
+            "eval",
+            "--ckpt",
+            "base",
+            "--judges",
+            "shapes-pf,technical",
+            "--steps",
+            "2",
+            "--nproc",
+            "2",
+        )
+    )
     per_run = store.query("""SELECT g.run_id, count(*) AS n FROM generations g
                              JOIN samples s ON s.id = g.sample_id
                              WHERE g.checkpoint = 'base' AND s.split = 'test' GROUP BY ALL""")
@@ -276,8 +388,9 @@ def test_rollouts_and_eval_share_their_work_over_processes(pairs_home):
     twice = store.query("""SELECT video_id, judge, dimension FROM scores GROUP BY ALL
                            HAVING count(*) > 1""")
     assert twice == []
-    again = json.loads(cli("eval", "--ckpt", "base", "--judges", "shapes-pf,technical",
-                           "--steps", "2"))  # fmt: skip
+    again = json.loads(
+        cli("eval", "--ckpt", "base", "--judges", "shapes-pf,technical", "--steps", "2")
+    )
     assert again == sharded
 
 
@@ -289,8 +402,22 @@ def test_a_layout_that_does_not_fit_says_so_in_one_line(pairs_home):
     env = {**os.environ, "WORKBENCH_HOME": str(pairs_home), "OMP_NUM_THREADS": "1"}
     store = Store(pairs_home)
     before = snapshot(store)
-    train = [SCRIPT, "train", "--method", "regdpo", "--pairs", "gt-shapes", "--init", "base",
-             "--name", "bad", "--steps", "2", "--batch-size", "4"]  # fmt: skip
+    train = [
+        SCRIPT,
+        "train",
+        "--method",
+        "regdpo",
+        "--pairs",
+        "gt-shapes",
+        "--init",
+        "base",
+        "--name",
+        "bad",
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+    ]
     cases = [
         (["--nproc", "3", "--cp", "2"], "not a multiple of --cp 2"),
         (["--nproc", "2", "--pair-parallel", "split", "--method", "sft"], "sft has no loser"),
@@ -298,8 +425,11 @@ def test_a_layout_that_does_not_fit_says_so_in_one_line(pairs_home):
     ]
     for extra, message in cases:
         done = subprocess.run([*train, *extra], env=env, capture_output=True, text=True)
-        errors = [line for line in done.stderr.replace("\r", "\n").splitlines()
-                  if line.strip() and "%|" not in line]  # progress bars aside  # fmt: skip
+        errors = [
+            line
+            for line in done.stderr.replace("\r", "\n").splitlines()
+            if line.strip() and "%|" not in line
+        ]  # progress bars aside
         assert done.returncode == 1 and len(errors) == 1, (extra, done.stderr[-3000:])
         assert errors[0].startswith("error: ") and message in errors[0]
     assert snapshot(store) == before

@@ -22,8 +22,20 @@ from workbench.models.tiny import TinyWanConfig, build_tiny_wan
 from workbench.store import Store
 from workbench.world.shapes import WorldConfig, make_sample
 
-DIAGNOSTICS = {"loss", "dpo", "sft", "dgr", "r", "s", "win_gap", "lose_gap", "implicit_acc",
-               "grad_norm", "lr", "skipped"}  # fmt: skip
+DIAGNOSTICS = {
+    "loss",
+    "dpo",
+    "sft",
+    "dgr",
+    "r",
+    "s",
+    "win_gap",
+    "lose_gap",
+    "implicit_acc",
+    "grad_norm",
+    "lr",
+    "skipped",
+}
 
 
 def _shelf(tensors: torch.Tensor, folder) -> Shelf:
@@ -59,15 +71,18 @@ def test_three_references_give_the_same_loss_on_the_same_batch(precision, device
                 p.data = (0.05 * torch.randn(p.shape, generator=gen)).to(p.device)
             elif "lora_A" in name:
                 p.data = p.data.float()
-    cfg = TrainConfig(method="regdpo", pairs="p", init="x", steps=1, batch_size=4,
-                      precision=precision)  # fmt: skip
+    cfg = TrainConfig(
+        method="regdpo", pairs="p", init="x", steps=1, batch_size=4, precision=precision
+    )
     lora = lora_disabled_reference(model)
     cached = CachedReference(precompute_reference(model, data, cfg, lora, runtime))
     draws = batch_draws(data, 0, 4, cfg.seed, sample_timesteps, 0.0)
     cond = data.condition(model, draws.items, [data.prompts[i] for i in draws.items])
     with runtime.autocast():
-        losses = [preference_objective(model, data, draws, cond, runtime.device, cfg, ref)
-                  for ref in (lora, copy, cached)]  # fmt: skip
+        losses = [
+            preference_objective(model, data, draws, cond, runtime.device, cfg, ref)
+            for ref in (lora, copy, cached)
+        ]
     values = [loss.item() for loss, _ in losses]
     assert abs(losses[0][1]["s"]) > 1e-4, "the test needs a model that differs from its reference"
     assert values[1] == pytest.approx(values[0], rel=1e-5)
@@ -111,8 +126,23 @@ def test_gtpair_dpo_and_regdpo_end_to_end(base, capsys):
     assert json.loads(pair["provenance"])["generator"] == "base"
 
     for method in ("dpo", "regdpo"):
-        args = ["train", "--method", method, "--pairs", "gt-shapes", "--init", "base",
-                "--name", method, "--steps", "12", "--batch-size", "4", "--lr", "1e-3"]  # fmt: skip
+        args = [
+            "train",
+            "--method",
+            method,
+            "--pairs",
+            "gt-shapes",
+            "--init",
+            "base",
+            "--name",
+            method,
+            "--steps",
+            "12",
+            "--batch-size",
+            "4",
+            "--lr",
+            "1e-3",
+        ]
         assert main(args) == 0
         assert main(["generate", "--ckpt", method, "--n", "2", "--steps", "3"]) == 0
     rows = store.query("""SELECT r.config->>'name' AS run, m.name, m.step, m.value
@@ -140,9 +170,19 @@ def test_bad_preference_inputs_fail_cleanly(base, tmp_path, capsys):
         (["train", "--method", "ppo", "--name", "x"], "unknown method 'ppo'"),
         ([*dpo, "--name", "x", "--beta", "0"], "beta must be > 0"),
         (["train", "--method", "dpo", "--init", "base", "--name", "x"], "trains on pairs"),
-        ([*dpo, "--name", "x", "--ref-ckpt", str(save_random_wan_pipeline(tmp_path / "w", "t2v")),
-          "--reference", "copy"], "another architecture"),
-    ]  # fmt: skip
+        (
+            [
+                *dpo,
+                "--name",
+                "x",
+                "--ref-ckpt",
+                str(save_random_wan_pipeline(tmp_path / "w", "t2v")),
+                "--reference",
+                "copy",
+            ],
+            "another architecture",
+        ),
+    ]
     before = snapshot(store)
     for args, message in cases:
         capsys.readouterr()
@@ -171,8 +211,21 @@ def test_non_finite_steps_are_skipped_then_the_run_stops(base, monkeypatch, caps
         return torch.tensor(float("nan"), requires_grad=True), {"loss": float("nan")}
 
     monkeypatch.setattr(trainer, "sft_objective", nan_objective)
-    args = ["train", "--name", "nan", "--init", "base", "--steps", "10", "--max-bad-steps", "3",
-            "--checkpoint-every", "1", "--batch-size", "2"]  # fmt: skip
+    args = [
+        "train",
+        "--name",
+        "nan",
+        "--init",
+        "base",
+        "--steps",
+        "10",
+        "--max-bad-steps",
+        "3",
+        "--checkpoint-every",
+        "1",
+        "--batch-size",
+        "2",
+    ]
     assert main(args) == 1
     assert "3 non-finite steps in a row" in capsys.readouterr().err
     store = Store(base)
@@ -237,8 +290,23 @@ def test_compiled_blocks_train_to_the_eager_weights(base, capsys):
     of up to lr, so single elements may differ by that much); several processes refuse it in
     one line."""
     assert main(["gtpair", "build", "--generators", "base", "--steps", "2"]) == 0
-    run = ["train", "--method", "regdpo", "--pairs", "gt-shapes", "--init", "base", "--steps",
-           "3", "--batch-size", "2", "--lr", "1e-3", "--reference", "cached"]  # fmt: skip
+    run = [
+        "train",
+        "--method",
+        "regdpo",
+        "--pairs",
+        "gt-shapes",
+        "--init",
+        "base",
+        "--steps",
+        "3",
+        "--batch-size",
+        "2",
+        "--lr",
+        "1e-3",
+        "--reference",
+        "cached",
+    ]
     assert main([*run, "--name", "eager"]) == 0
     assert main([*run, "--name", "compiled", "--compile"]) == 0
     rows = Store(base).query("""SELECT r.config->>'name' AS run, m.step, m.value
@@ -250,7 +318,7 @@ def test_compiled_blocks_train_to_the_eager_weights(base, capsys):
     # policy (the eager run's is not shared with it), so at step 0 policy = reference: s = 0.
     first_s = Store(base).query("""SELECT r.config->>'name' AS run, m.value FROM train_metrics m
                                    JOIN runs r ON r.id = m.run_id
-                                   WHERE m.name = 's' AND m.step = 1""")  # fmt: skip
+                                   WHERE m.name = 's' AND m.step = 1""")
     assert {r["run"]: r["value"] for r in first_s} == {"eager": 0.0, "compiled": 0.0}
     assert len(list((base / "cache" / "reference").glob("*.pt"))) == 2
     assert losses["compiled"] == pytest.approx(losses["eager"], rel=1e-4)
@@ -287,8 +355,7 @@ def test_the_reference_cache_key_names_everything_the_errors_depend_on():
     data, net = SimpleNamespace(fingerprint="items"), SimpleNamespace(fingerprint="weights")
     runtime = SimpleNamespace(precision="fp32", device=torch.device("cpu"))
     numerics = {"layout": ParallelPlan().to_dict(), "compiled": False, "attention": "native"}
-    args = dict(cfg=cfg, data=data, runtime=runtime, network=net, kind="lora",
-                numerics=numerics)  # fmt: skip
+    args = dict(cfg=cfg, data=data, runtime=runtime, network=net, kind="lora", numerics=numerics)
     key = reference_key(**args)
     assert key == reference_key(**args)
     other_seed = TrainConfig(method="regdpo", pairs="p", init="base", steps=1, seed=1)
@@ -322,6 +389,7 @@ def test_a_frozen_copy_is_cast_while_copying():
     assert dtypes["blocks.0.attn1.norm_q.weight"] == torch.float32  # a norm scale, not a matmul
     assert all(p.dtype == torch.float32 and p.requires_grad for p in transformer.parameters())
     assert not any(p.requires_grad for p in frozen.parameters())
-    for (name, a), (_, b) in zip(frozen.state_dict().items(), plain.state_dict().items(),
-                                 strict=True):  # fmt: skip
+    for (name, a), (_, b) in zip(
+        frozen.state_dict().items(), plain.state_dict().items(), strict=True
+    ):
         assert a.dtype == b.dtype and torch.equal(a, b), name

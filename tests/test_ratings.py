@@ -36,9 +36,15 @@ def test_bootstrap_interval_contains_the_score_and_narrows_with_more_data():
 def test_vbench_quality_normalises_with_vbenchs_constants_and_needs_every_dimension():
     from workbench.report import vbench_quality_score
 
-    perfect = {"subject_consistency": 1.0, "background_consistency": 1.0,
-               "temporal_flickering": 1.0, "motion_smoothness": 0.9975, "dynamic_degree": 1.0,
-               "aesthetic_quality": 1.0, "imaging_quality": 1.0}  # fmt: skip
+    perfect = {
+        "subject_consistency": 1.0,
+        "background_consistency": 1.0,
+        "temporal_flickering": 1.0,
+        "motion_smoothness": 0.9975,
+        "dynamic_degree": 1.0,
+        "aesthetic_quality": 1.0,
+        "imaging_quality": 1.0,
+    }
     assert vbench_quality_score(perfect) == pytest.approx(1.0)
     half_dynamic = {**perfect, "dynamic_degree": 0.0}  # weight 0.5 of 6.5
     assert vbench_quality_score(half_dynamic) == pytest.approx(6.0 / 6.5)

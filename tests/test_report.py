@@ -18,18 +18,50 @@ def two_sources(home):
     store = Store(home)
     samples = store.query("SELECT id, video_id FROM samples WHERE split = 'test' ORDER BY idx")
     fakes = [f"other{i:04d}" for i in range(len(samples))]
-    store.insert("videos", [{"id": v, "sha256": v, "path": f"media/{v}.mp4", "frames": 8,
-                             "height": 32, "width": 32, "fps": 8.0, "source": "external"}
-                            for v in fakes])  # fmt: skip
-    store.insert("generations", [{"key": v, "checkpoint": "other", "sample_id": s["id"],
-                                  "seed": 0, "settings": {}, "video_id": v}
-                                 for s, v in zip(samples, fakes, strict=True)])  # fmt: skip
+    store.insert(
+        "videos",
+        [
+            {
+                "id": v,
+                "sha256": v,
+                "path": f"media/{v}.mp4",
+                "frames": 8,
+                "height": 32,
+                "width": 32,
+                "fps": 8.0,
+                "source": "external",
+            }
+            for v in fakes
+        ],
+    )
+    store.insert(
+        "generations",
+        [
+            {
+                "key": v,
+                "checkpoint": "other",
+                "sample_id": s["id"],
+                "seed": 0,
+                "settings": {},
+                "video_id": v,
+            }
+            for s, v in zip(samples, fakes, strict=True)
+        ],
+    )
     return store, [s["video_id"] for s in samples], fakes
 
 
 def _scores(store, judge, version, dimension, values: dict[str, float]):
-    rows = [{"video_id": v, "judge": judge, "judge_version": version, "dimension": dimension,
-             "value": x} for v, x in values.items()]  # fmt: skip
+    rows = [
+        {
+            "video_id": v,
+            "judge": judge,
+            "judge_version": version,
+            "dimension": dimension,
+            "value": x,
+        }
+        for v, x in values.items()
+    ]
     store.insert("scores", rows)
 
 
@@ -65,10 +97,20 @@ def test_partial_scoring_compares_shared_samples_and_an_infinite_score_is_said(
 
 def test_vbench_table_reads_every_source_and_names_it(two_sources, tmp_path):
     store, gt, other = two_sources
-    _scores(store, "vbench-dino", "2", "subject_consistency",
-            dict.fromkeys(gt, 0.95) | dict.fromkeys(other, 0.90))  # fmt: skip
-    _scores(store, "vbench", "2", "temporal_flickering_unfiltered",
-            dict.fromkeys(gt, 0.99) | dict.fromkeys(other, 0.97))  # fmt: skip
+    _scores(
+        store,
+        "vbench-dino",
+        "2",
+        "subject_consistency",
+        dict.fromkeys(gt, 0.95) | dict.fromkeys(other, 0.90),
+    )
+    _scores(
+        store,
+        "vbench",
+        "2",
+        "temporal_flickering_unfiltered",
+        dict.fromkeys(gt, 0.99) | dict.fromkeys(other, 0.97),
+    )
     _scores(store, "vbench-official", "official", "subject_consistency", dict.fromkeys(gt, 0.5))
     md, data = _report(store, tmp_path)
     row = {r["checkpoint"]: r for r in data["vbench"]}["gt"]
@@ -103,12 +145,36 @@ def _fake_source(store, name, samples, pf, settings=None):
     overall."""
     tag = "" if settings is None else json.dumps(settings)
     videos = [f"{name}{tag}{i:04d}" for i in range(len(samples))]
-    store.insert("videos", [{"id": v, "sha256": v, "path": f"media/{v}.mp4", "frames": 8,
-                             "height": 32, "width": 32, "fps": 8.0, "source": "external"}
-                            for v in videos])  # fmt: skip
-    store.insert("generations", [{"key": v, "checkpoint": name, "sample_id": s, "seed": 0,
-                                  "settings": settings or {}, "video_id": v}
-                                 for s, v in zip(samples, videos, strict=True)])  # fmt: skip
+    store.insert(
+        "videos",
+        [
+            {
+                "id": v,
+                "sha256": v,
+                "path": f"media/{v}.mp4",
+                "frames": 8,
+                "height": 32,
+                "width": 32,
+                "fps": 8.0,
+                "source": "external",
+            }
+            for v in videos
+        ],
+    )
+    store.insert(
+        "generations",
+        [
+            {
+                "key": v,
+                "checkpoint": name,
+                "sample_id": s,
+                "seed": 0,
+                "settings": settings or {},
+                "video_id": v,
+            }
+            for s, v in zip(samples, videos, strict=True)
+        ],
+    )
     _scores(store, "shapes-pf", "3", "overall", dict.fromkeys(videos, pf))
 
 
@@ -161,10 +227,12 @@ def test_a_report_says_which_code_machine_and_seeds_made_it(home, tmp_path, caps
     from workbench.provenance import code_version, machine
 
     assert main(["world", "make", "--n", "12"]) == 0
-    assert main(["train", "--name", "base", "--steps", "2", "--batch-size", "2", "--seed",
-                 "7"]) == 0  # fmt: skip
-    assert main(["eval", "--ckpt", "gt", "--ckpt", "base", "--n", "2", "--judges",
-                 "technical"]) == 0  # fmt: skip
+    assert (
+        main(["train", "--name", "base", "--steps", "2", "--batch-size", "2", "--seed", "7"]) == 0
+    )
+    assert (
+        main(["eval", "--ckpt", "gt", "--ckpt", "base", "--n", "2", "--judges", "technical"]) == 0
+    )
     assert main(["report", "--ckpt", "gt", "--ckpt", "base", "--out", str(tmp_path)]) == 0
     made = json.loads((tmp_path / "report.json").read_text())["provenance"]
     assert made["command"].startswith("workbench report --ckpt gt --ckpt base --dataset shapes")
@@ -173,8 +241,9 @@ def test_a_report_says_which_code_machine_and_seeds_made_it(home, tmp_path, caps
     head = (tmp_path / "report.md").read_text().splitlines()[2]
     assert head.startswith("Made by `workbench report") and "base: seed 7" in head
     # The run records the attention backend it used (auto on a CPU: torch's SDPA).
-    (run,) = Store(home).query("SELECT config->>'attention_backend' AS used FROM runs "
-                               "WHERE kind = 'train'")  # fmt: skip
+    (run,) = Store(home).query(
+        "SELECT config->>'attention_backend' AS used FROM runs WHERE kind = 'train'"
+    )
     assert run["used"] == "native"
 
 

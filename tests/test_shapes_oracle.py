@@ -20,8 +20,9 @@ SAMPLES = [make_sample(CFG, 0, i) for i in range(8)]
 
 def _score(judge, frames, sample):
     """What `workbench eval` scores: the stored (H.264) video against the sample's truth."""
-    item = VideoItem("v", media.h264_round_trip(frames), sample.prompt, sample.attributes,
-                     sample.frames, fps=8)  # fmt: skip
+    item = VideoItem(
+        "v", media.h264_round_trip(frames), sample.prompt, sample.attributes, sample.frames, fps=8
+    )
     return get_judge(judge).score([item])[0]
 
 
@@ -51,8 +52,10 @@ def test_broken_time_loses_to_the_truth_on_the_dimension_that_names_it(make):
             assert fake["overall"] < truth["overall"] - 0.05, (sample.prompt, judge, fake, truth)
 
 
-TIME_DIMENSIONS = {"shapes-pf": ("motion", "direction", "travel", "continuity", "dynamics"),
-                   "shapes-vq": ("smoothness", "persistence", "background_continuity")}  # fmt: skip
+TIME_DIMENSIONS = {
+    "shapes-pf": ("motion", "direction", "travel", "continuity", "dynamics"),
+    "shapes-vq": ("smoothness", "persistence", "background_continuity"),
+}
 
 
 def test_clean_world_clips_lose_nothing_in_time():
@@ -87,8 +90,10 @@ def _paint(sample, alpha):
 def _blob(sample):
     """A fuzzy round blob of the object's colour along its path: what a weak model draws."""
     ys, xs = np.indices((CFG.size, CFG.size)) + 0.5
-    alpha = [np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * (0.7 * r) ** 2)) * 1.2
-             for cx, cy, r in trajectory(CFG, sample.attributes["objects"][0])]  # fmt: skip
+    alpha = [
+        np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * (0.7 * r) ** 2)) * 1.2
+        for cx, cy, r in trajectory(CFG, sample.attributes["objects"][0])
+    ]
     return _paint(sample, np.clip(np.array(alpha), 0, 1))
 
 
@@ -107,8 +112,9 @@ def test_shapes_are_read_from_clear_silhouettes_only():
     assert unclear_blobs == 60, "a blurry blob is never credited as a circle"
     assert unclear_blurs >= 40, "a heavy blur mostly loses the shape (measured 160 / 200)"
     circle = next(s for s in samples if s.attributes["objects"][0]["shape"] == "circle")
-    scores = prompt_following(media.h264_round_trip(_blob(circle)), circle.attributes,
-                              circle.frames)  # fmt: skip
+    scores = prompt_following(
+        media.h264_round_trip(_blob(circle)), circle.attributes, circle.frames
+    )
     assert scores["shape"] == 0.0 and scores["color"] == 1.0
 
 
@@ -122,8 +128,9 @@ def _apart(cfg, sample) -> bool:
 
 
 def test_two_object_clips_are_read_object_by_object():
-    cfg = WorldConfig(max_objects=2, two_object_prob=1.0, cue_free_start=False, radius=0.12,
-                      size=64)  # fmt: skip
+    cfg = WorldConfig(
+        max_objects=2, two_object_prob=1.0, cue_free_start=False, radius=0.12, size=64
+    )
     sample = next(s for s in (make_sample(cfg, 0, i) for i in range(200)) if _apart(cfg, s))
     truth = prompt_following(media.h264_round_trip(sample.frames), sample.attributes, sample.frames)
     assert {k: truth[k] for k in ("shape", "color", "background", "motion", "overall")} == {

@@ -13,10 +13,15 @@ def _writer(home: str, writer: int) -> None:
     store = Store(home)
     for t in range(TRANSACTIONS):
         rows = [
-            {"video_id": f"w{writer}-t{t}-r{r}", "judge": "j", "judge_version": "1",
-             "dimension": "d", "value": float(r)}
+            {
+                "video_id": f"w{writer}-t{t}-r{r}",
+                "judge": "j",
+                "judge_version": "1",
+                "dimension": "d",
+                "value": float(r),
+            }
             for r in range(ROWS)
-        ]  # fmt: skip
+        ]
         store.insert("scores", rows)
 
 
@@ -41,8 +46,9 @@ def test_concurrent_writers_and_readers_lose_nothing(tmp_path):
         assert [p.exitcode for p in procs] == [0] * len(procs)
         seen = list(counts)
     rows = Store(home).query("SELECT video_id FROM scores")
-    expected = {f"w{w}-t{t}-r{r}" for w in range(WRITERS) for t in range(TRANSACTIONS)
-                for r in range(ROWS)}  # fmt: skip
+    expected = {
+        f"w{w}-t{t}-r{r}" for w in range(WRITERS) for t in range(TRANSACTIONS) for r in range(ROWS)
+    }
     assert len(rows) == len(expected) and {r["video_id"] for r in rows} == expected
     # Readers only ever see whole transactions.
     assert all(n % ROWS == 0 for n in seen) and seen == sorted(seen)

@@ -64,8 +64,11 @@ def held_then_jumped(frames):
     return frames[np.arange(len(frames)) // 4 * 4]
 
 
-@pytest.mark.parametrize("damage", [compressed, blurred, noised, frame_dropped, held_then_jumped],
-                         ids=lambda f: f.__name__)  # fmt: skip
+@pytest.mark.parametrize(
+    "damage",
+    [compressed, blurred, noised, frame_dropped, held_then_jumped],
+    ids=lambda f: f.__name__,
+)
 def test_overall_prefers_a_clip_over_its_damaged_copy(damage):
     for seed in range(4):
         clip = natural_clip(seed)
@@ -73,8 +76,10 @@ def test_overall_prefers_a_clip_over_its_damaged_copy(damage):
         original = technical_quality(media.h264_round_trip(clip, 16))
         damaged = technical_quality(media.h264_round_trip(damage(clip), 16))
         assert 0.0 <= damaged["overall"] < original["overall"] - 0.03 <= 1.0, (
-            seed, original, damaged,
-        )  # fmt: skip
+            seed,
+            original,
+            damaged,
+        )
 
 
 def test_components_name_the_fault():
@@ -96,8 +101,12 @@ def test_holds_and_still_clips_are_named(seed):
     clip = natural_clip(seed)
     noise = np.random.default_rng(seed).normal(0, 1.5, clip.shape)
     still_shot = np.clip(np.rint(clip[:1] + noise), 0, 255).astype(np.uint8)
-    cases = {"original": clip, "held": held_then_jumped(clip), "frozen": clip[:1].repeat(16, 0),
-             "still shot": still_shot}  # fmt: skip
+    cases = {
+        "original": clip,
+        "held": held_then_jumped(clip),
+        "frozen": clip[:1].repeat(16, 0),
+        "still shot": still_shot,
+    }
     scores = {k: technical_quality(media.h264_round_trip(v, 16)) for k, v in cases.items()}
     assert scores["original"]["stutter"] == 0.0 and scores["original"]["motion"] > 2.0, scores
     assert scores["held"]["stutter"] > 0.7 and scores["held"]["motion"] < 0.2, scores

@@ -33,8 +33,12 @@ def test_resume_after_sigkill_gives_identical_weights(world):
     env = {**os.environ, "WORKBENCH_HOME": str(world)}
     subprocess.run([SCRIPT, *TRAIN, "--name", "straight"], env=env, check=True, capture_output=True)
 
-    proc = subprocess.Popen([SCRIPT, *TRAIN, "--name", "killed"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [SCRIPT, *TRAIN, "--name", "killed"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     state = world / "checkpoints" / "killed" / "training_state.pt"
     deadline = time.monotonic() + 120
     while not state.exists() and time.monotonic() < deadline and proc.poll() is None:
@@ -67,8 +71,9 @@ def test_one_config_and_seed_give_one_lora_run(world):
     for name, seed in (("a", "5"), ("b", "5"), ("c", "6")):
         torch.manual_seed(int(name, 16))  # a different global state before each run
         assert main([*lora, "--name", name, "--seed", seed]) == 0
-    a, b, c = (load_file(world / "checkpoints" / n / "pytorch_lora_weights.safetensors")
-               for n in "abc")  # fmt: skip
+    a, b, c = (
+        load_file(world / "checkpoints" / n / "pytorch_lora_weights.safetensors") for n in "abc"
+    )
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert any(not torch.equal(a[k], c[k]) for k in a), "another seed, another run"
 
@@ -91,8 +96,9 @@ def test_a_dataset_larger_than_the_memory_limit_trains_to_the_same_weights(world
     run = ["train", "--steps", "6", "--batch-size", "4", "--lr", "1e-3"]
     assert main([*run, "--name", "free"]) == 0
     assert caches[-1].peak == 9 * 3 * 8 * 32 * 32 * 4  # everything held
-    assert main([*run, "--name", "tight", "--cache-ram-mb", "0.2",
-                 "--activation-checkpointing"]) == 0  # fmt: skip
+    assert (
+        main([*run, "--name", "tight", "--cache-ram-mb", "0.2", "--activation-checkpointing"]) == 0
+    )
     assert 0 < caches[-1].peak <= 0.2 * 2**20 < caches[-2].peak
     files = list((world / "cache" / "latents").rglob("*.safetensors"))
     assert len(files) == 9, "each clip encoded once, shared by both runs"

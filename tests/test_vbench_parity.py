@@ -98,9 +98,11 @@ def test_subject_consistency_resizes_the_short_side_to_224_keeping_the_aspect():
     left = (0 / 255 - 0.485) / 0.229
     assert x[0, 0, 0, 0].item() == pytest.approx(left)
     expected = torch.nn.functional.interpolate(
-        torch.as_tensor(frames).permute(0, 3, 1, 2).float(), size=(224, 336), mode="bilinear",
+        torch.as_tensor(frames).permute(0, 3, 1, 2).float(),
+        size=(224, 336),
+        mode="bilinear",
         align_corners=False,
-    )  # fmt: skip
+    )
     assert torch.allclose(x[:, 0] * 0.229 + 0.485, expected[:, 0] / 255, atol=1e-5)
 
 
@@ -120,10 +122,18 @@ def test_openai_clip_weights_are_built_with_quickgelu(tmp_path):
     import open_clip
     from open_clip.transformer import QuickGELU
 
-    tiny = {"embed_dim": 16, "quick_gelu": True,
-            "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 8},
-            "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 1,
-                         "layers": 1}}  # fmt: skip
+    tiny = {
+        "embed_dim": 16,
+        "quick_gelu": True,
+        "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 8},
+        "text_cfg": {
+            "context_length": 77,
+            "vocab_size": 49408,
+            "width": 64,
+            "heads": 1,
+            "layers": 1,
+        },
+    }
     config = tmp_path / "tiny-openai.json"
     config.write_text(__import__("json").dumps(tiny))
     open_clip.add_model_config(config)
@@ -132,8 +142,11 @@ def test_openai_clip_weights_are_built_with_quickgelu(tmp_path):
     reference = open_clip.create_model("tiny-openai").eval().half().float()
     state = reference.state_dict()
     # OpenAI's files carry these entries (open_clip drops them when building the model).
-    state.update(input_resolution=torch.tensor(32), context_length=torch.tensor(77),
-                 vocab_size=torch.tensor(49408))  # fmt: skip
+    state.update(
+        input_resolution=torch.tensor(32),
+        context_length=torch.tensor(77),
+        vocab_size=torch.tensor(49408),
+    )
     (tmp_path / "clip").mkdir()
     file = tmp_path / "clip" / "ViT-B-32.pt"
     torch.save(state, file)

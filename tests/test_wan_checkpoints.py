@@ -119,17 +119,29 @@ def test_sampler_matches_the_diffusers_wan_pipeline(task, device, tmp_path, monk
     ours = sample_videos(model, prompts, seeds, settings, 5, 32, 32, first, decode=False)
 
     pipe = DiffusionPipeline.from_pretrained(folder, local_files_only=True).to(device)
-    kw = dict(num_frames=5, height=32, width=32, num_inference_steps=4, guidance_scale=5.0,
-              output_type="latent")  # fmt: skip
+    kw = dict(
+        num_frames=5,
+        height=32,
+        width=32,
+        num_inference_steps=4,
+        guidance_scale=5.0,
+        output_type="latent",
+    )
     if task == "t2v":
         gens = [torch.Generator().manual_seed(s) for s in seeds]
         theirs = pipe(prompt=prompts, generator=gens, **kw).frames
     else:  # the I2V pipeline takes one image per call
-        theirs = torch.cat([
-            pipe(prompt=p, image=Image.fromarray(f), generator=torch.Generator().manual_seed(s),
-                 **kw).frames
-            for p, f, s in zip(prompts, first, seeds, strict=True)
-        ])  # fmt: skip
+        theirs = torch.cat(
+            [
+                pipe(
+                    prompt=p,
+                    image=Image.fromarray(f),
+                    generator=torch.Generator().manual_seed(s),
+                    **kw,
+                ).frames
+                for p, f, s in zip(prompts, first, seeds, strict=True)
+            ]
+        )
     assert ours.abs().mean() > 0.1
     torch.testing.assert_close(ours, theirs.float().cpu(), atol=2e-4, rtol=2e-4)
 
@@ -150,15 +162,56 @@ def test_wan_i2v_with_clip_imports_caches_trains_regdpo_builds_gtpairs_and_evals
         media.write_mp4(clips / f"c{i}.mp4", frames, 8)
         rows.append(f"c{i}.mp4,a green square {i} moves down,{'test' if i > 3 else 'train'}")
     (tmp_path / "captions.csv").write_text("\n".join(rows) + "\n")
-    data = ["data", "import", "--videos", str(clips), "--captions", str(tmp_path / "captions.csv"),
-            "--dataset", "real", "--frames", "5", "--size", "32x32", "--fps", "8"]  # fmt: skip
+    data = [
+        "data",
+        "import",
+        "--videos",
+        str(clips),
+        "--captions",
+        str(tmp_path / "captions.csv"),
+        "--dataset",
+        "real",
+        "--frames",
+        "5",
+        "--size",
+        "32x32",
+        "--fps",
+        "8",
+    ]
     assert main(data) == 0
     assert main(["checkpoints", "add", "--name", "wan", "--path", str(folder)]) == 0
-    gtpair = ["gtpair", "build", "--dataset", "real", "--generators", "wan", "--per-sample", "1",
-              "--steps", "2", "--name", "gp"]  # fmt: skip
+    gtpair = [
+        "gtpair",
+        "build",
+        "--dataset",
+        "real",
+        "--generators",
+        "wan",
+        "--per-sample",
+        "1",
+        "--steps",
+        "2",
+        "--name",
+        "gp",
+    ]
     assert main(gtpair) == 0
-    train = ["train", "--method", "regdpo", "--pairs", "gp", "--init", "wan", "--name", "rd",
-             "--steps", "2", "--batch-size", "2", "--reference", "cached"]  # fmt: skip
+    train = [
+        "train",
+        "--method",
+        "regdpo",
+        "--pairs",
+        "gp",
+        "--init",
+        "wan",
+        "--name",
+        "rd",
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--reference",
+        "cached",
+    ]
     assert main(train) == 0
     cache = home / "cache"
     latents = list((cache / "latents").rglob("*.safetensors"))
@@ -171,8 +224,23 @@ def test_wan_i2v_with_clip_imports_caches_trains_regdpo_builds_gtpairs_and_evals
     assert main([*train, "--name", "rd2"]) == 0  # a second arm reuses them (last --name wins)
     assert {f: f.stat().st_mtime_ns for f in latents + conditions} == stamp
     capsys.readouterr()
-    assert main(["--json", "eval", "--ckpt", "rd", "--dataset", "real", "--judges", "technical",
-                 "--steps", "2"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "--json",
+                "eval",
+                "--ckpt",
+                "rd",
+                "--dataset",
+                "real",
+                "--judges",
+                "technical",
+                "--steps",
+                "2",
+            ]
+        )
+        == 0
+    )
     store = Store(home)
     scored = store.query("SELECT count(DISTINCT video_id) AS n FROM scores")[0]["n"]
     assert scored == 2  # the two test samples' videos of rd

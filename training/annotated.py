@@ -59,8 +59,9 @@ def simulate_annotated_pairs(
     samples = {s["id"]: s for s in load_samples(store, dataset, split)}
     rollouts: dict[str, list[str]] = {}
     for k in range(per_sample):
-        for row in generate(store, generator, dataset, split, n, seed + k * ROLLOUT_SEED_STRIDE,
-                            progress=progress):  # fmt: skip
+        for row in generate(
+            store, generator, dataset, split, n, seed + k * ROLLOUT_SEED_STRIDE, progress=progress
+        ):
             rollouts.setdefault(row["sample_id"], []).append(row["video_id"])
     videos = [(v, samples[s]) for s, ids in rollouts.items() for v in dict.fromkeys(ids)]
     versions = score_videos(store, list(judges), dataset, videos, progress=progress)
@@ -73,24 +74,47 @@ def simulate_annotated_pairs(
             seen_a, seen_b = (utility[v] + noise * rng.standard_normal() for v in (a, b))
             win, lose = (a, b) if seen_a >= seen_b else (b, a)
             agree += utility[win] >= utility[lose]
-            pairs.append({
-                "id": hashlib.sha256(f"{name}|{sample_id}|{win}|{lose}".encode()).hexdigest()[:16],
-                "pairset": name, "sample_id": sample_id, "winner_video": win, "loser_video": lose,
-                "kind": "annotated",
-                "provenance": {"annotator": "simulated", "judges": list(judges), "noise": noise,
-                               "utility": [utility[win], utility[lose]], "generator": generator},
-            })  # fmt: skip
+            pairs.append(
+                {
+                    "id": hashlib.sha256(f"{name}|{sample_id}|{win}|{lose}".encode()).hexdigest()[
+                        :16
+                    ],
+                    "pairset": name,
+                    "sample_id": sample_id,
+                    "winner_video": win,
+                    "loser_video": lose,
+                    "kind": "annotated",
+                    "provenance": {
+                        "annotator": "simulated",
+                        "judges": list(judges),
+                        "noise": noise,
+                        "utility": [utility[win], utility[lose]],
+                        "generator": generator,
+                    },
+                }
+            )
     if not pairs:
         raise WorkbenchError("every sample's rollouts are identical: nothing to compare")
-    config = {"pairset": name, "dataset": dataset, "split": split, "generator": generator,
-              "per_sample": per_sample, "noise": noise, "judges": list(judges)}  # fmt: skip
+    config = {
+        "pairset": name,
+        "dataset": dataset,
+        "split": split,
+        "generator": generator,
+        "per_sample": per_sample,
+        "noise": noise,
+        "judges": list(judges),
+    }
     with store.write() as con:
         insert_rows(con, "pairs", pairs)
         insert_rows(con, "runs", [run_row("pairs.simulate", config, seed)])
     gaps = [abs(p["provenance"]["utility"][0] - p["provenance"]["utility"][1]) for p in pairs]
-    return {"pairset": name, "pairs": len(pairs), "annotator": f"simulated (noise {noise})",
-            "agreement_with_oracle": round(agree / len(pairs), 3),
-            "median_utility_gap": round(float(np.median(gaps)), 4)}  # fmt: skip
+    return {
+        "pairset": name,
+        "pairs": len(pairs),
+        "annotator": f"simulated (noise {noise})",
+        "agreement_with_oracle": round(agree / len(pairs), 3),
+        "median_utility_gap": round(float(np.median(gaps)), 4),
+    }
 
 
 def _utilities(store: Store, versions: dict[str, str], video_ids: list[str]) -> dict[str, float]:

@@ -93,24 +93,28 @@ def cached_latents(
     folder = root / "latents" / model.codec.fingerprint
     files = [folder / f"{name}.safetensors" for name, _ in clips]
     todo = {f: load for f, (_, load) in zip(files, clips, strict=True) if not f.is_file()}
-    for file, load in tqdm(todo.items(), desc="encode latents", unit="clip",
-                           disable=len(todo) < 2, leave=False):  # fmt: skip
+    for file, load in tqdm(
+        todo.items(), desc="encode latents", unit="clip", disable=len(todo) < 2, leave=False
+    ):
         tensors = {"latents": model.codec.encode(load()[None])[0].contiguous()}
         _publish(file, functools.partial(save_file, tensors))
     return files
 
 
 def cached_conditions(
-    root: Path, model: WanVideoModel, frames: list[tuple[str, Callable[[], np.ndarray]]],
+    root: Path,
+    model: WanVideoModel,
+    frames: list[tuple[str, Callable[[], np.ndarray]]],
     num_frames: int,
-) -> list[Path]:  # fmt: skip
+) -> list[Path]:
     """The I2V condition file of each first frame (image latents, and CLIP embeddings when
     the model has an image encoder), computing only those not cached yet."""
     folder = root / "conditions" / model.condition_fingerprint
     files = [folder / f"{name}-{num_frames}.safetensors" for name, _ in frames]
     todo = {f: load for f, (_, load) in zip(files, frames, strict=True) if not f.is_file()}
-    for file, load in tqdm(todo.items(), desc="encode I2V conditions", unit="frame",
-                           disable=len(todo) < 2, leave=False):  # fmt: skip
+    for file, load in tqdm(
+        todo.items(), desc="encode I2V conditions", unit="frame", disable=len(todo) < 2, leave=False
+    ):
         latents, embeds = model.image_condition(load()[None], num_frames)
         tensors = {"image_latents": latents[0].contiguous()}
         if embeds is not None:

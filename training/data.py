@@ -56,9 +56,12 @@ class TrainingSet:
 
 
 def load_clips(
-    store: Store, model: WanVideoModel, dataset: str, split: str = "train",
+    store: Store,
+    model: WanVideoModel,
+    dataset: str,
+    split: str = "train",
     ram_bytes: int = DEFAULT_RAM_BYTES,
-) -> TrainingSet:  # fmt: skip
+) -> TrainingSet:
     """A dataset split's ground-truth clips (exact for world clips).
 
     Raises:
@@ -70,8 +73,10 @@ def load_clips(
     if not samples:
         raise WorkbenchError(f"dataset {dataset!r} has no {split} samples")
     how = "exact" if spec.kind == "world" else "mp4"
-    clips = [(f"{s['video_id']}-{how}", functools.partial(load_gt_frames, store, s, spec))
-             for s in samples]  # fmt: skip
+    clips = [
+        (f"{s['video_id']}-{how}", functools.partial(load_gt_frames, store, s, spec))
+        for s in samples
+    ]
     return _training_set(store, model, samples, clips, None, spec.frames, ram_bytes)
 
 
@@ -118,8 +123,10 @@ def load_pairs(
 
 def _training_set(store, model, rows, winners, losers, num_frames, ram_bytes) -> TrainingSet:
     ram = RamCache(ram_bytes)
-    content = [(name, None if losers is None else losers[i][0], r["prompt"], r["first_frame"])
-               for i, ((name, _), r) in enumerate(zip(winners, rows, strict=True))]  # fmt: skip
+    content = [
+        (name, None if losers is None else losers[i][0], r["prompt"], r["first_frame"])
+        for i, ((name, _), r) in enumerate(zip(winners, rows, strict=True))
+    ]
     root = cache_root(store)
     w_files = cached_latents(root, model, winners)
     l_files = None if losers is None else cached_latents(root, model, losers)
@@ -163,8 +170,9 @@ class Draws:
         """The `index`-th of `parts` equal slices: a data-parallel rank's share."""
         size = len(self.items) // parts
         cut = slice(index * size, (index + 1) * size)
-        return Draws(self.items[cut], self.epochs[cut], self.noise[cut], self.t[cut],
-                     self.drop[cut])  # fmt: skip
+        return Draws(
+            self.items[cut], self.epochs[cut], self.noise[cut], self.t[cut], self.drop[cut]
+        )
 
 
 def batch_draws(

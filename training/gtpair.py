@@ -52,19 +52,33 @@ def build_gtpairs(
             for row in rows:
                 sample = samples[row["sample_id"]]
                 key = f"{name}|{sample['id']}|{row['video_id']}"
-                pairs.append({
-                    "id": hashlib.sha256(key.encode()).hexdigest()[:16], "pairset": name,
-                    "sample_id": sample["id"], "winner_video": sample["video_id"],
-                    "loser_video": row["video_id"], "kind": "gt",
-                    "provenance": {"generator": generator, "seed": row["seed"], "rollout": k},
-                })  # fmt: skip
+                pairs.append(
+                    {
+                        "id": hashlib.sha256(key.encode()).hexdigest()[:16],
+                        "pairset": name,
+                        "sample_id": sample["id"],
+                        "winner_video": sample["video_id"],
+                        "loser_video": row["video_id"],
+                        "kind": "gt",
+                        "provenance": {"generator": generator, "seed": row["seed"], "rollout": k},
+                    }
+                )
     unique = list({p["id"]: p for p in pairs}.values())  # identical rollouts make one pair
-    config = {"pairset": name, "dataset": dataset, "split": split, "generators": generators,
-              "per_sample": per_sample}  # fmt: skip
+    config = {
+        "pairset": name,
+        "dataset": dataset,
+        "split": split,
+        "generators": generators,
+        "per_sample": per_sample,
+    }
     run = run_row("gtpair.build", config, seed)
     if is_main():  # under torchrun every process has every row; one writes them
         with store.write() as con:
             insert_rows(con, "pairs", unique)
             insert_rows(con, "runs", [run])
-    return {"pairset": name, "pairs": len(unique), "samples": len({p["sample_id"] for p in unique}),
-            "generators": generators}  # fmt: skip
+    return {
+        "pairset": name,
+        "pairs": len(unique),
+        "samples": len({p["sample_id"] for p in unique}),
+        "generators": generators,
+    }

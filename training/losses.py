@@ -65,10 +65,17 @@ def regdpo_loss(
     weight = r_scale * dgr if r is None else torch.full_like(dgr, float(r))
     loss = (dpo + weight * model_err_w).mean()
     stats = {
-        "loss": loss, "dpo": dpo.mean(), "sft": model_err_w.mean(), "dgr": dgr.mean(),
-        "log_dgr": log_dgr.mean(), "r": weight.mean(), "s": s.mean(), "win_gap": win_gap.mean(),
-        "lose_gap": lose_gap.mean(), "implicit_acc": implicit_hits(s).mean(),
-    }  # fmt: skip
+        "loss": loss,
+        "dpo": dpo.mean(),
+        "sft": model_err_w.mean(),
+        "dgr": dgr.mean(),
+        "log_dgr": log_dgr.mean(),
+        "r": weight.mean(),
+        "s": s.mean(),
+        "win_gap": win_gap.mean(),
+        "lose_gap": lose_gap.mean(),
+        "implicit_acc": implicit_hits(s).mean(),
+    }
     return loss, {k: float(v.detach()) for k, v in stats.items()}
 
 
@@ -100,5 +107,8 @@ def bucket_accuracy(
     """
     index = (t.clamp(0, 1 - 1e-6) * buckets).long().to(s.device)
     correct = implicit_hits(s.detach())
-    return {f"acc_t{b}": (float(correct[index == b].sum()), int((index == b).sum()))
-            for b in range(buckets) if (index == b).any()}  # fmt: skip
+    return {
+        f"acc_t{b}": (float(correct[index == b].sum()), int((index == b).sum()))
+        for b in range(buckets)
+        if (index == b).any()
+    }

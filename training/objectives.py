@@ -59,8 +59,9 @@ def preference_objective(
     if exchange is not None:
         errors, refs = exchange(errors), exchange(refs)
     r = 0.0 if cfg.method == "dpo" else cfg.r
-    loss, stats = regdpo_loss(errors["w"], errors["l"], refs["w"], refs["l"], cfg.beta, r=r,
-                              r_scale=cfg.r_scale)  # fmt: skip
+    loss, stats = regdpo_loss(
+        errors["w"], errors["l"], refs["w"], refs["l"], cfg.beta, r=r, r_scale=cfg.r_scale
+    )
     s = (errors["w"] - errors["l"]) - (refs["w"] - refs["l"])
     stats |= bucket_accuracy(s, draws.t)
     return loss, stats

@@ -79,8 +79,9 @@ def build_model(
     if cfg.init == "tiny":
         spec = get_dataset(store, cfg.dataset)
         tiny = TinyWanConfig(patch_size=tuple(cfg.tiny_patch))
-        model = build_tiny_wan(tiny, cfg.task, spec.frames, spec.height,
-                               spec.width, spec.fps, seed=cfg.seed)  # fmt: skip
+        model = build_tiny_wan(
+            tiny, cfg.task, spec.frames, spec.height, spec.width, spec.fps, seed=cfg.seed
+        )
         return model, None
     parent = resolve_checkpoint(store, cfg.init)  # refuses non-finite weights
     dtype = runtime.frozen_dtype if cfg.trains_lora else torch.float32
@@ -92,8 +93,9 @@ def make_trainable(model: WanVideoModel, cfg: TrainConfig, runtime: Runtime) -> 
     the runtime's frozen dtype."""
     if cfg.trains_lora:
         runtime.freeze(model.transformer)
-        apply_lora(model.transformer, cfg.lora_rank, cfg.lora_alpha, list(cfg.lora_targets),
-                   cfg.seed)  # fmt: skip
+        apply_lora(
+            model.transformer, cfg.lora_rank, cfg.lora_alpha, list(cfg.lora_targets), cfg.seed
+        )
         for param in trainable_parameters(model.transformer):
             param.data = param.data.float()
     else:
@@ -108,9 +110,13 @@ LiveReference = tuple[ReferenceFn, "CheckpointRef | None", str]
 
 
 def live_reference(
-    store: Store, cfg: TrainConfig, model: WanVideoModel, runtime: Runtime,
-    parent: CheckpointRef | None, on_device: bool = True,
-) -> LiveReference | None:  # fmt: skip
+    store: Store,
+    cfg: TrainConfig,
+    model: WanVideoModel,
+    runtime: Runtime,
+    parent: CheckpointRef | None,
+    on_device: bool = True,
+) -> LiveReference | None:
     """The DPO reference, built before any weight changes (a copy is of the start) and
     before sharding (a copy is taken of the plain module; `on_device` False: a reference
     checkpoint stays off the device until its shards move)."""
@@ -165,9 +171,13 @@ REFERENCE_KEY_VERSION = 2
 
 
 def reference_key(
-    cfg: TrainConfig, data: TrainingSet, runtime: Runtime, network: CheckpointRef | None,
-    kind: str, numerics: dict[str, Any],
-) -> str | None:  # fmt: skip
+    cfg: TrainConfig,
+    data: TrainingSet,
+    runtime: Runtime,
+    network: CheckpointRef | None,
+    kind: str,
+    numerics: dict[str, Any],
+) -> str | None:
     """What a reference error depends on: the reference's weights and how they run (kind,
     precision, device and its model, the library versions, and `numerics`: the parallel
     layout, compiled or eager, the attention backend), the items, and how they are drawn
@@ -178,12 +188,28 @@ def reference_key(
 
     if network is None:  # a model built from scratch: nothing to share
         return None
-    device_model = (torch.cuda.get_device_name(runtime.device) if runtime.device.type == "cuda"
-                    else machine())  # fmt: skip
-    payload = [REFERENCE_KEY_VERSION, network.fingerprint, kind, runtime.precision,
-               runtime.device.type, device_model, numerics, torch.__version__,
-               diffusers.__version__, data.fingerprint, cfg.seed, cfg.batch_size,
-               cfg.timesteps, cfg.t_mean, cfg.t_std, cfg.t_shift, cfg.dropout]  # fmt: skip
+    device_model = (
+        torch.cuda.get_device_name(runtime.device) if runtime.device.type == "cuda" else machine()
+    )
+    payload = [
+        REFERENCE_KEY_VERSION,
+        network.fingerprint,
+        kind,
+        runtime.precision,
+        runtime.device.type,
+        device_model,
+        numerics,
+        torch.__version__,
+        diffusers.__version__,
+        data.fingerprint,
+        cfg.seed,
+        cfg.batch_size,
+        cfg.timesteps,
+        cfg.t_mean,
+        cfg.t_std,
+        cfg.t_shift,
+        cfg.dropout,
+    ]
     return cache_key(payload, 24)
 
 
@@ -201,8 +227,7 @@ def precompute_reference(
     table = dict(known or {})
     total = cfg.steps * cfg.grad_accum * cfg.batch_size
     for position in tqdm(range(0, total, cfg.batch_size), desc="reference errors", leave=False):
-        draws = batch_draws(data, position, cfg.batch_size, cfg.seed, _t_sampler(cfg),
-                            cfg.dropout)  # fmt: skip
+        draws = batch_draws(data, position, cfg.batch_size, cfg.seed, _t_sampler(cfg), cfg.dropout)
         if all(key in table for key in zip(draws.items, draws.epochs, strict=True)):
             continue
         cond = _condition(model, data, draws)
@@ -298,8 +323,7 @@ def train(
         if live is not None and isinstance(live[0], FrozenReference):
             apply_compile(live[0].network)
     numerics = {"layout": plan.to_dict(), "compiled": compile_blocks, "attention": attention}
-    reference = build_reference(store, cfg, model, data, runtime, live, saved_table, par,
-                                numerics)  # fmt: skip
+    reference = build_reference(store, cfg, model, data, runtime, live, saved_table, par, numerics)
     model.transformer.train()
     params = trainable_parameters(model.transformer)
     params += trainable_parameters(model.prompts.text_encoder)
@@ -308,8 +332,12 @@ def train(
 
     run_id = None
     if state is None:
-        config = {"name": name, **cfg.to_dict(), "parallel": plan.to_dict(),
-                  "attention_backend": attention}  # fmt: skip
+        config = {
+            "name": name,
+            **cfg.to_dict(),
+            "parallel": plan.to_dict(),
+            "attention_backend": attention,
+        }
         run = run_row("train", config, cfg.seed, status="running")
         if main:
             store.insert("runs", [run])
@@ -325,17 +353,36 @@ def train(
         run_id, start = state["run_id"], state["step"]
         if main:
             with store.write() as con:  # steps after the checkpoint will be logged again
-                con.execute("DELETE FROM train_metrics WHERE run_id = ? AND step > ?",
-                            [run_id, start])  # fmt: skip
-                con.execute("UPDATE runs SET status = 'running', message = NULL, "
-                            "finished_at = NULL WHERE id = ?", [run_id])  # fmt: skip
+                con.execute(
+                    "DELETE FROM train_metrics WHERE run_id = ? AND step > ?", [run_id, start]
+                )
+                con.execute(
+                    "UPDATE runs SET status = 'running', message = NULL, "
+                    "finished_at = NULL WHERE id = ?",
+                    [run_id],
+                )
 
-    step_fn = functools.partial(train_step, model, data, cfg, optimizer, params, runtime=runtime,
-                                reference=reference, par=par, pair=plan.pair)  # fmt: skip
+    step_fn = functools.partial(
+        train_step,
+        model,
+        data,
+        cfg,
+        optimizer,
+        params,
+        runtime=runtime,
+        reference=reference,
+        par=par,
+        pair=plan.pair,
+    )
     metrics: list[dict[str, Any]] = []
     bad_in_a_row = (state or {}).get("bad_in_a_row", 0)
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"train {name}",
-               disable=not (progress and main))  # fmt: skip
+    bar = tqdm(
+        range(start, cfg.steps),
+        initial=start,
+        total=cfg.steps,
+        desc=f"train {name}",
+        disable=not (progress and main),
+    )
     try:
         for step in bar:
             stats = step_fn(step)
@@ -343,8 +390,10 @@ def train(
             if not stats["skipped"]:
                 scheduler.step()
             done = step + 1
-            metrics += [{"run_id": run_id, "step": done, "name": k, "value": float(v)}
-                        for k, v in stats.items()]  # fmt: skip
+            metrics += [
+                {"run_id": run_id, "step": done, "name": k, "value": float(v)}
+                for k, v in stats.items()
+            ]
             bar.set_postfix(loss=f"{stats['loss']:.4f}")
             bad_in_a_row = bad_in_a_row + 1 if stats["skipped"] else 0
             if bad_in_a_row >= cfg.max_bad_steps:
@@ -360,8 +409,13 @@ def train(
                     store.insert("train_metrics", metrics)
                 metrics = []
             if checkpoint:
-                state = {"step": done, "config": cfg.to_dict(), "run_id": run_id,
-                         "bad_in_a_row": bad_in_a_row, "sharded": par is not None}  # fmt: skip
+                state = {
+                    "step": done,
+                    "config": cfg.to_dict(),
+                    "run_id": run_id,
+                    "bad_in_a_row": bad_in_a_row,
+                    "sharded": par is not None,
+                }
                 if isinstance(reference, CachedReference):
                     state["reference_errors"] = reference.table
                 state["scheduler"] = scheduler.state_dict()
@@ -376,8 +430,11 @@ def train(
     except Exception as exc:  # the run's record says why it stopped (a peer's failure too)
         if main:
             with store.write() as con:
-                con.execute("UPDATE runs SET status = 'failed', message = ?, "
-                            "finished_at = now() WHERE id = ?", [str(exc), run_id])  # fmt: skip
+                con.execute(
+                    "UPDATE runs SET status = 'failed', message = ?, "
+                    "finished_at = now() WHERE id = ?",
+                    [str(exc), run_id],
+                )
         raise
     if main:
         ref = _finish(store, cfg, name, out, model.task, parent, run_id)
@@ -417,8 +474,7 @@ def train_step(
     scale = 1.0 if par is None else par.loss_scale
     for micro in range(cfg.grad_accum):
         position = (step * cfg.grad_accum + micro) * cfg.batch_size
-        draws = batch_draws(data, position, cfg.batch_size, cfg.seed, _t_sampler(cfg),
-                            cfg.dropout)  # fmt: skip
+        draws = batch_draws(data, position, cfg.batch_size, cfg.seed, _t_sampler(cfg), cfg.dropout)
         if par is not None:
             draws = draws.part(par.dp_rank, par.plan.data_degree)
         cond = _condition(model, data, draws)
@@ -426,8 +482,9 @@ def train_step(
             if cfg.method == "sft":
                 loss, stats = sft_objective(model, data, draws, cond, device)
             else:
-                loss, stats = preference_objective(model, data, draws, cond, device, cfg,
-                                                   reference, passes, exchange)  # fmt: skip
+                loss, stats = preference_objective(
+                    model, data, draws, cond, device, cfg, reference, passes, exchange
+                )
         finite = _all_ranks(finite and bool(torch.isfinite(loss)), par)
         if finite:
             (loss * scale / cfg.grad_accum).backward()
@@ -469,8 +526,9 @@ def pool_stats(micro_stats: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def _t_sampler(cfg: TrainConfig):
-    return functools.partial(sample_timesteps, scheme=cfg.timesteps, mean=cfg.t_mean,
-                             std=cfg.t_std, shift=cfg.t_shift)  # fmt: skip
+    return functools.partial(
+        sample_timesteps, scheme=cfg.timesteps, mean=cfg.t_mean, std=cfg.t_std, shift=cfg.t_shift
+    )
 
 
 def _condition(model: WanVideoModel, data: TrainingSet, draws):
@@ -548,17 +606,29 @@ def _previous_state(
 
 
 def _finish(
-    store: Store, cfg: TrainConfig, name: str, out: Path, task: str,
-    parent: CheckpointRef | None, run_id: str,
-) -> CheckpointRef:  # fmt: skip
+    store: Store,
+    cfg: TrainConfig,
+    name: str,
+    out: Path,
+    task: str,
+    parent: CheckpointRef | None,
+    run_id: str,
+) -> CheckpointRef:
     """Register the checkpoint and close the run (one transaction), then drop the resume
     state: a crash in between leaves a registered checkpoint, never a run that can neither
     resume nor restart."""
     with store.write() as con:
         ref = register_checkpoint(
-            con, store, name=name, path=out, method=cfg.method, task=task,
-            parent=None if parent is None else parent.name, run_id=run_id, config=cfg.to_dict(),
-        )  # fmt: skip
+            con,
+            store,
+            name=name,
+            path=out,
+            method=cfg.method,
+            task=task,
+            parent=None if parent is None else parent.name,
+            run_id=run_id,
+            config=cfg.to_dict(),
+        )
         con.execute("UPDATE runs SET status = 'done', finished_at = now() WHERE id = ?", [run_id])
     (out / STATE_FILE).unlink(missing_ok=True)
     return ref

@@ -39,9 +39,13 @@ def battle_dir(store: Store, battle_id: str) -> Path:
 
 
 def serve_battle(
-    store: Store, annotator: str, dataset: str, split: str, sources: list[str],
+    store: Store,
+    annotator: str,
+    dataset: str,
+    split: str,
+    sources: list[str],
     rng: np.random.Generator,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """A new battle between two of `sources` (all pairs when more than two) on a random
     sample where both have a video.
 
@@ -58,14 +62,26 @@ def serve_battle(
             f"choose two or more sources with videos of {dataset!r} (have: {', '.join(known)})"
         )
     videos = {s: source_videos(store, dataset, split, s) for s in set(sources)}
-    options = [(a, b, sample) for i, a in enumerate(sources) for b in sources[i + 1 :]
-               for sample in videos[a] if sample in videos[b]
-               and videos[a][sample] != videos[b][sample]]  # fmt: skip
+    options = [
+        (a, b, sample)
+        for i, a in enumerate(sources)
+        for b in sources[i + 1 :]
+        for sample in videos[a]
+        if sample in videos[b] and videos[a][sample] != videos[b][sample]
+    ]
     if not options:
         raise WorkbenchError(f"no {split} sample of {dataset!r} has videos of those sources")
     a, b, sample = options[rng.integers(len(options))]
-    return _open_battle(store, annotator, "checkpoints", dataset, sample,
-                        (a, videos[a][sample]), (b, videos[b][sample]), rng)  # fmt: skip
+    return _open_battle(
+        store,
+        annotator,
+        "checkpoints",
+        dataset,
+        sample,
+        (a, videos[a][sample]),
+        (b, videos[b][sample]),
+        rng,
+    )
 
 
 def serve_rollouts(
@@ -82,25 +98,43 @@ def serve_rollouts(
         raise WorkbenchError(f"dataset {dataset!r} has no {split} samples")
     sample = samples[rng.integers(len(samples))]
     first, second = rng.choice(64, size=2, replace=False)
-    rollouts = [generate(store, ckpt, dataset, split, seed=int(k) * ROLLOUT_SEEDS,
-                         progress=False, sample_ids=[sample["id"]])[0]
-                for k in (first, second)]  # fmt: skip
+    rollouts = [
+        generate(
+            store,
+            ckpt,
+            dataset,
+            split,
+            seed=int(k) * ROLLOUT_SEEDS,
+            progress=False,
+            sample_ids=[sample["id"]],
+        )[0]
+        for k in (first, second)
+    ]
     sides = [(f"{ckpt} (seed {r['seed']})", r["video_id"]) for r in rollouts]
     return _open_battle(store, annotator, "rollouts", dataset, sample["id"], *sides, rng)
 
 
 def _open_battle(store, annotator, kind, dataset, sample_id, first, second, rng) -> dict:
-    (source_a, video_a), (source_b, video_b) = (first, second) if rng.random() < 0.5 else (
-        second, first)  # fmt: skip
+    (source_a, video_a), (source_b, video_b) = (
+        (first, second) if rng.random() < 0.5 else (second, first)
+    )
     battle_id = secrets.token_hex(8)
     folder = battle_dir(store, battle_id)
     paths = store.video_paths([video_a, video_b])
     folder.mkdir(parents=True)
     for side, video in (("a", video_a), ("b", video_b)):
         _blind_copy(paths[video], folder / f"{side}.mp4")
-    row = {"id": battle_id, "kind": kind, "dataset": dataset, "sample_id": sample_id,
-           "video_a": video_a, "video_b": video_b, "source_a": source_a, "source_b": source_b,
-           "annotator": annotator}  # fmt: skip
+    row = {
+        "id": battle_id,
+        "kind": kind,
+        "dataset": dataset,
+        "sample_id": sample_id,
+        "video_a": video_a,
+        "video_b": video_b,
+        "source_a": source_a,
+        "source_b": source_b,
+        "annotator": annotator,
+    }
     try:
         store.insert("battles", [row])
     except Exception:
@@ -156,15 +190,29 @@ def record_votes(
         if not battles or battles[0]["annotator"] != annotator:
             raise WorkbenchError("this battle was not served to you: ask for a new one")
         battle = battles[0]
-        done = fetch_dicts(con, "SELECT aspect FROM votes WHERE battle_id = ? AND annotator = ?",
-                           [battle_id, annotator])  # fmt: skip
+        done = fetch_dicts(
+            con,
+            "SELECT aspect FROM votes WHERE battle_id = ? AND annotator = ?",
+            [battle_id, annotator],
+        )
         if done:
             raise WorkbenchError("you already voted on this battle; it is closed")
-        insert_rows(con, "votes", [{
-            "id": secrets.token_hex(8), "battle_id": battle_id, "annotator": annotator,
-            "video_a": battle["video_a"], "video_b": battle["video_b"], "aspect": aspect,
-            "outcome": CHOICES[choice],
-        } for aspect, choice in choices.items()])  # fmt: skip
+        insert_rows(
+            con,
+            "votes",
+            [
+                {
+                    "id": secrets.token_hex(8),
+                    "battle_id": battle_id,
+                    "annotator": annotator,
+                    "video_a": battle["video_a"],
+                    "video_b": battle["video_b"],
+                    "aspect": aspect,
+                    "outcome": CHOICES[choice],
+                }
+                for aspect, choice in choices.items()
+            ],
+        )
     return {"A": battle["source_a"], "B": battle["source_b"]}
 
 
@@ -198,8 +246,19 @@ def export_votes(store: Store, path: Path) -> int:
                     v.annotator
            ORDER BY time"""
     )
-    columns = ["battle", "kind", "prompt", "video_a", "video_b", "source_a", "source_b", "vq",
-               "pf", "annotator", "time"]  # fmt: skip
+    columns = [
+        "battle",
+        "kind",
+        "prompt",
+        "video_a",
+        "video_b",
+        "source_a",
+        "source_b",
+        "vq",
+        "pf",
+        "annotator",
+        "time",
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
@@ -219,12 +278,25 @@ def arena_records(votes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     per vote and aspect (`category`: vq or pf; filter on it before rating), so Chatbot-Arena
     notebooks run on them unchanged. Rollout battles (two videos of one source) are not
     battles between models and are left out."""
-    return [{"question_id": v["sample_id"], "model_a": v["source_a"], "model_b": v["source_b"],
-             "winner": ARENA_WINNER[v["outcome"]], "judge": v["annotator"],
-             "conversation_a": None, "conversation_b": None, "turn": 1, "anony": True,
-             "language": "English", "tstamp": v["created_at"].timestamp(),
-             "category": v["aspect"], "battle_id": v["battle_id"]}
-            for v in votes if v["kind"] == "checkpoints"]  # fmt: skip
+    return [
+        {
+            "question_id": v["sample_id"],
+            "model_a": v["source_a"],
+            "model_b": v["source_b"],
+            "winner": ARENA_WINNER[v["outcome"]],
+            "judge": v["annotator"],
+            "conversation_a": None,
+            "conversation_b": None,
+            "turn": 1,
+            "anony": True,
+            "language": "English",
+            "tstamp": v["created_at"].timestamp(),
+            "category": v["aspect"],
+            "battle_id": v["battle_id"],
+        }
+        for v in votes
+        if v["kind"] == "checkpoints"
+    ]
 
 
 PAIR_ASPECTS = ("both", "vq", "pf")
@@ -265,12 +337,21 @@ def agreed_pairs(
     for (sample, win, lose), (agree, against) in agreement(
         vote_rows(store, "rollouts"), aspect, min_agree
     ).items():
-        pairs.append({
-            "id": hashlib.sha256(f"{name}|{sample}|{win}|{lose}".encode()).hexdigest()[:16],
-            "pairset": name, "sample_id": sample, "winner_video": win, "loser_video": lose,
-            "kind": "annotated", "provenance": {"aspect": aspect, "annotators_for": agree,
-                                               "annotators_against": against},
-        })  # fmt: skip
+        pairs.append(
+            {
+                "id": hashlib.sha256(f"{name}|{sample}|{win}|{lose}".encode()).hexdigest()[:16],
+                "pairset": name,
+                "sample_id": sample,
+                "winner_video": win,
+                "loser_video": lose,
+                "kind": "annotated",
+                "provenance": {
+                    "aspect": aspect,
+                    "annotators_for": agree,
+                    "annotators_against": against,
+                },
+            }
+        )
     return pairs
 
 

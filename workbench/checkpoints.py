@@ -53,10 +53,22 @@ def register_checkpoint(
         else path
     )
     ref = CheckpointRef(name, path, method, task, weights_fingerprint(path), parent)
-    insert_rows(con, "checkpoints", [{
-        "name": name, "path": str(stored), "method": method, "fingerprint": ref.fingerprint,
-        "task": task, "parent": parent, "run_id": run_id, "config": config or {},
-    }])  # fmt: skip
+    insert_rows(
+        con,
+        "checkpoints",
+        [
+            {
+                "name": name,
+                "path": str(stored),
+                "method": method,
+                "fingerprint": ref.fingerprint,
+                "task": task,
+                "parent": parent,
+                "run_id": run_id,
+                "config": config or {},
+            }
+        ],
+    )
     return ref
 
 
@@ -107,8 +119,15 @@ def add_checkpoint(store: Store, name: str, folder: Path, method: str = "base") 
     with atomic_directory(out) as tmp:
         shutil.copytree(folder, tmp, dirs_exist_ok=True)
     with store.write() as con:
-        return register_checkpoint(con, store, name=name, path=out, method=method, task=task,
-                                   config={"copied_from": str(folder)})  # fmt: skip
+        return register_checkpoint(
+            con,
+            store,
+            name=name,
+            path=out,
+            method=method,
+            task=task,
+            config={"copied_from": str(folder)},
+        )
 
 
 def _refuse_non_finite(folder: Path) -> None:
@@ -121,8 +140,14 @@ def _refuse_non_finite(folder: Path) -> None:
 
 
 def _ref(store: Store, row: dict[str, Any]) -> CheckpointRef:
-    return CheckpointRef(row["name"], store.path(row["path"]).resolve(), row["method"],
-                         row["task"], row["fingerprint"], row["parent"])  # fmt: skip
+    return CheckpointRef(
+        row["name"],
+        store.path(row["path"]).resolve(),
+        row["method"],
+        row["task"],
+        row["fingerprint"],
+        row["parent"],
+    )
 
 
 def list_checkpoints(store: Store) -> list[dict[str, Any]]:

@@ -49,19 +49,36 @@ class StudyPreset:
 
 PRESETS = {
     # Seconds: the whole study end to end, to prove the plumbing (CI).
-    "smoke": StudyPreset(world=40, base_steps=20, base_batch=4, base_lr=3e-3, pairs=8,
-                         finetune_steps=4, eval_n=4),
+    "smoke": StudyPreset(
+        world=40, base_steps=20, base_batch=4, base_lr=3e-3, pairs=8, finetune_steps=4, eval_n=4
+    ),
     # The demo: the base (shipped; 8-9 min to retrain on two CPU cores) reads colour and
     # motion (README).
-    "tiny": StudyPreset(world=512, base_steps=1500, base_batch=16, base_lr=3e-3, pairs=128,
-                        finetune_steps=200, eval_n=48, embedded_base=True),
+    "tiny": StudyPreset(
+        world=512,
+        base_steps=1500,
+        base_batch=16,
+        base_lr=3e-3,
+        pairs=128,
+        finetune_steps=200,
+        eval_n=48,
+        embedded_base=True,
+    ),
     # The main job: the same, with a base stopped at 1000 steps (shipped; 6-7 min to retrain):
     # it reads colour but follows the motion word only about half the time and its objects
     # jitter, so both prompt following and visual quality have room to improve (the tiny
     # base's only PF weakness, shape, no fine-tune here moves: README).
-    "tiny-early": StudyPreset(world=512, base_steps=1000, base_batch=16, base_lr=3e-3,
-                              pairs=128, finetune_steps=200, eval_n=48, embedded_base=True),
-}  # fmt: skip
+    "tiny-early": StudyPreset(
+        world=512,
+        base_steps=1000,
+        base_batch=16,
+        base_lr=3e-3,
+        pairs=128,
+        finetune_steps=200,
+        eval_n=48,
+        embedded_base=True,
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -92,16 +109,23 @@ def paper_plan(preset: str, seeds: int = 1, retrain_base: bool = False) -> list[
     """
     if seeds < 1:
         raise WorkbenchError("--seeds must be at least 1")
-    blocks = [[(finetune_name(m, s), PAIRSET, ["--method", m, "--seed", str(s)]) for m in METHODS]
-              for s in range(seeds)]  # fmt: skip
+    blocks = [
+        [(finetune_name(m, s), PAIRSET, ["--method", m, "--seed", str(s)]) for m in METHODS]
+        for s in range(seeds)
+    ]
     return _plan(preset, retrain_base, blocks)
 
 
 # Table 10 of the paper: the weight r of the SFT term. r = 0 is DPO; DGR-scaled and fixed.
-ABLATION_R = (("r0", ["--r", "0"]), ("dgr0.2", ["--r-scale", "0.2"]),
-              ("dgr0.5", ["--r-scale", "0.5"]), ("dgr1", ["--r-scale", "1"]),
-              ("dgr2", ["--r-scale", "2"]), ("r10", ["--r", "10"]),
-              ("r125", ["--r", "125"]))  # fmt: skip
+ABLATION_R = (
+    ("r0", ["--r", "0"]),
+    ("dgr0.2", ["--r-scale", "0.2"]),
+    ("dgr0.5", ["--r-scale", "0.5"]),
+    ("dgr1", ["--r-scale", "1"]),
+    ("dgr2", ["--r-scale", "2"]),
+    ("r10", ["--r", "10"]),
+    ("r125", ["--r", "125"]),
+)
 
 
 def ablation_r_plan(preset: str, seeds: int = 1, retrain_base: bool = False) -> list[Stage]:
@@ -134,12 +158,24 @@ def annotated_plan(
         annotated, command = "annotated", ["pairs", "from-votes", "--name", "annotated"]
     else:
         annotated = "annotated-sim"
-        command = ["pairs", "simulate", "--generator", "base", "--per-sample", "2",
-                   "--n", str(p.pairs), "--noise", str(SIMULATED_NOISE),
-                   "--name", annotated]  # fmt: skip
+        command = [
+            "pairs",
+            "simulate",
+            "--generator",
+            "base",
+            "--per-sample",
+            "2",
+            "--n",
+            str(p.pairs),
+            "--noise",
+            str(SIMULATED_NOISE),
+            "--name",
+            annotated,
+        ]
     runs = [(m, PAIRSET, ["--method", m, "--seed", "0"]) for m in ("dpo", "regdpo")]
-    runs += [(f"{m}-{annotated}", annotated, ["--method", m, "--seed", "0"])
-             for m in ("dpo", "regdpo")]  # fmt: skip
+    runs += [
+        (f"{m}-{annotated}", annotated, ["--method", m, "--seed", "0"]) for m in ("dpo", "regdpo")
+    ]
     return _plan(preset, retrain_base, [runs], Stage(annotated, command, ("pairset", annotated)))
 
 
@@ -155,9 +191,16 @@ def recipe_plan(preset: str, seeds: int = 1, retrain_base: bool = False) -> list
     Reg-DPO's gain over the base and over SFT depend on the recipe?"""
     if seeds < 1:
         raise WorkbenchError("--seeds must be at least 1")
-    runs = [(f"{m}-d{d:g}-s{s}", PAIRSET,
-             ["--method", m, "--seed", str(s), "--prompt-dropout", f"{d:g}"])
-            for d in RECIPE_DROPOUT for s in range(seeds) for m in METHODS]  # fmt: skip
+    runs = [
+        (
+            f"{m}-d{d:g}-s{s}",
+            PAIRSET,
+            ["--method", m, "--seed", str(s), "--prompt-dropout", f"{d:g}"],
+        )
+        for d in RECIPE_DROPOUT
+        for s in range(seeds)
+        for m in METHODS
+    ]
     return _plan(preset, retrain_base, [runs], guidances=RECIPE_GUIDANCE)
 
 
@@ -174,23 +217,55 @@ def _plan(
     keeps the plain stage names)."""
     p = _preset(preset)
     n = ["--n", str(p.eval_n)]
-    sampled = [("" if i == 0 else f"-g{g:g}", [] if g is None else ["--guidance", f"{g:g}"])
-               for i, g in enumerate(guidances)]  # fmt: skip
+    sampled = [
+        ("" if i == 0 else f"-g{g:g}", [] if g is None else ["--guidance", f"{g:g}"])
+        for i, g in enumerate(guidances)
+    ]
     stages = [
         Stage("world", ["world", "make", "--n", str(p.world)]),
-        Stage("base", ["checkpoints", "add", "--name", "base", "--embedded",
-                       *([] if preset == "tiny" else [preset])]
-              if p.embedded_base and not retrain_base else
-              ["train", "--name", "base", "--task", "i2v", "--steps", str(p.base_steps),
-               "--batch-size", str(p.base_batch), "--lr", str(p.base_lr),
-               "--warmup", str(min(50, p.base_steps // 10)), "--schedule", "cosine",
-               "--t-shift", "3"], ("checkpoint", "base")),
+        Stage(
+            "base",
+            [
+                "checkpoints",
+                "add",
+                "--name",
+                "base",
+                "--embedded",
+                *([] if preset == "tiny" else [preset]),
+            ]
+            if p.embedded_base and not retrain_base
+            else [
+                "train",
+                "--name",
+                "base",
+                "--task",
+                "i2v",
+                "--steps",
+                str(p.base_steps),
+                "--batch-size",
+                str(p.base_batch),
+                "--lr",
+                str(p.base_lr),
+                "--warmup",
+                str(min(50, p.base_steps // 10)),
+                "--schedule",
+                "cosine",
+                "--t-shift",
+                "3",
+            ],
+            ("checkpoint", "base"),
+        ),
         # Ground truth and base first, so the app has something to compare early.
-        *(Stage(f"eval-base{tag}", ["eval", "--ckpt", "gt", "--ckpt", "base", *n, *g])
-          for tag, g in sampled),
-        Stage("gtpairs", ["gtpair", "build", "--generators", "base", "--n", str(p.pairs),
-                          "--name", PAIRSET], ("pairset", PAIRSET)),
-    ]  # fmt: skip
+        *(
+            Stage(f"eval-base{tag}", ["eval", "--ckpt", "gt", "--ckpt", "base", *n, *g])
+            for tag, g in sampled
+        ),
+        Stage(
+            "gtpairs",
+            ["gtpair", "build", "--generators", "base", "--n", str(p.pairs), "--name", PAIRSET],
+            ("pairset", PAIRSET),
+        ),
+    ]
     if extra_pairs:
         stages.append(extra_pairs)
     sources = ["gt", "base"]
@@ -199,17 +274,35 @@ def _plan(
             # Preference arms on the same pairs and seed share one reference: its errors are
             # computed by the first and read from the shared cache by the others.
             shared = [] if "sft" in args else ["--reference", "cached"]
-            stages.append(Stage(name, ["train", *args, *shared, "--pairs", pairset, "--init",
-                                       "base", "--name", name, "--steps", str(p.finetune_steps)],
-                                ("checkpoint", name)))  # fmt: skip
+            stages.append(
+                Stage(
+                    name,
+                    [
+                        "train",
+                        *args,
+                        *shared,
+                        "--pairs",
+                        pairset,
+                        "--init",
+                        "base",
+                        "--name",
+                        name,
+                        "--steps",
+                        str(p.finetune_steps),
+                    ],
+                    ("checkpoint", name),
+                )
+            )
         new = [name for name, _, _ in block]
         sources += new
         judged = sources if i == 0 else new
         block_tag = "" if i == 0 else f"-s{i}"
-        stages += [Stage(f"eval{block_tag}{tag}", ["eval", *_ckpts(judged), *n, *g])
-                   for tag, g in sampled]  # fmt: skip
-        stages += [Stage(f"report{block_tag}{tag}", ["report", *_ckpts(sources), *g])
-                   for tag, g in sampled]  # fmt: skip
+        stages += [
+            Stage(f"eval{block_tag}{tag}", ["eval", *_ckpts(judged), *n, *g]) for tag, g in sampled
+        ]
+        stages += [
+            Stage(f"report{block_tag}{tag}", ["report", *_ckpts(sources), *g]) for tag, g in sampled
+        ]
     return stages
 
 
@@ -223,8 +316,12 @@ def _preset(preset: str) -> StudyPreset:
     return PRESETS[preset]
 
 
-PLANS = {"paper": paper_plan, "ablation-r": ablation_r_plan, "annotated": annotated_plan,
-         "recipe": recipe_plan}  # fmt: skip
+PLANS = {
+    "paper": paper_plan,
+    "ablation-r": ablation_r_plan,
+    "annotated": annotated_plan,
+    "recipe": recipe_plan,
+}
 
 
 def preset_dict(preset: str) -> dict[str, Any]:
@@ -258,9 +355,18 @@ def study_running(store: Store) -> bool:
 
 
 def record_stage(store: Store, experiment: str, stage: Stage, status: str, message: str = ""):
-    store.insert("stages", [{"experiment": experiment, "stage": stage.name,
-                             "command": stage.command, "status": status,
-                             "message": message}])  # fmt: skip
+    store.insert(
+        "stages",
+        [
+            {
+                "experiment": experiment,
+                "stage": stage.name,
+                "command": stage.command,
+                "status": status,
+                "message": message,
+            }
+        ],
+    )
 
 
 def stage_status(store: Store, experiment: str) -> list[dict[str, Any]]:

@@ -27,10 +27,18 @@ EXTERNAL_METHOD = "videos"
 
 def external_generation_rows(name: str, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """generations rows for (sample_id, video_id) pairs of the source `name`."""
-    return [{"key": hashlib.sha256(f"{name}|{sample}".encode()).hexdigest()[:24],
-             "checkpoint": name, "sample_id": sample, "seed": 0,
-             "settings": {"external": name}, "video_id": video, "run_id": None}
-            for sample, video in pairs]  # fmt: skip
+    return [
+        {
+            "key": hashlib.sha256(f"{name}|{sample}".encode()).hexdigest()[:24],
+            "checkpoint": name,
+            "sample_id": sample,
+            "seed": 0,
+            "settings": {"external": name},
+            "video_id": video,
+            "run_id": None,
+        }
+        for sample, video in pairs
+    ]
 
 
 def register_external_videos(
@@ -56,14 +64,28 @@ def _as_new_dataset(store: Store, videos_dir: Path, prompts_file: Path, name: st
         raise WorkbenchError(f"no videos in {videos_dir}")
     frames, fps = media.read_video(files[0])
     t, h, w, _ = frames.shape
-    spec = DatasetSpec(name=name, kind="videos", fps=fps, frames=t, height=h - h % 2,
-                       width=w - w % 2, config={"external": str(videos_dir)})  # fmt: skip
+    spec = DatasetSpec(
+        name=name,
+        kind="videos",
+        fps=fps,
+        frames=t,
+        height=h - h % 2,
+        width=w - w % 2,
+        config={"external": str(videos_dir)},
+    )
     outcomes = import_videos(store, videos_dir, prompts_file, spec, split="test")
     samples = {s["id"]: s["video_id"] for s in load_samples(store, name)}
     pairs = [(o.sample_id, samples[o.sample_id]) for o in outcomes]
     with store.write() as con:
-        register_checkpoint(con, store, name=name, path=videos_dir, method=EXTERNAL_METHOD,
-                            task="t2v", config={"dataset": name})  # fmt: skip
+        register_checkpoint(
+            con,
+            store,
+            name=name,
+            path=videos_dir,
+            method=EXTERNAL_METHOD,
+            task="t2v",
+            config={"dataset": name},
+        )
         insert_rows(con, "generations", external_generation_rows(name, pairs))
     return {"source": name, "dataset": name, "videos": len(pairs)}
 
@@ -102,8 +124,15 @@ def _commit(store, name, videos_dir, dataset, spec, clips: list[tuple[str, np.nd
         def write(con) -> None:
             rows = [{**v, "source": "external", "sample_id": s} for s, v in videos]
             insert_rows(con, "videos", rows, ignore_existing=True)
-            register_checkpoint(con, store, name=name, path=videos_dir, method=EXTERNAL_METHOD,
-                                task="t2v", config={"dataset": dataset})  # fmt: skip
+            register_checkpoint(
+                con,
+                store,
+                name=name,
+                path=videos_dir,
+                method=EXTERNAL_METHOD,
+                task="t2v",
+                config={"dataset": dataset},
+            )
             pairs = [(s, v["id"]) for s, v in videos]
             insert_rows(con, "generations", external_generation_rows(name, pairs))
 

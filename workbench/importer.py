@@ -107,8 +107,9 @@ def import_videos(
 
     outcomes, videos, samples = [], [], []
     with media_stage(store) as stage:
-        for name in tqdm(sorted(on_disk | set(captions)), desc="import", unit="file",
-                         disable=not progress):  # fmt: skip
+        for name in tqdm(
+            sorted(on_disk | set(captions)), desc="import", unit="file", disable=not progress
+        ):
             entry = captions.get(name, {})
             try:
                 clip, sample = _normalise_one(videos_dir / name, entry, spec, split)
@@ -125,8 +126,15 @@ def import_videos(
             sample_id = f"{spec.name}:{next_index}"
             video = stage.add_video(clip, spec.fps)
             videos.append({**video, "source": "gt", "sample_id": sample_id})
-            samples.append({**sample, "id": sample_id, "idx": next_index, "video_id": video["id"],
-                            "first_frame": stage.add_png(clip[0])})  # fmt: skip
+            samples.append(
+                {
+                    **sample,
+                    "id": sample_id,
+                    "idx": next_index,
+                    "video_id": video["id"],
+                    "first_frame": stage.add_png(clip[0]),
+                }
+            )
             outcomes.append(FileOutcome(name, sample_id=sample_id))
             next_index += 1
 

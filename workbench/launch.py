@@ -99,8 +99,9 @@ def first_error(folder: Path) -> str:
     mostly its echo (a peer's collective fails with "Connection closed by peer" once the
     failed rank is gone; torchrun's agent stops the rest), so they are only counted; a bug's
     traceback comes with it."""
-    reports = sorted((json.loads(p.read_text()) for p in folder.glob("rank*.json")),
-                     key=lambda r: r["time"])  # fmt: skip
+    reports = sorted(
+        (json.loads(p.read_text()) for p in folder.glob("rank*.json")), key=lambda r: r["time"]
+    )
     if not reports:
         return "error: a worker died without a word (killed? out of memory?)"
     first, others = reports[0], len(reports) - 1
@@ -121,8 +122,12 @@ def report_error(message: str, traceback: str = "") -> None:
 
     folder = os.environ.get(ERRORS_ENV)
     if folder and launched_rank() is not None:
-        report = {"rank": launched_rank(), "time": time.time(), "message": message,
-                  "traceback": traceback}  # fmt: skip
+        report = {
+            "rank": launched_rank(),
+            "time": time.time(),
+            "message": message,
+            "traceback": traceback,
+        }
         (Path(folder) / f"rank{launched_rank():05d}.json").write_text(json.dumps(report))
     else:
         print(f"error: {message}", file=sys.stderr)
@@ -198,8 +203,13 @@ def _spawned(rank: int, nproc: int, port: int, fn: Callable[..., None], args: tu
     import torch
     import torch.distributed as dist
 
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(nproc),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(nproc),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
     torch.set_num_threads(cpu_share(nproc))
     fn(rank, *args)
     if dist.is_initialized():

@@ -35,8 +35,11 @@ def _gsb_outcome(outcome: str) -> str:
 
 def human_battles(store: Store, aspect: str) -> list[Battle]:
     """(source A, source B, outcome) of every vote on a battle between two sources."""
-    return [(v["source_a"], v["source_b"], v["outcome"])
-            for v in vote_rows(store, "checkpoints") if v["aspect"] == aspect]  # fmt: skip
+    return [
+        (v["source_a"], v["source_b"], v["outcome"])
+        for v in vote_rows(store, "checkpoints")
+        if v["aspect"] == aspect
+    ]
 
 
 def human_gsb_rows(
@@ -52,8 +55,10 @@ def human_gsb_rows(
             by_pair.setdefault((first, second), []).append(
                 _gsb_outcome(outcome if a == first else FLIP[outcome])
             )
-        rows += [gsb_row(a, b, aspect.upper(), "human", outcomes, seed)
-                 for (a, b), outcomes in sorted(by_pair.items())]  # fmt: skip
+        rows += [
+            gsb_row(a, b, aspect.upper(), "human", outcomes, seed)
+            for (a, b), outcomes in sorted(by_pair.items())
+        ]
     return rows
 
 
@@ -69,11 +74,12 @@ def glance_rows(
     `gsb`, the automatic GSB rows, "X vs reference" as `reference_last` orders them), and per
     aspect the judges' rank (by mean) beside the human Bradley-Terry rank (`ratings`: aspect
     -> bradley_terry_ci rows; '-' where nobody voted on that source)."""
-    means = {src: {a: mean_score(per, keys[0]) for a, keys in JUDGE_ASPECTS.items()}
-             for src, per in scores.items()}  # fmt: skip
+    means = {
+        src: {a: mean_score(per, keys[0]) for a, keys in JUDGE_ASPECTS.items()}
+        for src, per in scores.items()
+    }
     versus = {(r["A"], r["aspect"]): r for r in gsb if r["B"] == reference}
-    human = {a: {h["model"]: h["rank"] for h in ratings.get(a.lower(), [])}
-             for a in JUDGE_ASPECTS}  # fmt: skip
+    human = {a: {h["model"]: h["rank"] for h in ratings.get(a.lower(), [])} for a in JUDGE_ASPECTS}
     rows = []
     for src in scores:
         row: dict[str, Any] = {"source": src, **{a: means[src][a] for a in JUDGE_ASPECTS}}
@@ -81,12 +87,16 @@ def glance_rows(
             r = versus.get((src, aspect))
             row[f"{aspect} win rate vs {reference}"] = (
                 f"{r['win_rate']:.2f} ({r['win_rate_ci'][0]:.2f}-{r['win_rate_ci'][1]:.2f}) "
-                + verdict_words(r["paired"], src, reference) if r else "-")  # fmt: skip
+                + verdict_words(r["paired"], src, reference)
+                if r
+                else "-"
+            )
         for aspect in JUDGE_ASPECTS:
             finite = [m[aspect] for m in means.values() if np.isfinite(m[aspect])]
             mine = means[src][aspect]
-            row[f"{aspect} rank: judges"] = (1 + sum(m > mine for m in finite)
-                                             if np.isfinite(mine) else "-")  # fmt: skip
+            row[f"{aspect} rank: judges"] = (
+                1 + sum(m > mine for m in finite) if np.isfinite(mine) else "-"
+            )
             row[f"{aspect} rank: humans"] = human[aspect].get(src, "-")
         rows.append(row)
     return rows
@@ -108,11 +118,15 @@ def gt_pair_agreement(store: Store) -> list[dict[str, Any]]:
             if GROUND_TRUTH in (a, b) and ({a, b} - {GROUND_TRUTH}) <= losers:
                 picks.append(outcome if a == GROUND_TRUTH else FLIP[outcome])
         if picks:
-            rows.append({"aspect": aspect.upper(), "votes": len(picks),
-                         "prefer real": picks.count("good") / len(picks),
-                         "same / both bad": sum(p in ("same", "both_bad") for p in picks)
-                         / len(picks),
-                         "prefer rollout": picks.count("bad") / len(picks)})  # fmt: skip
+            rows.append(
+                {
+                    "aspect": aspect.upper(),
+                    "votes": len(picks),
+                    "prefer real": picks.count("good") / len(picks),
+                    "same / both bad": sum(p in ("same", "both_bad") for p in picks) / len(picks),
+                    "prefer rollout": picks.count("bad") / len(picks),
+                }
+            )
     return rows
 
 
@@ -135,17 +149,23 @@ def judge_agreement(store: Store, margin: float = TIE_MARGIN) -> list[dict[str, 
                     human.append(_gsb_outcome(v["outcome"]))
                     machine.append(outcomes_from_scores([a], [b], margin)[0])
             if human:
-                decided = [(h, m) for h, m in zip(human, machine, strict=True)
-                           if "same" not in (h, m)]  # fmt: skip
-                rows.append({
-                    "aspect": aspect.upper(), "judge": f"{judge} / {dimension}",
-                    "votes": len(human),
-                    "accuracy": float(np.mean([h == m for h, m in zip(human, machine,
-                                                                      strict=True)])),
-                    "accuracy without ties": float(np.mean([h == m for h, m in decided]))
-                    if decided else float("nan"),
-                    "kappa": cohen_kappa(human, machine),
-                })  # fmt: skip
+                decided = [
+                    (h, m) for h, m in zip(human, machine, strict=True) if "same" not in (h, m)
+                ]
+                rows.append(
+                    {
+                        "aspect": aspect.upper(),
+                        "judge": f"{judge} / {dimension}",
+                        "votes": len(human),
+                        "accuracy": float(
+                            np.mean([h == m for h, m in zip(human, machine, strict=True)])
+                        ),
+                        "accuracy without ties": float(np.mean([h == m for h, m in decided]))
+                        if decided
+                        else float("nan"),
+                        "kappa": cohen_kappa(human, machine),
+                    }
+                )
     return rows
 
 
@@ -169,8 +189,13 @@ def annotator_agreement(store: Store) -> list[dict[str, Any]]:
                 left.append(by_person[x])
                 right.append(by_person[y])
         if left:
-            rows.append({"aspect": aspect.upper(), "shared items": sum(
-                len(p) > 1 for p in labels.values()), "annotator pairs": len(left),
-                "agreement": float(np.mean([x == y for x, y in zip(left, right, strict=True)])),
-                "kappa": cohen_kappa(left, right)})  # fmt: skip
+            rows.append(
+                {
+                    "aspect": aspect.upper(),
+                    "shared items": sum(len(p) > 1 for p in labels.values()),
+                    "annotator pairs": len(left),
+                    "agreement": float(np.mean([x == y for x, y in zip(left, right, strict=True)])),
+                    "kappa": cohen_kappa(left, right),
+                }
+            )
     return rows

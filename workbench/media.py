@@ -49,8 +49,12 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: int, crf: int = 12) -> 
         context = stream.codec_context
         context.colorspace = context.color_primaries = context.color_trc = BT601
         context.color_range = TV_RANGE
-        stream.options = {"crf": str(crf), "preset": "medium", "threads": "1",
-                          "x264-params": X264_PARAMS}  # fmt: skip
+        stream.options = {
+            "crf": str(crf),
+            "preset": "medium",
+            "threads": "1",
+            "x264-params": X264_PARAMS,
+        }
         for frame in frames:
             picture = av.VideoFrame.from_ndarray(yuv.rgb_to_yuv420p(frame), format="yuv420p")
             picture.colorspace, picture.color_range = BT601, TV_RANGE
@@ -104,8 +108,9 @@ def read_video(path: str | Path) -> tuple[np.ndarray, float]:
             fps = float(stream.average_rate or stream.guessed_rate or 0) or 0.0
             side = max(stream.codec_context.width or 0, stream.codec_context.height or 0)
             if side > MAX_SIDE:  # decoding it would take gigabytes
-                raise MediaError(f"{path.name}: {side} px is larger than {MAX_SIDE} px; "
-                                 "scale it down first")  # fmt: skip
+                raise MediaError(
+                    f"{path.name}: {side} px is larger than {MAX_SIDE} px; scale it down first"
+                )
             frames = [to_rgb(f) for f in container.decode(stream)]
     except MediaError:
         raise

@@ -89,9 +89,13 @@ def _interval(values: np.ndarray, alpha: float) -> tuple[float, float]:
 
 
 def paired_difference(
-    a: Sequence[float], b: Sequence[float], margin: float, n_boot: int = 2000, seed: int = 0,
+    a: Sequence[float],
+    b: Sequence[float],
+    margin: float,
+    n_boot: int = 2000,
+    seed: int = 0,
     alpha: float = 0.05,
-) -> dict[str, float | str]:  # fmt: skip
+) -> dict[str, float | str]:
     """A against B over the same prompts: the mean per-prompt difference with a percentile
     bootstrap interval, and a two-sided sign test over the prompts one side wins by more
     than `margin` (ties dropped). The verdict says "no detectable difference" unless the
@@ -101,17 +105,28 @@ def paired_difference(
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     if len(diff) == 0:
         nan = float("nan")
-        return {"mean_diff": nan, "diff_lo": nan, "diff_hi": nan, "sign_p": nan, "n": 0,
-                "verdict": "no data"}  # fmt: skip
+        return {
+            "mean_diff": nan,
+            "diff_lo": nan,
+            "diff_hi": nan,
+            "sign_p": nan,
+            "n": 0,
+            "verdict": "no data",
+        }
     rng = np.random.default_rng(seed)
     boot = diff[rng.integers(len(diff), size=(n_boot, len(diff)))].mean(axis=1)
     lo, hi = _interval(boot, alpha)
     wins, losses = int((diff > margin).sum()), int((diff < -margin).sum())
     p = binomtest(wins, wins + losses).pvalue if wins + losses else 1.0
-    verdict = ("A better" if lo > 0 else "B better" if hi < 0 else
-               "no detectable difference")  # fmt: skip
-    return {"mean_diff": float(diff.mean()), "diff_lo": lo, "diff_hi": hi, "sign_p": float(p),
-            "n": len(diff), "verdict": verdict}  # fmt: skip
+    verdict = "A better" if lo > 0 else "B better" if hi < 0 else "no detectable difference"
+    return {
+        "mean_diff": float(diff.mean()),
+        "diff_lo": lo,
+        "diff_hi": hi,
+        "sign_p": float(p),
+        "n": len(diff),
+        "verdict": verdict,
+    }
 
 
 # -- Bradley-Terry ratings (Chatbot Arena's recipe) -----------------------------------------
@@ -175,9 +190,12 @@ def bradley_terry(
 
 
 def bradley_terry_ci(
-    battles: Sequence[Battle], ties: bool = True, rounds: int = 200, seed: int = 0,
+    battles: Sequence[Battle],
+    ties: bool = True,
+    rounds: int = 200,
+    seed: int = 0,
     alpha: float = 0.05,
-) -> list[dict]:  # fmt: skip
+) -> list[dict]:
     """Per model: rating, bootstrap interval and rank, best first."""
     rows, counts = battle_table(battles, ties)
     if not rows:
@@ -186,12 +204,20 @@ def bradley_terry_ci(
     rating = bradley_terry(rows, counts, models)
     rng = np.random.default_rng(seed)
     total = int(counts.sum())
-    samples = np.array([bradley_terry(rows, rng.multinomial(total, counts / total), models)
-                        for _ in range(rounds)])  # fmt: skip
+    samples = np.array(
+        [bradley_terry(rows, rng.multinomial(total, counts / total), models) for _ in range(rounds)]
+    )
     lo, hi = np.quantile(samples, [alpha / 2, 1 - alpha / 2], axis=0)
-    out = [{"model": m, "rating": float(rating[i]), "lower": float(lo[i]), "upper": float(hi[i]),
-            "battles": int(sum(c for r, c in zip(rows, counts, strict=True) if m in r[:2]))}
-           for i, m in enumerate(models)]  # fmt: skip
+    out = [
+        {
+            "model": m,
+            "rating": float(rating[i]),
+            "lower": float(lo[i]),
+            "upper": float(hi[i]),
+            "battles": int(sum(c for r, c in zip(rows, counts, strict=True) if m in r[:2])),
+        }
+        for i, m in enumerate(models)
+    ]
     for row in out:
         row["rank"] = 1 + sum(other["lower"] > row["upper"] for other in out)
     return sorted(out, key=lambda r: -r["rating"])

@@ -33,16 +33,26 @@ from workbench.store import Store
 
 # Which (judge, dimension) stands for the paper's two GSB aspects, in order of preference.
 ASPECTS = {"VQ": [("shapes-vq", "overall")], "PF": [("shapes-pf", "overall")]}
-VBENCH_DIMENSIONS = ("subject_consistency", "background_consistency", "motion_smoothness",
-                     "dynamic_degree", "aesthetic_quality", "imaging_quality",
-                     "temporal_flickering")  # fmt: skip
+VBENCH_DIMENSIONS = (
+    "subject_consistency",
+    "background_consistency",
+    "motion_smoothness",
+    "dynamic_degree",
+    "aesthetic_quality",
+    "imaging_quality",
+    "temporal_flickering",
+)
 # VBench's normalisation (scripts/constant.py): (score - Min) / (Max - Min), then a weighted
 # mean over the quality dimensions, dynamic degree at half weight.
 VBENCH_NORMALIZE = {
-    "subject_consistency": (0.1462, 1.0), "background_consistency": (0.2615, 1.0),
-    "temporal_flickering": (0.6293, 1.0), "motion_smoothness": (0.706, 0.9975),
-    "dynamic_degree": (0.0, 1.0), "aesthetic_quality": (0.0, 1.0), "imaging_quality": (0.0, 1.0),
-}  # fmt: skip
+    "subject_consistency": (0.1462, 1.0),
+    "background_consistency": (0.2615, 1.0),
+    "temporal_flickering": (0.6293, 1.0),
+    "motion_smoothness": (0.706, 0.9975),
+    "dynamic_degree": (0.0, 1.0),
+    "aesthetic_quality": (0.0, 1.0),
+    "imaging_quality": (0.0, 1.0),
+}
 VBENCH_WEIGHT = {"dynamic_degree": 0.5}
 OFFICIAL = "vbench-official"  # results of the official package, ingested by `eval`
 # Native sources of each dimension after the official one: (judge, stored dimension, exact).
@@ -55,9 +65,11 @@ NATIVE_VBENCH = {
     "dynamic_degree": [("vbench-raft", "dynamic_degree", True)],
     "aesthetic_quality": [("vbench-clip", "aesthetic_quality", True)],
     "imaging_quality": [("vbench-musiq", "imaging_quality", True)],
-    "temporal_flickering": [("vbench-raft", "temporal_flickering", True),
-                            ("vbench", "temporal_flickering_unfiltered", False)],
-}  # fmt: skip
+    "temporal_flickering": [
+        ("vbench-raft", "temporal_flickering", True),
+        ("vbench", "temporal_flickering_unfiltered", False),
+    ],
+}
 # The newest version of each judge: the version of its most recent score.
 NEWEST_VERSIONS = """WITH newest AS (
     SELECT judge, arg_max(judge_version, created_at) AS judge_version FROM scores GROUP BY judge)"""
@@ -110,7 +122,8 @@ def reference_last(scores: Scores, reference: str | None) -> Scores:
     """The same scores with `reference` last, so every GSB row that involves it reads
     "X vs reference" (gsb_rows puts the earlier source on the A side)."""
     return {k: v for k, v in scores.items() if k != reference} | (
-        {reference: scores[reference]} if reference in scores else {})  # fmt: skip
+        {reference: scores[reference]} if reference in scores else {}
+    )
 
 
 def gsb_rows(scores: Scores, margin: float, seed: int = 0) -> list[dict[str, Any]]:
@@ -135,34 +148,56 @@ def gsb_rows(scores: Scores, margin: float, seed: int = 0) -> list[dict[str, Any
 
 
 def gsb_row(
-    a: str, b: str, aspect: str, judge: str, outcomes: list[str], seed: int = 0,
+    a: str,
+    b: str,
+    aspect: str,
+    judge: str,
+    outcomes: list[str],
+    seed: int = 0,
     paired: dict | None = None,
-) -> dict:  # fmt: skip
+) -> dict:
     """GSB counts of A against B, the score and the win rate with 95% bootstrap intervals,
     and (judges, who score every prompt) the paired test of `paired_difference`."""
     g, s, bad = gsb_counts(outcomes)
     return {
-        "A": a, "B": b, "aspect": aspect, "judge": judge, "good": g, "same": s, "bad": bad,
-        "score": gsb_score(g, s, bad), "score_ci": gsb_bootstrap_ci(outcomes, seed=seed),
-        "win_rate": win_rate(g, s, bad), "win_rate_ci": win_rate_bootstrap_ci(outcomes, seed=seed),
+        "A": a,
+        "B": b,
+        "aspect": aspect,
+        "judge": judge,
+        "good": g,
+        "same": s,
+        "bad": bad,
+        "score": gsb_score(g, s, bad),
+        "score_ci": gsb_bootstrap_ci(outcomes, seed=seed),
+        "win_rate": win_rate(g, s, bad),
+        "win_rate_ci": win_rate_bootstrap_ci(outcomes, seed=seed),
         **({"paired": paired} if paired else {}),
-    }  # fmt: skip
+    }
 
 
 def gsb_table(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     """GSB rows as people read them: an infinite score is said, never printed as inf."""
-    return [{
-        "A vs B": f"{r['A']} vs {r['B']}", "aspect": r["aspect"],
+    return [_gsb_cells(r) for r in rows]
+
+
+def _gsb_cells(r: dict[str, Any]) -> dict[str, str]:
+    score_ci = "-".join(_ci_bound(v) for v in r["score_ci"])
+    rate_ci = "-".join(f"{v:.2f}" for v in r["win_rate_ci"])
+    cells = {
+        "A vs B": f"{r['A']} vs {r['B']}",
+        "aspect": r["aspect"],
         "G/S/B": f"{r['good']}/{r['same']}/{r['bad']}",
-        "score (95% CI)": f"{format_gsb_score(r['score'])} "
-                          f"({'-'.join(_ci_bound(v) for v in r['score_ci'])})",
-        "win rate (95% CI)": f"{r['win_rate']:.2f} "
-                             f"({'-'.join(f'{v:.2f}' for v in r['win_rate_ci'])})",
-        **({"mean diff (95% CI)": f"{r['paired']['mean_diff']:+.3f} ({r['paired']['diff_lo']:+.3f}"
-                                  f" to {r['paired']['diff_hi']:+.3f})",
-            "sign p": f"{r['paired']['sign_p']:.3f}", "verdict": r["paired"]["verdict"]}
-           if "paired" in r else {}),
-    } for r in rows]  # fmt: skip
+        "score (95% CI)": f"{format_gsb_score(r['score'])} ({score_ci})",
+        "win rate (95% CI)": f"{r['win_rate']:.2f} ({rate_ci})",
+    }
+    if "paired" in r:  # judges score every prompt: the paired test beside GSB
+        p = r["paired"]
+        cells["mean diff (95% CI)"] = (
+            f"{p['mean_diff']:+.3f} ({p['diff_lo']:+.3f} to {p['diff_hi']:+.3f})"
+        )
+        cells["sign p"] = f"{p['sign_p']:.3f}"
+        cells["verdict"] = p["verdict"]
+    return cells
 
 
 def _ci_bound(value: float) -> str:
@@ -242,9 +277,13 @@ def mean_score(per_sample: dict[str, dict], key: tuple[str, str]) -> float:
 
 SEEDED = re.compile(r"^(?P<method>.+)-s(?P<seed>\d+)$")  # fine-tunes of `--seeds N` studies
 # The judges the seed, split and preference-data tables show, under their short names.
-HEADLINE = (("shapes-pf", "overall", "PF"), ("shapes-pf", "shape", "shape"),
-            ("shapes-pf", "motion", "motion"), ("shapes-vq", "overall", "VQ"),
-            ("technical", "overall", "technical"))  # fmt: skip
+HEADLINE = (
+    ("shapes-pf", "overall", "PF"),
+    ("shapes-pf", "shape", "shape"),
+    ("shapes-pf", "motion", "motion"),
+    ("shapes-vq", "overall", "VQ"),
+    ("technical", "overall", "technical"),
+)
 
 
 def headline(per_sample: dict[str, dict]) -> dict[str, float]:
@@ -285,18 +324,24 @@ def seed_comparison(
     for aspect, keys in ASPECTS.items():
         key = keys[0]
         pairs = list(zip(names, against, strict=True))
-        prompts = set.intersection(*(
-            {p for p in scores[a] if key in scores[a][p] and key in scores[b].get(p, {})}
-            for a, b in pairs))  # fmt: skip
+        prompts = set.intersection(
+            *(
+                {p for p in scores[a] if key in scores[a][p] and key in scores[b].get(p, {})}
+                for a, b in pairs
+            )
+        )
         if not prompts:
             continue
         prompts = sorted(prompts)
         mine = np.mean([[scores[a][p][key] for p in prompts] for a, _ in pairs], axis=0)
         theirs = np.mean([[scores[b][p][key] for p in prompts] for _, b in pairs], axis=0)
         rates = [win_rates(scores, a, b, margin).get(aspect, np.nan) for a, b in pairs]
-        out[aspect] = {"win_rate": _plus_minus(rates), "seeds": len(pairs),
-                       "prompts": len(prompts),
-                       "paired": paired_difference(mine, theirs, margin)}  # fmt: skip
+        out[aspect] = {
+            "win_rate": _plus_minus(rates),
+            "seeds": len(pairs),
+            "prompts": len(prompts),
+            "paired": paired_difference(mine, theirs, margin),
+        }
     return out
 
 
@@ -359,8 +404,9 @@ def split_rows(store: Store, dataset: str, scores: Scores) -> list[dict[str, Any
         for label, flag in (("in-distribution", False), ("held-out combinations", True)):
             part = {s: v for s, v in per.items() if heldout.get(s) is flag}
             if part:
-                out.append({"checkpoint": ckpt, "prompts": f"{label} ({len(part)})",
-                            **headline(part)})  # fmt: skip
+                out.append(
+                    {"checkpoint": ckpt, "prompts": f"{label} ({len(part)})", **headline(part)}
+                )
     return out
 
 
@@ -379,8 +425,10 @@ def pairset_label(store: Store, pairset: str) -> str:
         return f"GT-Pairs: real video beats a {prov.get('generator', '?')} rollout ({n} pairs)"
     if prov.get("annotator") == "simulated":
         judges = " + ".join(prov.get("judges", []))
-        return (f"annotated by a SIMULATED annotator ({judges}, noise {prov.get('noise')}) "
-                f"over {prov.get('generator', '?')} rollouts ({n} pairs)")  # fmt: skip
+        return (
+            f"annotated by a SIMULATED annotator ({judges}, noise {prov.get('noise')}) "
+            f"over {prov.get('generator', '?')} rollouts ({n} pairs)"
+        )
     return f"annotated from human votes ({n} pairs)"
 
 
@@ -394,8 +442,11 @@ def pairs_rows(store: Store, scores: Scores, baseline: str, margin: float) -> li
     )
     out = []
     for r in rows:
-        row = {"checkpoint": r["name"], "method": r["method"],
-               "pairs": pairset_label(store, r["pairset"])}  # fmt: skip
+        row = {
+            "checkpoint": r["name"],
+            "method": r["method"],
+            "pairs": pairset_label(store, r["pairset"]),
+        }
         row |= headline(scores[r["name"]])
         if baseline in scores and baseline != r["name"]:
             for aspect, rate in win_rates(scores, r["name"], baseline, margin).items():
@@ -475,15 +526,22 @@ def provenance(store: Store, ckpts: list[str], command: str) -> dict[str, Any]:
     marks = ", ".join("?" for _ in ckpts)
     runs = store.query(
         f"""SELECT c.name, r.seed, r.code_version FROM checkpoints c
-            LEFT JOIN runs r ON r.id = c.run_id WHERE c.name IN ({marks})""", ckpts)  # fmt: skip
-    return {**made_by(command),
-            "checkpoints": {r["name"]: {"seed": r["seed"], "code_version": r["code_version"]}
-                            for r in runs}}  # fmt: skip
+            LEFT JOIN runs r ON r.id = c.run_id WHERE c.name IN ({marks})""",
+        ckpts,
+    )
+    return {
+        **made_by(command),
+        "checkpoints": {
+            r["name"]: {"seed": r["seed"], "code_version": r["code_version"]} for r in runs
+        },
+    }
 
 
 def provenance_line(made: dict[str, Any]) -> str:
-    trained = "; ".join(f"{name}: seed {r['seed']}, code {r['code_version']}"
-                        for name, r in made["checkpoints"].items())  # fmt: skip
+    trained = "; ".join(
+        f"{name}: seed {r['seed']}, code {r['code_version']}"
+        for name, r in made["checkpoints"].items()
+    )
     return (
         f"Made by `{made['command']}` at {made['code_version']} on {made['date']}, "
         f"{made['machine']}." + (f" Checkpoints trained by: {trained}." if trained else "")
@@ -518,7 +576,7 @@ def write_report(
             "VBench dimensions, paper's rank-sum Total"
             + (f" (missing: {', '.join(missing)})" if missing else ""),
             vbench,
-        ),  # fmt: skip
+        ),
         ("Judge scores (means, newest version of each judge)", judges),
     ]
     if splits:
@@ -535,9 +593,11 @@ def write_report(
     md = [f"# {title}", "", provenance_line(made), ""]
     if unscored:  # said, not silently dropped
         md += [f"No scores yet (run `workbench eval`): {', '.join(unscored)}", ""]
-    page = [f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>",
-            f"<h1>{html.escape(title)}</h1>",
-            f"<p>{html.escape(provenance_line(made))}</p>"]  # fmt: skip
+    page = [
+        f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{html.escape(provenance_line(made))}</p>",
+    ]
     for heading, rows in sections:
         md += [f"## {heading}", "", _markdown_table(rows), ""]
         page += [f"<h2>{html.escape(heading)}</h2>", _html_table(rows)]
@@ -545,12 +605,21 @@ def write_report(
         md += ["## Training curves", ""] + [f"![{p.stem}]({p.name})" for p in curves] + [""]
         page += ["<h2>Training curves</h2>"] + [f"<img src='{p.name}'>" for p in curves]
     (out_dir / "report.html").write_text("\n".join([*page, "</body></html>"]))
-    data = {"provenance": made, "dataset": dataset, "split": split, "guidance": guidance,
-            "checkpoints": ckpts,
-            "unscored": unscored,
-            "gsb": [{**r, "score_text": format_gsb_score(r["score"])} for r in gsb],
-            "vbench": vbench, "vbench_missing": missing, "judges": judges,
-            "seeds": seeded, "trained_on": trained_on, "splits": splits}  # fmt: skip
+    data = {
+        "provenance": made,
+        "dataset": dataset,
+        "split": split,
+        "guidance": guidance,
+        "checkpoints": ckpts,
+        "unscored": unscored,
+        "gsb": [{**r, "score_text": format_gsb_score(r["score"])} for r in gsb],
+        "vbench": vbench,
+        "vbench_missing": missing,
+        "judges": judges,
+        "seeds": seeded,
+        "trained_on": trained_on,
+        "splits": splits,
+    }
     (out_dir / "report.json").write_text(json.dumps(_finite(data), indent=1))
     path = out_dir / "report.md"
     path.write_text("\n".join(md))
@@ -586,6 +655,8 @@ def _html_table(rows: list[dict[str, Any]]) -> str:
         return "<p>(no data)</p>"
     cols = list(rows[0])
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c, '')))}</td>" for c in cols)
-                   + "</tr>" for r in rows)  # fmt: skip
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c, '')))}</td>" for c in cols) + "</tr>"
+        for r in rows
+    )
     return f"<table border='1'><tr>{head}</tr>{body}</table>"

@@ -38,8 +38,15 @@ class MediaStage:
         relative = f"media/videos/{sha[:2]}/{sha[:16]}.mp4"
         self._pending.append((staged, relative))
         t, h, w, _ = frames.shape
-        return {"id": sha[:16], "sha256": sha, "path": relative, "frames": t, "height": h,
-                "width": w, "fps": float(fps)}  # fmt: skip
+        return {
+            "id": sha[:16],
+            "sha256": sha,
+            "path": relative,
+            "frames": t,
+            "height": h,
+            "width": w,
+            "fps": float(fps),
+        }
 
     def add_png(self, frame: np.ndarray, folder: str = "frames") -> str:
         """Save an image; returns its relative path (named by content)."""

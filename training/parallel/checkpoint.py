@@ -66,6 +66,10 @@ def load_sharded_checkpoint(
     dcp.load(saved, checkpoint_id=folder / SHARDS)
     # Not strict: the frozen weights are the parent's, loaded already. DCP itself refuses a
     # checkpoint that lacks any trainable weight the template asks for.
-    set_state_dict(model.transformer, optimizer, model_state_dict=saved["model"],
-                   optim_state_dict=saved["optim"],
-                   options=StateDictOptions(ignore_frozen_params=True, strict=False))  # fmt: skip
+    set_state_dict(
+        model.transformer,
+        optimizer,
+        model_state_dict=saved["model"],
+        optim_state_dict=saved["optim"],
+        options=StateDictOptions(ignore_frozen_params=True, strict=False),
+    )

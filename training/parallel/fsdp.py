@@ -29,8 +29,9 @@ def apply_fsdp(transformer: torch.nn.Module, mesh: DeviceMesh, runtime: Runtime)
     full = bool(trainable) and len(trainable) == len(list(transformer.parameters()))
     # Inputs as they are: casting them (FSDP2's default) would put RoPE's fp32 tables in bf16.
     as_stored = MixedPrecisionPolicy(cast_forward_inputs=False)
-    bf16 = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32,
-                                cast_forward_inputs=False)  # fmt: skip
+    bf16 = MixedPrecisionPolicy(
+        param_dtype=torch.bfloat16, reduce_dtype=torch.float32, cast_forward_inputs=False
+    )
     in_bf16 = {id(layer) for layer in low_precision_layers(transformer)}
     # Wan's output is a reshaped view; the objectives only read it (no in-place op that
     # would skip FSDP2's pre-backward hook), so its warning about views says nothing here.

@@ -35,8 +35,12 @@ def build_app(store: Store, seed: int | None = None, access: Access | None = Non
         gr.Markdown(f"# {TITLE}")
         hint = gr.Markdown(empty_home_hint(store) or "")
         progress = gr.Markdown(study_progress(store))
-        gr.Timer(3.0).tick(lambda: (empty_home_hint(store) or "", study_progress(store)), [],
-                           [hint, progress], api_name="progress")  # fmt: skip
+        gr.Timer(3.0).tick(
+            lambda: (empty_home_hint(store) or "", study_progress(store)),
+            [],
+            [hint, progress],
+            api_name="progress",
+        )
         loaders = []
         with gr.Tabs() as tabs:
             with gr.Tab("Compare", id="compare-tab", elem_id="compare-tab") as tab:
@@ -60,14 +64,18 @@ def build_app(store: Store, seed: int | None = None, access: Access | None = Non
         def open_page():
             """The caller's role, and the tab their page opens on."""
             request = LocalContext.request.get(None)
-            name = "annotator" if access.is_annotator(request) else (
-                "researcher" if getattr(request, "username", None) else "")  # fmt: skip
+            name = (
+                "annotator"
+                if access.is_annotator(request)
+                else ("researcher" if getattr(request, "username", None) else "")
+            )
             return name, gr.update(selected="vote-tab") if name == "annotator" else gr.update()
 
         # The role marks the page (see CSS): annotators' pages hide the other tabs' buttons,
         # logged-in pages the name box. The handlers refuse annotators whatever the page shows.
         app.load(open_page, [], [role, tabs], api_name=False).then(
-            None, [role], None, js=ROLE_JS, api_name=False)  # fmt: skip
+            None, [role], None, js=ROLE_JS, api_name=False
+        )
         for _, (update, inputs, outputs) in loaders[:2]:  # Compare refuses annotators
             app.load(update, inputs, outputs, api_name=False)
     return app
@@ -88,27 +96,54 @@ def start_study(store: Store, preset: str, seeds: int = 1) -> subprocess.Popen |
         return None
     log = store.home / "logs" / "study.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "workbench", "--home", str(store.home), "experiment", "run",
-               "paper", "--preset", preset, "--seeds", str(seeds)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "workbench",
+        "--home",
+        str(store.home),
+        "experiment",
+        "run",
+        "paper",
+        "--preset",
+        preset,
+        "--seeds",
+        str(seeds),
+    ]
     with open(log, "a") as out:  # the child keeps its own handle
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+        return subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def launch(
-    home: Path, host: str = "127.0.0.1", port: int | None = None,
-    auth: list[tuple[str, str]] | None = None, share: bool = False, block: bool = True,
-    seed: int | None = None, study: str = "none", access: Access | None = None,
+    home: Path,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    auth: list[tuple[str, str]] | None = None,
+    share: bool = False,
+    block: bool = True,
+    seed: int | None = None,
+    study: str = "none",
+    access: Access | None = None,
     seeds: int = 1,
-) -> gr.Blocks:  # fmt: skip
+) -> gr.Blocks:
     """Serve the app; only the home's media folder is served as files. `study` (a preset of
     the paper's study, or 'none') starts on an empty home, in the background, and goes on
     to `seeds` seeds."""
     store = Store(home)
     start_study(store, study, seeds)
     app = build_app(store, seed, access)
-    app.launch(server_name=host, server_port=port, auth=slowed_login(auth) if auth else None,
-               share=share, allowed_paths=[str(store.media_dir.resolve())],
-               prevent_thread_lock=not block, css=CSS, head=SYNC_JS, show_error=False,
-               quiet=not block)  # fmt: skip
+    app.launch(
+        server_name=host,
+        server_port=port,
+        auth=slowed_login(auth) if auth else None,
+        share=share,
+        allowed_paths=[str(store.media_dir.resolve())],
+        prevent_thread_lock=not block,
+        css=CSS,
+        head=SYNC_JS,
+        show_error=False,
+        quiet=not block,
+    )
     return app

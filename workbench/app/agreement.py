@@ -24,8 +24,11 @@ def build(store: Store, access: Access) -> tuple:
     @friendly(lambda m: (table([{"error": m}]), gr.update(), gr.update()))
     @access.researchers_only
     def update():
-        return (table(gt_pair_agreement(store)), table(judge_agreement(store)),
-                table(annotator_agreement(store)))  # fmt: skip
+        return (
+            table(gt_pair_agreement(store)),
+            table(judge_agreement(store)),
+            table(annotator_agreement(store)),
+        )
 
     refresh.click(update, [], [gt, judges, people], api_name="agreement")
     return update, [], [gt, judges, people]

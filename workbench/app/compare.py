@@ -17,8 +17,12 @@ from workbench.sources import source_names, source_videos
 from workbench.store import Store
 
 DEFAULT_SOURCES = ("gt", "base", "sft", "dpo", "regdpo")
-SHOWN_SCORES = (("shapes-pf", "overall", "PF"), ("shapes-vq", "overall", "VQ"),
-                ("technical", "overall", "tech"), ("clip-pf", "clip_score", "CLIP"))  # fmt: skip
+SHOWN_SCORES = (
+    ("shapes-pf", "overall", "PF"),
+    ("shapes-vq", "overall", "VQ"),
+    ("technical", "overall", "tech"),
+    ("clip-pf", "clip_score", "CLIP"),
+)
 ATTRIBUTES = ("shape", "color", "motion", "background")
 GRID_ROWS = 12
 
@@ -54,15 +58,21 @@ def compare_html(store: Store, dataset: str, split: str, sample_id: str, sources
     cells = [image_cell(store.path(sample["first_frame"]), "first frame")]
     for src, video in videos.items():
         if video is None:
-            cells.append(f"<div class='wb-cell'><b>{src}</b><br>(no video of this prompt "
-                         "yet)</div>")  # fmt: skip
+            cells.append(
+                f"<div class='wb-cell'><b>{src}</b><br>(no video of this prompt yet)</div>"
+            )
             continue
-        lines = [f"{label} {scores.get(video, {})[(j, d)]:.3f}"
-                 for j, d, label in SHOWN_SCORES if (j, d) in scores.get(video, {})]  # fmt: skip
+        lines = [
+            f"{label} {scores.get(video, {})[(j, d)]:.3f}"
+            for j, d, label in SHOWN_SCORES
+            if (j, d) in scores.get(video, {})
+        ]
         cells.append(video_cell(paths[video], src, "compare", lines))
-    return (f"<p>{sample['prompt']}</p>{controls('compare')}"
-            f"<div class='wb-row'>{''.join(cells)}</div>"
-            f"{summary_html(store, dataset, split, sources)}")  # fmt: skip
+    return (
+        f"<p>{sample['prompt']}</p>{controls('compare')}"
+        f"<div class='wb-row'>{''.join(cells)}</div>"
+        f"{summary_html(store, dataset, split, sources)}"
+    )
 
 
 def summary_rows(store: Store, dataset: str, split: str, sources: list[str]) -> list[dict]:
@@ -99,8 +109,9 @@ def summary_html(store: Store, dataset: str, split: str, sources: list[str]) -> 
     rows = summary_rows(store, dataset, split, sources)
     cols = list(dict.fromkeys(c for r in rows for c in r))
     head = "".join(f"<th>{c}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{r.get(c, '')}</td>" for c in cols) + "</tr>"
-                   for r in rows)  # fmt: skip
+    body = "".join(
+        "<tr>" + "".join(f"<td>{r.get(c, '')}</td>" for c in cols) + "</tr>" for r in rows
+    )
     return (
         f"<p>Over the split (mean ± 95% interval):</p>"
         f"<table class='wb-summary'><tr>{head}</tr>{body}</table>"
@@ -116,8 +127,11 @@ def grid_html(
     paths = store.video_paths([v for v in ids if v])
     rows = []
     for sample in samples[:GRID_ROWS]:  # one group: play all drives every row, in step
-        cells = [video_cell(paths[videos[src][sample["id"]]], src, "grid")
-                 for src in sources if sample["id"] in videos[src]]  # fmt: skip
+        cells = [
+            video_cell(paths[videos[src][sample["id"]]], src, "grid")
+            for src in sources
+            if sample["id"] in videos[src]
+        ]
         rows.append(f"<div>{sample['prompt']}</div><div class='wb-row'>{''.join(cells)}</div>")
     return f"{controls('grid')}<div class='wb-grid'>{''.join(rows)}</div>"
 
@@ -138,38 +152,49 @@ def build(store: Store, access: Access) -> tuple:
         text = gr.Textbox(label="prompt contains")
         view = gr.Radio(["side by side", "grid"], value="side by side", label="view")
     with gr.Row():
-        filters = [gr.Dropdown(["any"], value="any", label=a, allow_custom_value=True)
-                   for a in ATTRIBUTES]  # fmt: skip
+        filters = [
+            gr.Dropdown(["any"], value="any", label=a, allow_custom_value=True) for a in ATTRIBUTES
+        ]
     sources = gr.Dropdown(label="sources", choices=[], multiselect=True, allow_custom_value=True)
     prompt = gr.Dropdown(label="prompt", choices=[], allow_custom_value=True)
     refresh = gr.Button("refresh")
     out = gr.HTML()
 
-    @friendly(lambda m: (gr.update(), gr.update(), *(gr.update() for _ in ATTRIBUTES),
-                         message(m)))  # fmt: skip
+    @friendly(lambda m: (gr.update(), gr.update(), *(gr.update() for _ in ATTRIBUTES), message(m)))
     @access.researchers_only
     def load_choices(current: str | None, chosen: list[str]):
         names = [d["name"] for d in list_datasets(store)]
         if not names:
-            return (gr.update(choices=[]), gr.update(choices=[]),
-                    *(gr.update() for _ in ATTRIBUTES), "")  # fmt: skip
+            return (
+                gr.update(choices=[]),
+                gr.update(choices=[]),
+                *(gr.update() for _ in ATTRIBUTES),
+                "",
+            )
         name = current if current in names else names[0]
         known = source_names(store, name)
         picked = [s for s in (chosen or DEFAULT_SOURCES) if s in known] or known[:5]
         values = _attribute_values(store, name)
-        return (gr.update(choices=names, value=name), gr.update(choices=known, value=picked),
-                *(gr.update(choices=["any", *values[a]]) for a in ATTRIBUTES), "")  # fmt: skip
+        return (
+            gr.update(choices=names, value=name),
+            gr.update(choices=known, value=picked),
+            *(gr.update(choices=["any", *values[a]]) for a in ATTRIBUTES),
+            "",
+        )
 
     @friendly(lambda m: (gr.update(), message(m)))
     @access.researchers_only
     def list_prompts(name, split_, text_, view_, srcs, *wanted):
         if not name:
             return gr.update(choices=[]), ""
-        matched = matching_samples(store, name, split_, text_, dict(zip(ATTRIBUTES, wanted,
-                                                                        strict=True)))  # fmt: skip
+        matched = matching_samples(
+            store, name, split_, text_, dict(zip(ATTRIBUTES, wanted, strict=True))
+        )
         found = with_videos(store, name, split_, matched, list(srcs or []))
-        count = (f"<p>{len(found)} of {len(matched)} matching prompts have videos of every "
-                 f"chosen source</p>")  # fmt: skip
+        count = (
+            f"<p>{len(found)} of {len(matched)} matching prompts have videos of every "
+            f"chosen source</p>"
+        )
         choices = [(s["prompt"], s["id"]) for s in found]
         if view_ == "grid":
             return gr.update(choices=choices), count + grid_html(store, name, split_, found, srcs)
@@ -187,8 +212,14 @@ def build(store: Store, access: Access) -> tuple:
     choice_outputs = [dataset, sources, *filters, out]
     refresh.click(load_choices, [dataset, sources], choice_outputs, api_name="compare_refresh")
     listing = [dataset, split, text, view, sources, *filters]
-    for trigger in (dataset.change, split.change, text.input, view.change, sources.change,
-                    *(f.change for f in filters)):  # fmt: skip
+    for trigger in (
+        dataset.change,
+        split.change,
+        text.input,
+        view.change,
+        sources.change,
+        *(f.change for f in filters),
+    ):
         trigger(list_prompts, listing, [prompt, out], api_name=False)
     prompt.change(show, [dataset, split, prompt, sources, view], out, api_name="compare_show")
     gr.on([refresh.click], list_prompts, listing, [prompt, out], api_name=False)

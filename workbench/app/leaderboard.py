@@ -31,15 +31,25 @@ def table(rows: list[dict]) -> dict:
     if not rows:
         return {"headers": ["(no data yet)"], "data": [[""]]}
     headers = list(rows[0])
-    data = [[round(r[h], 3) if isinstance(r[h], float) else str(r[h]) for h in headers]
-            for r in rows]  # fmt: skip
+    data = [
+        [round(r[h], 3) if isinstance(r[h], float) else str(r[h]) for h in headers] for r in rows
+    ]
     return {"headers": headers, "data": data}
 
 
 def ratings_table(rows: list[dict]) -> dict:
-    return table([{"rank": r["rank"], "model": r["model"], "rating": round(r["rating"]),
-                   "95% CI": f"{r['lower']:.0f} - {r['upper']:.0f}", "battles": r["battles"]}
-                  for r in rows])  # fmt: skip
+    return table(
+        [
+            {
+                "rank": r["rank"],
+                "model": r["model"],
+                "rating": round(r["rating"]),
+                "95% CI": f"{r['lower']:.0f} - {r['upper']:.0f}",
+                "battles": r["battles"],
+            }
+            for r in rows
+        ]
+    )
 
 
 def heat_map(models: list[str], share: np.ndarray):
@@ -60,11 +70,13 @@ def heat_map(models: list[str], share: np.ndarray):
 def build(store: Store, access: Access) -> tuple:
     with gr.Row():
         aspect = gr.Radio(["vq", "pf"], value="vq", label="aspect")
-        dataset = gr.Dropdown(label="dataset (automatic tables)", choices=[],
-                              allow_custom_value=True)  # fmt: skip
+        dataset = gr.Dropdown(
+            label="dataset (automatic tables)", choices=[], allow_custom_value=True
+        )
         split = gr.Radio(["test", "train"], value="test", label="split")
-        reference = gr.Dropdown(label="reference (rows read X vs it)", choices=[],
-                                value="base", allow_custom_value=True)  # fmt: skip
+        reference = gr.Dropdown(
+            label="reference (rows read X vs it)", choices=[], value="base", allow_custom_value=True
+        )
         refresh = gr.Button("refresh", variant="primary")
     gr.Markdown(
         "### At a glance: judges' means, win rates against the reference (95% "
@@ -89,8 +101,19 @@ def build(store: Store, access: Access) -> tuple:
     gr.Markdown("### Across seeds (mean ± 95% t-interval half-width)")
     seeds = gr.Dataframe(wrap=True)
 
-    outputs = [dataset, human, with_ties, without_ties, heat, automatic, vbench, trained_on, seeds,
-               reference, glance]  # fmt: skip
+    outputs = [
+        dataset,
+        human,
+        with_ties,
+        without_ties,
+        heat,
+        automatic,
+        vbench,
+        trained_on,
+        seeds,
+        reference,
+        glance,
+    ]
 
     @friendly(lambda m: (gr.update(), table([{"error": m}]), *(gr.update() for _ in range(9))))
     @access.researchers_only

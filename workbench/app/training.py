@@ -10,8 +10,22 @@ from workbench.app.common import friendly
 from workbench.report import curves_figure, training_metrics
 from workbench.store import Store
 
-METRICS = ("loss", "dgr", "r", "win_gap", "lose_gap", "implicit_acc", "acc_t0", "acc_t1",
-           "acc_t2", "acc_t3", "sft", "dpo", "grad_norm", "lr")  # fmt: skip
+METRICS = (
+    "loss",
+    "dgr",
+    "r",
+    "win_gap",
+    "lose_gap",
+    "implicit_acc",
+    "acc_t0",
+    "acc_t1",
+    "acc_t2",
+    "acc_t3",
+    "sft",
+    "dpo",
+    "grad_norm",
+    "lr",
+)
 DEFAULT_METRICS = ["loss", "dgr", "win_gap", "lose_gap", "implicit_acc"]
 
 
@@ -25,8 +39,9 @@ def trained_checkpoints(store: Store) -> list[str]:
 
 def build(store: Store, access: Access) -> tuple:
     with gr.Row():
-        ckpts = gr.Dropdown(label="runs (checkpoints)", choices=[], multiselect=True,
-                            allow_custom_value=True)  # fmt: skip
+        ckpts = gr.Dropdown(
+            label="runs (checkpoints)", choices=[], multiselect=True, allow_custom_value=True
+        )
         metrics = gr.CheckboxGroup(list(METRICS), value=DEFAULT_METRICS, label="metrics")
     refresh = gr.Button("refresh", variant="primary")
     plot = gr.Plot()
@@ -35,8 +50,11 @@ def build(store: Store, access: Access) -> tuple:
     @access.researchers_only
     def update(chosen, wanted):
         names = trained_checkpoints(store)
-        chosen = [c for c in (chosen or []) if c in names] or [
-            c for c in names if c in ("dpo", "regdpo")] or names[-2:]  # fmt: skip
+        chosen = (
+            [c for c in (chosen or []) if c in names]
+            or [c for c in names if c in ("dpo", "regdpo")]
+            or names[-2:]
+        )
         rows = training_metrics(store, chosen, list(wanted or DEFAULT_METRICS))
         figure = curves_figure(rows, list(wanted or DEFAULT_METRICS)) if rows else None
         return gr.update(choices=names, value=chosen), figure

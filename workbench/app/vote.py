@@ -48,11 +48,16 @@ def build(store: Store, rollouts: bool, rng: np.random.Generator, access: Access
         dataset = gr.Dropdown(label="dataset", choices=[], allow_custom_value=True)
         split = gr.Radio(["test", "train"], value="test", label="split")
     if rollouts:
-        pick = gr.Dropdown(label="checkpoint (two of its rollouts)", choices=[],
-                           allow_custom_value=True)  # fmt: skip
+        pick = gr.Dropdown(
+            label="checkpoint (two of its rollouts)", choices=[], allow_custom_value=True
+        )
     else:
-        pick = gr.Dropdown(label="sources (two: that pair; more: all pairs)", choices=[],
-                           multiselect=True, allow_custom_value=True)  # fmt: skip
+        pick = gr.Dropdown(
+            label="sources (two: that pair; more: all pairs)",
+            choices=[],
+            multiselect=True,
+            allow_custom_value=True,
+        )
     serve = gr.Button("new pair" if rollouts else "new battle", variant="primary")
     status = gr.Markdown()
     shown = gr.HTML()
@@ -76,8 +81,15 @@ def build(store: Store, rollouts: bool, rng: np.random.Generator, access: Access
             battle = serve_rollouts(store, annotator, name_, split_, chosen, rng)
         else:
             battle = serve_battle(store, annotator, name_, split_, list(chosen or []), rng)
-        return (battle_html(battle, prefix), battle["id"], "Which is better? Names appear "
-                "after the vote.", "", [*served_, battle["id"]], None, None)  # fmt: skip
+        return (
+            battle_html(battle, prefix),
+            battle["id"],
+            "Which is better? Names appear after the vote.",
+            "",
+            [*served_, battle["id"]],
+            None,
+            None,
+        )
 
     @friendly(lambda m: (message(m), "", gr.update()))
     def vote(who, battle, vq_, pf_, served_, request: gr.Request):
@@ -95,11 +107,15 @@ def build(store: Store, rollouts: bool, rng: np.random.Generator, access: Access
             options = source_names(store, name_) if name_ else []
         return gr.update(choices=names, value=name_), gr.update(choices=options, value=value)
 
-    serve.click(next_battle, [name, dataset, split, pick, served],
-                [shown, battle_id, status, reveal, served, vq, pf],
-                api_name=f"next_{prefix}")  # fmt: skip
-    submit.click(vote, [name, battle_id, vq, pf, served], [status, reveal, served],
-                 api_name=f"vote_{prefix}")  # fmt: skip
+    serve.click(
+        next_battle,
+        [name, dataset, split, pick, served],
+        [shown, battle_id, status, reveal, served, vq, pf],
+        api_name=f"next_{prefix}",
+    )
+    submit.click(
+        vote, [name, battle_id, vq, pf, served], [status, reveal, served], api_name=f"vote_{prefix}"
+    )
     dataset.change(lambda d: choices(d)[1], dataset, pick, api_name=False)
     return choices, [dataset], [dataset, pick], name
 
@@ -124,8 +140,7 @@ def _pair_set_controls(store: Store, access: Access) -> None:
     with gr.Row():
         pairset = gr.Textbox(label="pair set name", value="annotated")
         aspect = gr.Radio(list(PAIR_ASPECTS), value="both", label="answers that count")
-        min_agree = gr.Number(label="annotators the winner needs", value=1, precision=0,
-                              minimum=1)  # fmt: skip
+        min_agree = gr.Number(label="annotators the winner needs", value=1, precision=0, minimum=1)
         build_pairs = gr.Button("build pair set")
         export = gr.Button("export votes (CSV)")
     done = gr.Markdown()
@@ -135,8 +150,10 @@ def _pair_set_controls(store: Store, access: Access) -> None:
     @access.researchers_only
     def make_pairs(name, agree, aspect_):
         summary = pairs_from_votes(store, (name or "").strip(), int(agree or 1), aspect_)
-        return (f"Pair set **{summary['pairset']}**: {summary['pairs']} pairs; train on it with "
-                f"`workbench train --method regdpo --pairs {summary['pairset']} ...`")  # fmt: skip
+        return (
+            f"Pair set **{summary['pairset']}**: {summary['pairs']} pairs; train on it with "
+            f"`workbench train --method regdpo --pairs {summary['pairset']} ...`"
+        )
 
     @friendly(lambda m: None)
     @access.researchers_only

@@ -26,8 +26,20 @@ from workbench.errors import WorkbenchError
 from workbench.launch import report_error, report_worker_crash
 from workbench.store import default_home
 
-COMMANDS = (world, data, gtpair, train, generate, evaluate, report, experiment, votes,
-            checkpoints, bench, env)  # fmt: skip
+COMMANDS = (
+    world,
+    data,
+    gtpair,
+    train,
+    generate,
+    evaluate,
+    report,
+    experiment,
+    votes,
+    checkpoints,
+    bench,
+    env,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -125,9 +125,17 @@ def run_memory(args: argparse.Namespace) -> int:
     if args.nproc > 1:
         from benchmarks.memory_parallel import bench_memory_parallel
 
-        result = bench_memory_parallel(args.nproc, args.arch, args.task, height, width,
-                                       args.budget_mb, args.max_frames, args.batch,
-                                       args.max_step_s)  # fmt: skip
+        result = bench_memory_parallel(
+            args.nproc,
+            args.arch,
+            args.task,
+            height,
+            width,
+            args.budget_mb,
+            args.max_frames,
+            args.batch,
+            args.max_step_s,
+        )
         _emit(args, result)
         return 0
     _emit(
@@ -155,8 +163,12 @@ def run_train_step(args: argparse.Namespace) -> int:
 
     if args.batch < 1 or args.repeats < 1 or args.matmul_size < 1:
         raise WorkbenchError("--batch, --repeats and --matmul-size must be >= 1")
-    _emit(args, bench_train_step(args.batch, args.repeats, matmul_size=args.matmul_size,
-                                 compiled=not args.no_compile))  # fmt: skip
+    _emit(
+        args,
+        bench_train_step(
+            args.batch, args.repeats, matmul_size=args.matmul_size, compiled=not args.no_compile
+        ),
+    )
     return 0
 
 
@@ -166,8 +178,10 @@ def run_sample(args: argparse.Namespace) -> int:
     height, width = _size(args.size)
     if (args.frames - 1) % 4 or args.frames < 1 or min(args.steps, args.batch, args.repeats) < 1:
         raise WorkbenchError("--frames must be 4k+1; --steps, --batch, --repeats >= 1")
-    _emit(args, bench_sample(args.arch, height, width, args.frames, args.steps, args.batch,
-                             args.repeats))  # fmt: skip
+    _emit(
+        args,
+        bench_sample(args.arch, height, width, args.frames, args.steps, args.batch, args.repeats),
+    )
     return 0
 
 

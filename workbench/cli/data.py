@@ -30,8 +30,12 @@ def add_parser(subparsers) -> None:
     imp.add_argument("--fps", type=float, default=None, help="new dataset: frame rate (8)")
     imp.add_argument("--frames", type=int, default=None, help="new dataset: frames (8)")
     imp.add_argument("--size", default=None, help="new dataset: HxW (32x32)")
-    imp.add_argument("--split", default="train", choices=("train", "test"),
-                     help="split for rows without a split column")  # fmt: skip
+    imp.add_argument(
+        "--split",
+        default="train",
+        choices=("train", "test"),
+        help="split for rows without a split column",
+    )
     imp.add_argument("--skip-bad", action="store_true", help="import the good files anyway")
     imp.set_defaults(run=run_import)
     ls = commands.add_parser("list", help="datasets with their format and sample counts")
@@ -88,8 +92,15 @@ def _import_spec(store: Store, args: argparse.Namespace):
     fps, frames = args.fps or 8.0, args.frames or 8
     if fps <= 0 or frames < 1:
         raise WorkbenchError("--fps must be > 0 and --frames >= 1")
-    return DatasetSpec(name=args.dataset, kind="videos", fps=fps, frames=frames,
-                       height=int(match[1]), width=int(match[2]), config={})  # fmt: skip
+    return DatasetSpec(
+        name=args.dataset,
+        kind="videos",
+        fps=fps,
+        frames=frames,
+        height=int(match[1]),
+        width=int(match[2]),
+        config={},
+    )
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -11,8 +11,19 @@ from workbench.cli.output import emit
 from workbench.provenance import code_version
 from workbench.store import default_home
 
-PACKAGES = ("torch", "diffusers", "transformers", "accelerate", "peft", "gradio", "duckdb",
-            "av", "open-clip-torch", "numpy", "flash-attn")  # fmt: skip
+PACKAGES = (
+    "torch",
+    "diffusers",
+    "transformers",
+    "accelerate",
+    "peft",
+    "gradio",
+    "duckdb",
+    "av",
+    "open-clip-torch",
+    "numpy",
+    "flash-attn",
+)
 
 
 def add_parser(subparsers) -> None:

@@ -27,8 +27,13 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--prompts", type=Path, default=None, help="CSV / JSONL file -> prompt")
     parser.add_argument("--name", default=None, help="name of the external source")
-    parser.add_argument("--ingest-vbench", type=Path, default=None, metavar="RESULTS_JSON",
-                        help="store the official vbench package's per-video results")  # fmt: skip
+    parser.add_argument(
+        "--ingest-vbench",
+        type=Path,
+        default=None,
+        metavar="RESULTS_JSON",
+        help="store the official vbench package's per-video results",
+    )
     parser.add_argument(
         "--judges",
         default=None,
@@ -43,8 +48,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--steps", type=int, default=None, help="sampler steps (model default)")
     parser.add_argument("--guidance", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0, help="sample i uses seed + i")
-    parser.add_argument("--nproc", type=int, default=1,
-                        help="processes under torchrun, the work shared out")  # fmt: skip
+    parser.add_argument(
+        "--nproc", type=int, default=1, help="processes under torchrun, the work shared out"
+    )
     parser.set_defaults(run=run)
     judges = subparsers.add_parser("judges", help="list judges, dimensions and availability")
     judges.add_argument("--weights", type=Path, default=None)
@@ -80,9 +86,16 @@ def run(args: argparse.Namespace) -> int:
     judges = args.judges.split(",") if args.judges else default_judges(Store(args.home), dataset)
     sampler = {"steps": args.steps, "guidance": args.guidance, "seed": args.seed}
     rows = evaluate(
-        Store(args.home), args.ckpt, [j.strip() for j in judges], dataset, args.split,
-        args.n, not args.no_generate, args.weights, sampler=sampler,
-    )  # fmt: skip
+        Store(args.home),
+        args.ckpt,
+        [j.strip() for j in judges],
+        dataset,
+        args.split,
+        args.n,
+        not args.no_generate,
+        args.weights,
+        sampler=sampler,
+    )
     emit(args, rows)
     return 0
 
@@ -93,9 +106,16 @@ def run_judges(args: argparse.Namespace) -> int:
     rows = []
     for name in judge_names():
         judge = get_judge(name, args.weights)
-        dims = ", ".join(f"{d.name}{'' if d.higher_is_better else ' (lower better)'}"
-                         for d in judge.dimensions)  # fmt: skip
-        rows.append({"judge": name, "version": judge.version, "dimensions": dims,
-                     "available": judge.unavailable() or "yes"})  # fmt: skip
+        dims = ", ".join(
+            f"{d.name}{'' if d.higher_is_better else ' (lower better)'}" for d in judge.dimensions
+        )
+        rows.append(
+            {
+                "judge": name,
+                "version": judge.version,
+                "dimensions": dims,
+                "available": judge.unavailable() or "yes",
+            }
+        )
     emit(args, rows)
     return 0

@@ -66,8 +66,10 @@ def run(args: argparse.Namespace) -> int:
                 f"this home's {args.study!r} study ran stage {stage.name!r} with other settings; "
                 "use a fresh --home for another preset"
             )
-    whole = Stage(WHOLE, ["experiment", "run", args.study, "--preset", args.preset, "--seeds",
-                          str(args.seeds)])  # fmt: skip
+    whole = Stage(
+        WHOLE,
+        ["experiment", "run", args.study, "--preset", args.preset, "--seeds", str(args.seeds)],
+    )
     with study_lock(store):
         record_stage(store, args.study, whole, "running")
         _run_plan(store, args.study, plan)

@@ -23,13 +23,19 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--steps", type=int, default=None, help="default: the model's")
     parser.add_argument("--guidance", type=float, default=None)
     parser.add_argument("--shift", type=float, default=None)
-    parser.add_argument("--scheduler", default=None, choices=("euler", "unipc"),
-                        help="default: the model's (unipc for Wan2.1 pipelines)")  # fmt: skip
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        choices=("euler", "unipc"),
+        help="default: the model's (unipc for Wan2.1 pipelines)",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--nproc", type=int, default=1,
-                        help="processes under torchrun, the work shared out")  # fmt: skip
-    parser.add_argument("--offload", action="store_true",
-                        help="each part on the CPU except while it works")  # fmt: skip
+    parser.add_argument(
+        "--nproc", type=int, default=1, help="processes under torchrun, the work shared out"
+    )
+    parser.add_argument(
+        "--offload", action="store_true", help="each part on the CPU except while it works"
+    )
     parser.set_defaults(run=run)
 
 

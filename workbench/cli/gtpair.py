@@ -27,8 +27,9 @@ def add_parser(subparsers) -> None:
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--steps", type=int, default=None, help="sampler steps (model default)")
     build.add_argument("--guidance", type=float, default=None)
-    build.add_argument("--nproc", type=int, default=1,
-                        help="processes under torchrun, the work shared out")  # fmt: skip
+    build.add_argument(
+        "--nproc", type=int, default=1, help="processes under torchrun, the work shared out"
+    )
     build.set_defaults(run=run_build)
 
 
@@ -41,8 +42,16 @@ def run_build(args: argparse.Namespace) -> int:
 
     generators = [g.strip() for g in args.generators.split(",") if g.strip()]
     summary = build_gtpairs(
-        Store(args.home), args.dataset, generators, args.name or f"gt-{args.dataset}",
-        args.per_sample, args.split, args.n, args.seed, steps=args.steps, guidance=args.guidance,
-    )  # fmt: skip
+        Store(args.home),
+        args.dataset,
+        generators,
+        args.name or f"gt-{args.dataset}",
+        args.per_sample,
+        args.split,
+        args.n,
+        args.seed,
+        steps=args.steps,
+        guidance=args.guidance,
+    )
     emit(args, summary)
     return 0

@@ -44,8 +44,10 @@ def run(args: argparse.Namespace) -> int:
 
     store = Store(args.home)
     get_dataset(store, args.dataset)
-    known = {*source_names(store, args.dataset),
-             *(r["name"] for r in store.query("SELECT name FROM checkpoints"))}  # fmt: skip
+    known = {
+        *source_names(store, args.dataset),
+        *(r["name"] for r in store.query("SELECT name FROM checkpoints")),
+    }
     for name in args.ckpt:
         if name not in known:
             raise unknown_name("checkpoint", name, known)

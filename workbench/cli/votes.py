@@ -106,8 +106,14 @@ def run_simulate(args: argparse.Namespace) -> int:
     from training.annotated import simulate_annotated_pairs
 
     summary = simulate_annotated_pairs(
-        Store(args.home), args.dataset, args.generator, args.name, args.per_sample, args.noise,
-        n=args.n, seed=args.seed,
-    )  # fmt: skip
+        Store(args.home),
+        args.dataset,
+        args.generator,
+        args.name,
+        args.per_sample,
+        args.noise,
+        n=args.n,
+        seed=args.seed,
+    )
     emit(args, summary)
     return 0

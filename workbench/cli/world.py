@@ -26,14 +26,20 @@ def add_parser(subparsers) -> None:
     make.add_argument("--frames", type=int, default=8)
     make.add_argument("--size", type=int, default=32, help="height = width, even")
     make.add_argument("--fps", type=int, default=8)
-    make.add_argument("--motions", default="left,right,up,down",
-                      help="comma list of left,right,up,down,grow,shrink")  # fmt: skip
+    make.add_argument(
+        "--motions",
+        default="left,right,up,down",
+        help="comma list of left,right,up,down,grow,shrink",
+    )
     make.add_argument("--max-objects", type=int, default=1, choices=(1, 2))
     make.add_argument("--two-object-prob", type=float, default=0.0)
     make.add_argument("--test-fraction", type=float, default=0.2)
-    make.add_argument("--cued-start", action="store_true",
-                      help="start objects anywhere their path fits (the start position then "
-                      "predicts the motion; default: only where every motion fits)")  # fmt: skip
+    make.add_argument(
+        "--cued-start",
+        action="store_true",
+        help="start objects anywhere their path fits (the start position then "
+        "predicts the motion; default: only where every motion fits)",
+    )
     make.set_defaults(run=run_make)
 
 
@@ -45,11 +51,15 @@ def run_make(args: argparse.Namespace) -> int:
         raise WorkbenchError(f"--n must be >= 1, got {args.n}")
     try:
         cfg = WorldConfig(
-            frames=args.frames, size=args.size, fps=args.fps,
+            frames=args.frames,
+            size=args.size,
+            fps=args.fps,
             motions=tuple(m.strip() for m in args.motions.split(",") if m.strip()),
-            max_objects=args.max_objects, two_object_prob=args.two_object_prob,
-            test_fraction=args.test_fraction, cue_free_start=not args.cued_start,
-        )  # fmt: skip
+            max_objects=args.max_objects,
+            two_object_prob=args.two_object_prob,
+            test_fraction=args.test_fraction,
+            cue_free_start=not args.cued_start,
+        )
     except ValueError as exc:
         raise WorkbenchError(f"bad world config: {exc}") from exc
     summary = make_world_dataset(Store(args.home), args.dataset, cfg, args.n, args.seed)

@@ -16,8 +16,12 @@ from workbench.models.wan import LORA_TARGETS, MODEL_FILE, WanVideoModel
 
 WAN_PIPELINES = {"WanPipeline": "t2v", "WanImageToVideoPipeline": "i2v"}
 WAN_DEFAULT_SAMPLING = {
-    "steps": 50, "guidance": 5.0, "shift": 3.0, "cfg_min_t": 0.0, "scheduler": "unipc",
-}  # fmt: skip
+    "steps": 50,
+    "guidance": 5.0,
+    "shift": 3.0,
+    "cfg_min_t": 0.0,
+    "scheduler": "unipc",
+}
 SCHEDULER_NAMES = {"UniPCMultistepScheduler": "unipc", "FlowMatchEulerDiscreteScheduler": "euler"}
 
 
@@ -117,12 +121,23 @@ def _load_diffusers_wan(path: Path, dtype: torch.dtype | None) -> WanVideoModel:
 
         image_encoder = CLIPVisionModel.from_pretrained(path / "image_encoder", **typed)
         image_processor = CLIPImageProcessor.from_pretrained(path / "image_processor", **kw)
-    info = {"family": "wan", "codec": "wan-vae", "clip": None, "text_max_length": 512,
-            "sampling": _pipeline_sampling(path), "source": str(path)}  # fmt: skip
+    info = {
+        "family": "wan",
+        "codec": "wan-vae",
+        "clip": None,
+        "text_max_length": 512,
+        "sampling": _pipeline_sampling(path),
+        "source": str(path),
+    }
     return WanVideoModel(
-        transformer, PromptEncoder(tokenizer, text_encoder, 512), WanVAECodec(vae.eval()),
-        task, info, image_encoder, image_processor,
-    )  # fmt: skip
+        transformer,
+        PromptEncoder(tokenizer, text_encoder, 512),
+        WanVAECodec(vae.eval()),
+        task,
+        info,
+        image_encoder,
+        image_processor,
+    )
 
 
 def _pipeline_sampling(path: Path) -> dict[str, Any]:
@@ -137,8 +152,11 @@ def _pipeline_sampling(path: Path) -> dict[str, Any]:
             f"with ({', '.join(SCHEDULER_NAMES)})"
         )
     shift = data.get("flow_shift") or data.get("shift") or WAN_DEFAULT_SAMPLING["shift"]
-    return {**WAN_DEFAULT_SAMPLING, "shift": float(shift),
-            "scheduler": SCHEDULER_NAMES[data["_class_name"]]}  # fmt: skip
+    return {
+        **WAN_DEFAULT_SAMPLING,
+        "shift": float(shift),
+        "scheduler": SCHEDULER_NAMES[data["_class_name"]],
+    }
 
 
 def _load_checkpoint(path: Path, dtype: torch.dtype | None) -> WanVideoModel:
@@ -198,8 +216,12 @@ def apply_lora(
     """
     from peft import LoraConfig
 
-    config = LoraConfig(r=rank, lora_alpha=alpha, init_lora_weights=True,
-                        target_modules=list(targets or LORA_TARGETS))  # fmt: skip
+    config = LoraConfig(
+        r=rank,
+        lora_alpha=alpha,
+        init_lora_weights=True,
+        target_modules=list(targets or LORA_TARGETS),
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         transformer.add_adapter(config)

@@ -86,8 +86,13 @@ class Runtime:
         return self.freeze(copy.deepcopy(module, memo))
 
 
-LOW_PRECISION_LAYERS = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d,
-                        torch.nn.Embedding)  # fmt: skip
+LOW_PRECISION_LAYERS = (
+    torch.nn.Linear,
+    torch.nn.Conv1d,
+    torch.nn.Conv2d,
+    torch.nn.Conv3d,
+    torch.nn.Embedding,
+)
 
 
 def low_precision_layers(module: torch.nn.Module) -> list[torch.nn.Module]:
@@ -95,9 +100,11 @@ def low_precision_layers(module: torch.nn.Module) -> list[torch.nn.Module]:
     bf16 anyway (it casts their inputs and weights) and embeddings (the bulk of a text
     encoder), outside the submodules the model keeps in fp32."""
     keep = getattr(module, "_keep_in_fp32_modules", None) or []
-    return [layer for name, layer in module.named_modules()
-            if isinstance(layer, LOW_PRECISION_LAYERS)
-            and not any(k in name.split(".") for k in keep)]  # fmt: skip
+    return [
+        layer
+        for name, layer in module.named_modules()
+        if isinstance(layer, LOW_PRECISION_LAYERS) and not any(k in name.split(".") for k in keep)
+    ]
 
 
 def pick_runtime(
@@ -156,14 +163,17 @@ def apply_attention(transformer: torch.nn.Module, backend: str, device: torch.de
 
     choices = attention_backends()
     if backend not in choices:
-        raise WorkbenchError(f"unknown attention backend {backend!r}; choose from "
-                             f"{', '.join(choices)}")  # fmt: skip
+        raise WorkbenchError(
+            f"unknown attention backend {backend!r}; choose from {', '.join(choices)}"
+        )
     if backend == "auto":
-        backend = "flash" if device.type == "cuda" and dispatch.is_flash_attn_available() else (
-            "native")  # fmt: skip
+        backend = (
+            "flash" if device.type == "cuda" and dispatch.is_flash_attn_available() else ("native")
+        )
     if backend not in ("native", "_native_math") and device.type != "cuda":
-        raise WorkbenchError(f"attention backend {backend!r} runs on CUDA; this run is on "
-                             f"{device.type} (use native)")  # fmt: skip
+        raise WorkbenchError(
+            f"attention backend {backend!r} runs on CUDA; this run is on {device.type} (use native)"
+        )
     try:
         dispatch._check_attention_backend_requirements(dispatch.AttentionBackendName(backend))
     except RuntimeError as exc:

@@ -79,25 +79,41 @@ def build_tiny_wan(
     torch.manual_seed(seed)  # diffusers / transformers initialise from the global generator
     tokenizer = build_tokenizer(world_vocabulary())
     text_config = UMT5Config(
-        vocab_size=len(tokenizer), d_model=cfg.text_dim, d_kv=cfg.text_dim // 4,
-        d_ff=2 * cfg.text_dim, num_layers=cfg.text_layers, num_heads=4,
-        relative_attention_num_buckets=8, dropout_rate=0.0, pad_token_id=0, eos_token_id=1,
+        vocab_size=len(tokenizer),
+        d_model=cfg.text_dim,
+        d_kv=cfg.text_dim // 4,
+        d_ff=2 * cfg.text_dim,
+        num_layers=cfg.text_layers,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+        dropout_rate=0.0,
+        pad_token_id=0,
+        eos_token_id=1,
         decoder_start_token_id=0,
-    )  # fmt: skip
+    )
     text_encoder = UMT5EncoderModel(text_config).eval()
     codec = PixelCodec()
     p_t, p_h, p_w = cfg.patch_size
     in_channels = codec.channels if task == "t2v" else 2 * codec.channels + codec.temporal_factor
     transformer = WanTransformer3DModel(
-        patch_size=cfg.patch_size, num_attention_heads=cfg.heads, attention_head_dim=cfg.head_dim,
-        in_channels=in_channels, out_channels=codec.channels, text_dim=cfg.text_dim,
-        freq_dim=64, ffn_dim=cfg.ffn_dim, num_layers=cfg.layers,
+        patch_size=cfg.patch_size,
+        num_attention_heads=cfg.heads,
+        attention_head_dim=cfg.head_dim,
+        in_channels=in_channels,
+        out_channels=codec.channels,
+        text_dim=cfg.text_dim,
+        freq_dim=64,
+        ffn_dim=cfg.ffn_dim,
+        num_layers=cfg.layers,
         rope_max_seq_len=max(frames // p_t, height // p_h, width // p_w, 8),
-    )  # fmt: skip
+    )
     info = {
-        "family": "wan", "codec": codec.name, "tiny": asdict(cfg),
+        "family": "wan",
+        "codec": codec.name,
+        "tiny": asdict(cfg),
         "clip": {"frames": frames, "height": height, "width": width, "fps": fps},
-        "text_max_length": cfg.text_max_length, "sampling": dict(TINY_SAMPLING),
-    }  # fmt: skip
+        "text_max_length": cfg.text_max_length,
+        "sampling": dict(TINY_SAMPLING),
+    }
     prompts = PromptEncoder(tokenizer, text_encoder, cfg.text_max_length)
     return WanVideoModel(transformer, prompts, codec, task, info)

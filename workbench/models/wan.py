@@ -46,8 +46,12 @@ class Conditioning:
     @staticmethod
     def cat(parts: list[Conditioning]) -> Conditioning:
         join = lambda xs: None if xs[0] is None else torch.cat(xs)  # noqa: E731
-        return Conditioning(*(join([getattr(p, f) for p in parts]) for f in
-                              ("text", "image_latents", "image_embeds")))  # fmt: skip
+        return Conditioning(
+            *(
+                join([getattr(p, f) for p in parts])
+                for f in ("text", "image_latents", "image_embeds")
+            )
+        )
 
 
 class WanVideoModel:

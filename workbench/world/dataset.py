@@ -13,9 +13,14 @@ from workbench.world.shapes import WorldConfig, make_sample
 
 def world_spec(name: str, cfg: WorldConfig, seed: int) -> DatasetSpec:
     return DatasetSpec(
-        name=name, kind="world", fps=cfg.fps, frames=cfg.frames, height=cfg.size,
-        width=cfg.size, config={"world": cfg.to_dict(), "seed": seed},
-    )  # fmt: skip
+        name=name,
+        kind="world",
+        fps=cfg.fps,
+        frames=cfg.frames,
+        height=cfg.size,
+        width=cfg.size,
+        config={"world": cfg.to_dict(), "seed": seed},
+    )
 
 
 def make_world_dataset(
@@ -39,13 +44,25 @@ def make_world_dataset(
             sample = make_sample(cfg, seed, index)
             video = stage.add_video(sample.frames, cfg.fps)
             videos.append({**video, "source": "gt", "sample_id": f"{name}:{index}"})
-            samples.append({
-                "id": f"{name}:{index}", "dataset": name, "split": sample.split, "idx": index,
-                "prompt": sample.prompt, "attributes": sample.attributes, "video_id": video["id"],
-                "first_frame": stage.add_png(sample.frames[0]),
-            })  # fmt: skip
+            samples.append(
+                {
+                    "id": f"{name}:{index}",
+                    "dataset": name,
+                    "split": sample.split,
+                    "idx": index,
+                    "prompt": sample.prompt,
+                    "attributes": sample.attributes,
+                    "video_id": video["id"],
+                    "first_frame": stage.add_png(sample.frames[0]),
+                }
+            )
         run = run_row("world.make", {"dataset": name, "n": n, **spec.config}, seed)
         commit_samples(stage, spec, videos, samples, run)
     splits = [s["split"] for s in samples]
-    return {"dataset": name, "added": len(todo), "existing": len(have),
-            "train": splits.count("train"), "test": splits.count("test")}  # fmt: skip
+    return {
+        "dataset": name,
+        "added": len(todo),
+        "existing": len(have),
+        "train": splits.count("train"),
+        "test": splits.count("test"),
+    }
