@@ -9,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import training.run_record as run_record
 import training.trainer as trainer
 from workbench.atomic import atomic_directory, existing_version
 from workbench.cli import main
@@ -101,7 +102,7 @@ def test_a_crash_while_registering_leaves_a_run_that_resumes(pairs, monkeypatch)
         raise WorkbenchError("killed while registering")
 
     with monkeypatch.context() as m:
-        m.setattr(trainer, "register_checkpoint", crash)
+        m.setattr(run_record, "register_checkpoint", crash)
         assert main([*DPO, "--name", "late"]) == 1
     assert not Store(pairs).query("SELECT 1 FROM checkpoints WHERE name = 'late'")
     assert main([*DPO, "--name", "late", "--resume"]) == 0

@@ -8,6 +8,7 @@ import math
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,12 @@ from training.reference import (
     ReferenceFn,
     lora_disabled_reference,
 )
+from training.run_record import RunRecord
 from training.timesteps import sample_timesteps
 from workbench.atomic import existing_version
 from workbench.checkpoints import (
     CheckpointRef,
     checkpoint_dir,
-    register_checkpoint,
     resolve_checkpoint,
 )
 from workbench.datasets import get_dataset
@@ -65,10 +66,7 @@ from workbench.models.runtime import (
 )
 from workbench.models.tiny import TinyWanConfig, build_tiny_wan
 from workbench.models.wan import WanVideoModel
-from workbench.provenance import run_row
 from workbench.store import Store
-
-METRICS_FLUSH_EVERY = 50
 
 
 def build_model(
@@ -251,6 +249,48 @@ def lr_lambda(cfg: TrainConfig):
     return factor
 
 
+@dataclass
+class Training:
+    """What a run's steps use, assembled by `build_training`."""
+
+    model: WanVideoModel
+    data: TrainingSet
+    reference: ReferenceFn | None
+    params: list[torch.nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    runtime: Runtime
+    par: Parallel | None
+    parent: CheckpointRef | None
+    out: Path
+    state: dict[str, Any] | None
+    """The checkpoint state a resume starts from (None: a fresh run)."""
+    attention: str
+
+    @property
+    def main(self) -> bool:
+        return self.par is None or self.par.is_main
+
+    def step(self, cfg: TrainConfig, step: int, pair: str) -> dict[str, float]:
+        """One optimiser step (`train_step`) and the schedule after it."""
+        stats = train_step(
+            self.model,
+            self.data,
+            cfg,
+            self.optimizer,
+            self.params,
+            step,
+            self.runtime,
+            self.reference,
+            self.par,
+            pair,
+        )
+        stats["lr"] = self.scheduler.get_last_lr()[0]
+        if not stats["skipped"]:
+            self.scheduler.step()
+        return stats
+
+
 def train(
     store: Store,
     cfg: TrainConfig,
@@ -264,30 +304,71 @@ def train(
     compile_blocks: bool = False,
     keep_shards: bool = False,
 ) -> CheckpointRef:
-    """Train to `cfg.steps` and register the checkpoint `name`.
-
-    `offload`, `activation_checkpointing` and `ram_bytes` (latents kept in memory; the rest
-    is read from the on-disk cache) trade speed for memory without changing the numbers.
-    `plan`: the layout of a run of several processes (started by torchrun, one call per
-    process); the numbers are a single process's, up to rounding. `compile_blocks`:
-    `apply_compile` before the reference's table is made (one process only for now).
-    `keep_shards`: a sharded run's finished checkpoint keeps its DCP shards (optimizer
-    state, gigabytes at scale) instead of dropping them once registered.
+    """Train to `cfg.steps` and register the checkpoint `name`. `offload`,
+    `activation_checkpointing` and `ram_bytes` (latents held in memory) trade speed for
+    memory, never the numbers; `plan`: several processes under torchrun, one process's
+    numbers up to rounding; `compile_blocks`: `apply_compile` (one process); `keep_shards`:
+    keep a sharded run's DCP shards (optimiser state) in the finished checkpoint.
 
     Raises:
         WorkbenchError: the name is taken, a run to resume is missing or differs, bad data,
             a layout that does not fit, too many non-finite steps in a row.
     """
     plan = plan or ParallelPlan()
-    check_plan(cfg, plan, compile_blocks)
-    if plan.nproc > 1 and launched_rank() is None:
-        raise WorkbenchError(f"--nproc {plan.nproc} runs under torchrun (the CLI starts it)")
-    device = local_device()
-    # A process torchrun started joins a group even alone: one NCCL rank on one GPU runs
-    # every collective and the sharded checkpoints of a many-GPU run (scripts/gpu_check.sh).
-    sharded = plan.nproc > 1 or launched_rank() is not None
-    par = init_parallel(plan, device or torch.device("cpu")) if sharded else None
-    main = par is None or par.is_main
+    how = (resume, offload, activation_checkpointing, ram_bytes, plan, compile_blocks)
+    t = build_training(store, cfg, name, *how)
+    record = _record(store, cfg, name, plan, t)
+    start = 0 if t.state is None else t.state["step"]
+    bad_in_a_row = (t.state or {}).get("bad_in_a_row", 0)
+    steps = range(start, cfg.steps)
+    bar = tqdm(
+        steps,
+        initial=start,
+        total=cfg.steps,
+        desc=f"train {name}",
+        disable=not (progress and t.main),
+    )
+    try:
+        for step in bar:
+            stats = t.step(cfg, step, plan.pair)
+            done = step + 1
+            bar.set_postfix(loss=f"{stats['loss']:.4f}")
+            bad_in_a_row = bad_in_a_row + 1 if stats["skipped"] else 0
+            checkpoint = done % cfg.checkpoint_every == 0 or done == cfg.steps
+            record.log(done, stats, flush=checkpoint)
+            if bad_in_a_row >= cfg.max_bad_steps:
+                raise WorkbenchError(
+                    f"stopped at step {done}: {bad_in_a_row} non-finite steps in a row (loss or "
+                    f"gradient); the last finite checkpoint stays in {t.out} (--resume)"
+                )
+            if checkpoint:
+                _save_checkpoint(t, cfg, done, record.run_id, bad_in_a_row)
+    except Exception as exc:  # the run's record says why it stopped (a peer's failure too)
+        record.fail(str(exc))
+        raise
+    if t.main:
+        _register(t, record, cfg, name, keep_shards)
+    if t.par is not None:
+        t.par.barrier()
+    return resolve_checkpoint(store, name)
+
+
+def build_training(
+    store: Store,
+    cfg: TrainConfig,
+    name: str,
+    resume: bool,
+    offload: bool,
+    activation_checkpointing: bool,
+    ram_bytes: int,
+    plan: ParallelPlan,
+    compile_blocks: bool,
+) -> Training:
+    """Model, data, reference and parallelism in torchtitan's order: the mesh, the plain
+    model (off the device when sharded), attention, trainable parts, activation checkpointing,
+    the data, the reference (a copy of the start), context parallel and FSDP2, compile, the
+    reference's table, the optimiser; a resume restores its state last."""
+    par = _join(cfg, plan, compile_blocks)
     out = checkpoint_dir(store, name)
     state = _previous_state(store, cfg, name, out, resume, sharded=par is not None)
     runtime = pick_runtime(cfg.precision, offload)
@@ -300,149 +381,121 @@ def train(
     if activation_checkpointing:
         apply_ac(model.transformer)
     with _main_first(par):  # the others then find every latent in the cache
-        data = (
-            load_pairs(store, model, cfg.pairs, ram_bytes)
-            if cfg.pairs
-            else load_clips(store, model, cfg.dataset, ram_bytes=ram_bytes)
-        )
+        if cfg.pairs:
+            data = load_pairs(store, model, cfg.pairs, ram_bytes)
+        else:
+            data = load_clips(store, model, cfg.dataset, ram_bytes=ram_bytes)
     if not model.prompts.trainable:
         model.prompts.encode([*data.prompts, ""])  # every embedding once, before the loop
     saved_table = (state or {}).get("reference_errors")
     live = None
     if saved_table is None:
         live = live_reference(store, cfg, model, runtime, parent, on_device=par is None)
-    if live is not None and isinstance(live[0], FrozenReference):
-        apply_attention(live[0].network, attention, runtime.device)
+    copy = live[0].network if live is not None and isinstance(live[0], FrozenReference) else None
+    networks = [n for n in (model.transformer, copy) if n is not None]
+    if copy is not None:
+        apply_attention(copy, attention, runtime.device)
     if par is not None:
         check_tokens(model.transformer, tuple(data.winners.shape[1:]), plan.cp)
-        parallelize(model.transformer, par, runtime)
-        if live is not None and isinstance(live[0], FrozenReference):
-            parallelize(live[0].network, par, runtime)
+        for network in networks:
+            parallelize(network, par, runtime)
     if compile_blocks:  # before the reference's table, so both run the same compiled graph
-        apply_compile(model.transformer)
-        if live is not None and isinstance(live[0], FrozenReference):
-            apply_compile(live[0].network)
+        for network in networks:
+            apply_compile(network)
     numerics = {"layout": plan.to_dict(), "compiled": compile_blocks, "attention": attention}
     reference = build_reference(store, cfg, model, data, runtime, live, saved_table, par, numerics)
     model.transformer.train()
-    params = trainable_parameters(model.transformer)
-    params += trainable_parameters(model.prompts.text_encoder)
+    params = [
+        *trainable_parameters(model.transformer),
+        *trainable_parameters(model.prompts.text_encoder),
+    ]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
+    if state is not None:
+        _restore(state, model, optimizer, scheduler, par)
+    parts = (model, data, reference, params, optimizer, scheduler, runtime, par, parent, out)
+    return Training(*parts, state, attention)
 
-    run_id = None
-    if state is None:
-        config = {
-            "name": name,
-            **cfg.to_dict(),
-            "parallel": plan.to_dict(),
-            "attention_backend": attention,
-        }
-        run = run_row("train", config, cfg.seed, status="running")
-        if main:
-            store.insert("runs", [run])
-        run_id, start = run["id"], 0
+
+def _join(cfg: TrainConfig, plan: ParallelPlan, compile_blocks: bool) -> Parallel | None:
+    """This process's place in the run's mesh (None: one process). A process torchrun
+    started joins a group even alone: one NCCL rank on one GPU runs every collective and
+    the sharded checkpoints of a many-GPU run (scripts/gpu_check.sh)."""
+    check_plan(cfg, plan, compile_blocks)
+    if plan.nproc > 1 and launched_rank() is None:
+        raise WorkbenchError(f"--nproc {plan.nproc} runs under torchrun (the CLI starts it)")
+    if plan.nproc > 1 or launched_rank() is not None:
+        return init_parallel(plan, local_device() or torch.device("cpu"))
+    return None
+
+
+def _register(
+    t: Training, record: RunRecord, cfg: TrainConfig, name: str, keep_shards: bool
+) -> None:
+    """The finished checkpoint registered with its run closed; what only a resume needed
+    (the training state, and the DCP shards unless kept) goes."""
+    parent = None if t.parent is None else t.parent.name
+    record.finish(
+        name=name,
+        path=t.out,
+        method=cfg.method,
+        task=t.model.task,
+        parent=parent,
+        config=cfg.to_dict(),
+    )
+    (t.out / STATE_FILE).unlink(missing_ok=True)
+    if not keep_shards:
+        shutil.rmtree(t.out / SHARDS, ignore_errors=True)
+
+
+def _restore(state: dict[str, Any], model: WanVideoModel, optimizer, scheduler, par) -> None:
+    """Weights, optimiser, schedule and RNG of the checkpoint a resume starts from."""
+    if par is None:
+        restore_weights(model, state["folder"])
+        optimizer.load_state_dict(state["optimizer"])
     else:
-        if par is None:
-            restore_weights(model, state["folder"])
-            optimizer.load_state_dict(state["optimizer"])
-        else:
-            load_sharded_checkpoint(state["folder"], model, optimizer)
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        run_id, start = state["run_id"], state["step"]
-        if main:
-            with store.write() as con:  # steps after the checkpoint will be logged again
-                con.execute(
-                    "DELETE FROM train_metrics WHERE run_id = ? AND step > ?", [run_id, start]
-                )
-                con.execute(
-                    "UPDATE runs SET status = 'running', message = NULL, "
-                    "finished_at = NULL WHERE id = ?",
-                    [run_id],
-                )
+        load_sharded_checkpoint(state["folder"], model, optimizer)
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
 
-    step_fn = functools.partial(
-        train_step,
-        model,
-        data,
-        cfg,
-        optimizer,
-        params,
-        runtime=runtime,
-        reference=reference,
-        par=par,
-        pair=plan.pair,
-    )
-    metrics: list[dict[str, Any]] = []
-    bad_in_a_row = (state or {}).get("bad_in_a_row", 0)
-    bar = tqdm(
-        range(start, cfg.steps),
-        initial=start,
-        total=cfg.steps,
-        desc=f"train {name}",
-        disable=not (progress and main),
-    )
-    try:
-        for step in bar:
-            stats = step_fn(step)
-            stats["lr"] = scheduler.get_last_lr()[0]
-            if not stats["skipped"]:
-                scheduler.step()
-            done = step + 1
-            metrics += [
-                {"run_id": run_id, "step": done, "name": k, "value": float(v)}
-                for k, v in stats.items()
-            ]
-            bar.set_postfix(loss=f"{stats['loss']:.4f}")
-            bad_in_a_row = bad_in_a_row + 1 if stats["skipped"] else 0
-            if bad_in_a_row >= cfg.max_bad_steps:
-                if main:
-                    store.insert("train_metrics", metrics)
-                raise WorkbenchError(
-                    f"stopped at step {done}: {bad_in_a_row} non-finite steps in a row (loss or "
-                    f"gradient); the last finite checkpoint stays in {out} (--resume)"
-                )
-            checkpoint = done % cfg.checkpoint_every == 0 or done == cfg.steps
-            if checkpoint or done % METRICS_FLUSH_EVERY == 0:
-                if main:
-                    store.insert("train_metrics", metrics)
-                metrics = []
-            if checkpoint:
-                state = {
-                    "step": done,
-                    "config": cfg.to_dict(),
-                    "run_id": run_id,
-                    "bad_in_a_row": bad_in_a_row,
-                    "sharded": par is not None,
-                }
-                if isinstance(reference, CachedReference):
-                    state["reference_errors"] = reference.table
-                state["scheduler"] = scheduler.state_dict()
-                state["torch_rng"] = torch.get_rng_state()  # for any module that draws from it
-                _check_finite(params, done, par)
-                parent_path = parent and parent.path
-                if par is None:
-                    state["optimizer"] = optimizer.state_dict()
-                    save_training_checkpoint(out, model, parent_path, state)
-                else:
-                    save_sharded_checkpoint(out, model, optimizer, parent_path, state, par)
-    except Exception as exc:  # the run's record says why it stopped (a peer's failure too)
-        if main:
-            with store.write() as con:
-                con.execute(
-                    "UPDATE runs SET status = 'failed', message = ?, "
-                    "finished_at = now() WHERE id = ?",
-                    [str(exc), run_id],
-                )
-        raise
-    if main:
-        ref = _finish(store, cfg, name, out, model.task, parent, run_id)
-        if not keep_shards:
-            shutil.rmtree(out / SHARDS, ignore_errors=True)
-    if par is not None:
-        par.barrier()
-    return ref if main else resolve_checkpoint(store, name)
+
+def _record(
+    store: Store, cfg: TrainConfig, name: str, plan: ParallelPlan, t: Training
+) -> RunRecord:
+    """A fresh run's record, or the resumed run's reopened."""
+    if t.state is not None:
+        return RunRecord.reopen(store, t.state["run_id"], t.state["step"], t.main, cfg.log_every)
+    config = {
+        "name": name,
+        **cfg.to_dict(),
+        "parallel": plan.to_dict(),
+        "attention_backend": t.attention,
+    }
+    return RunRecord.start(store, config, cfg.seed, t.main, cfg.log_every)
+
+
+def _save_checkpoint(
+    t: Training, cfg: TrainConfig, done: int, run_id: str, bad_in_a_row: int
+) -> None:
+    """Weights, optimiser and what a resume needs (one folder, or DCP shards when sharded)."""
+    state = {
+        "step": done,
+        "config": cfg.to_dict(),
+        "run_id": run_id,
+        "bad_in_a_row": bad_in_a_row,
+        "sharded": t.par is not None,
+    }
+    if isinstance(t.reference, CachedReference):
+        state["reference_errors"] = t.reference.table
+    state["scheduler"] = t.scheduler.state_dict()
+    state["torch_rng"] = torch.get_rng_state()  # for any module that draws from it
+    _check_finite(t.params, done, t.par)
+    parent_path = t.parent and t.parent.path
+    if t.par is None:
+        state["optimizer"] = t.optimizer.state_dict()
+        save_training_checkpoint(t.out, t.model, parent_path, state)
+    else:
+        save_sharded_checkpoint(t.out, t.model, t.optimizer, parent_path, state, t.par)
 
 
 def train_step(
@@ -603,32 +656,3 @@ def _previous_state(
         was = "several processes" if state.get("sharded") else "one process"
         raise WorkbenchError(f"the run in {out} was trained by {was}; resume it the same way")
     return {**state, "folder": folder}
-
-
-def _finish(
-    store: Store,
-    cfg: TrainConfig,
-    name: str,
-    out: Path,
-    task: str,
-    parent: CheckpointRef | None,
-    run_id: str,
-) -> CheckpointRef:
-    """Register the checkpoint and close the run (one transaction), then drop the resume
-    state: a crash in between leaves a registered checkpoint, never a run that can neither
-    resume nor restart."""
-    with store.write() as con:
-        ref = register_checkpoint(
-            con,
-            store,
-            name=name,
-            path=out,
-            method=cfg.method,
-            task=task,
-            parent=None if parent is None else parent.name,
-            run_id=run_id,
-            config=cfg.to_dict(),
-        )
-        con.execute("UPDATE runs SET status = 'done', finished_at = now() WHERE id = ?", [run_id])
-    (out / STATE_FILE).unlink(missing_ok=True)
-    return ref
