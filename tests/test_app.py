@@ -210,9 +210,20 @@ def test_votes_leave_through_the_command_line(app, tmp_path, capsys):
 
 def test_leaderboard_agreement_training_and_compare_answer(app):
     client, store = app["client"], app["store"]
-    (_, human, with_ties, without_ties, heat, automatic, vbench, trained_on, seeds, _, glance) = (
-        client.predict("vq", "shapes", "test", "gt", api_name="/leaderboard")
-    )
+    (
+        _,
+        human,
+        with_ties,
+        without_ties,
+        heat,
+        automatic,
+        vbench,
+        trained_on,
+        seeds,
+        _,
+        glance,
+        splits,
+    ) = client.predict("vq", "shapes", "test", "gt", api_name="/leaderboard")
     assert human["data"][0][0] == "base vs gt", "rows read X vs the chosen reference"
     assert [row[0] for row in glance["data"]] == ["base", "gt"]
     assert glance["headers"][:4] == ["source", "VQ", "PF", "VQ win rate vs gt"]
@@ -220,6 +231,9 @@ def test_leaderboard_agreement_training_and_compare_answer(app):
     assert {row[1] for row in with_ties["data"]} == {"base", "gt"}
     assert automatic["data"][0][1] in ("VQ", "PF")
     assert trained_on["headers"] == seeds["headers"] == ["(no data yet)"], "no fine-tunes here"
+    # Held-out attribute combinations stay a row of their own, as in the report.
+    assert {row[0] for row in splits["data"]} == {"base", "gt"}
+    assert any(row[1].startswith("held-out combinations") for row in splits["data"])
     gt_pair, judges, people = client.predict(api_name="/agreement")
     assert judges["headers"][:2] == ["aspect", "judge"]
     _, plot = client.predict(["base"], ["loss"], api_name="/training")

@@ -20,6 +20,7 @@ from workbench.report import (
     pyplot,
     reference_last,
     seed_rows,
+    split_rows,
     vbench_rows,
 )
 from workbench.sources import source_names
@@ -100,6 +101,8 @@ def build(store: Store, access: Access) -> tuple:
     trained_on = gr.Dataframe(wrap=True)
     gr.Markdown("### Across seeds (mean ± 95% t-interval half-width)")
     seeds = gr.Dataframe(wrap=True)
+    gr.Markdown("### In-distribution prompts and held-out attribute combinations")
+    splits = gr.Dataframe(wrap=True)
 
     outputs = [
         dataset,
@@ -113,9 +116,10 @@ def build(store: Store, access: Access) -> tuple:
         seeds,
         reference,
         glance,
+        splits,
     ]
 
-    @friendly(lambda m: (gr.update(), table([{"error": m}]), *(gr.update() for _ in range(9))))
+    @friendly(lambda m: (gr.update(), table([{"error": m}]), *(gr.update() for _ in range(10))))
     @access.researchers_only
     def update(aspect_, name, split_, ref="base"):
         names = [d["name"] for d in list_datasets(store)]
@@ -144,6 +148,7 @@ def build(store: Store, access: Access) -> tuple:
             table(seed_rows(scores, ref, TIE_MARGIN)),
             gr.update(choices=list(scores), value=ref),
             table(glance_rows(scores, automatic_rows, ratings, ref)),
+            table(split_rows(store, name, scores) if name else []),
         )
 
     inputs = [aspect, dataset, split, reference]
