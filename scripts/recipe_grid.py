@@ -19,7 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from workbench.experiments import METHODS, RECIPE_DROPOUT, RECIPE_GUIDANCE  # noqa: E402
+from workbench.experiments import (  # noqa: E402
+    METHODS,
+    RECIPE_DROPOUT,
+    RECIPE_GUIDANCE,
+    recipe_name,
+)
 from workbench.ratings import TIE_MARGIN  # noqa: E402
 from workbench.report import (  # noqa: E402
     ASPECTS,
@@ -34,15 +39,20 @@ from workbench.report import (  # noqa: E402
 from workbench.store import Store  # noqa: E402
 
 
+def recipe_checkpoints(seeds: int) -> list[str]:
+    """The base and every fine-tune of the recipe study."""
+    return ["base"] + [
+        recipe_name(m, d, s) for d in RECIPE_DROPOUT for m in METHODS for s in range(seeds)
+    ]
+
+
 def grid_rows(store: Store, seeds: int, dataset: str = "shapes") -> list[dict]:
     """One row per (dropout, guidance, method), and the base's per guidance."""
     from workbench.ratings import mean_interval
 
     rows = []
+    names = recipe_checkpoints(seeds)
     for guidance in RECIPE_GUIDANCE:
-        names = ["base"] + [
-            f"{m}-d{d:g}-s{s}" for d in RECIPE_DROPOUT for m in METHODS for s in range(seeds)
-        ]
         scores = {n: checkpoint_scores(store, dataset, "test", n, guidance) for n in names}
         base = headline(scores["base"])
         rows.append(
@@ -55,7 +65,7 @@ def grid_rows(store: Store, seeds: int, dataset: str = "shapes") -> list[dict]:
             }
         )
         for dropout in RECIPE_DROPOUT:
-            group = {m: [f"{m}-d{dropout:g}-s{s}" for s in range(seeds)] for m in METHODS}
+            group = {m: [recipe_name(m, dropout, s) for s in range(seeds)] for m in METHODS}
             for method in METHODS:
                 mine = group[method]
                 row = {
@@ -146,9 +156,7 @@ def main() -> None:
     args = parser.parse_args()
     store = Store(args.home)
     rows = grid_rows(store, args.seeds)
-    names = ["base"] + [
-        f"{m}-d{d:g}-s{s}" for d in RECIPE_DROPOUT for m in METHODS for s in range(args.seeds)
-    ]
+    names = recipe_checkpoints(args.seeds)
     command = f"python scripts/recipe_grid.py --home {args.home} --seeds {args.seeds}"
     made = provenance(store, names, command)
     args.out.parent.mkdir(parents=True, exist_ok=True)

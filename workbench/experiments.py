@@ -185,6 +185,11 @@ RECIPE_DROPOUT = (0.0, 0.1)
 RECIPE_GUIDANCE = (4.0, 1.0)
 
 
+def recipe_name(method: str, dropout: float, seed: int) -> str:
+    """A recipe study's fine-tune: <method>-d<dropout>-s<seed>."""
+    return f"{method}-d{dropout:g}-s{seed}"
+
+
 def recipe_plan(preset: str, seeds: int = 1, retrain_base: bool = False) -> list[Stage]:
     """SFT, DPO and Reg-DPO fine-tuned with prompt dropout 0 and 0.1 (`<method>-d<p>-s<seed>`)
     on the same base and GT-Pairs, each judged on videos sampled with guidance 4 and 1: does
@@ -193,7 +198,7 @@ def recipe_plan(preset: str, seeds: int = 1, retrain_base: bool = False) -> list
         raise WorkbenchError("--seeds must be at least 1")
     runs = [
         (
-            f"{m}-d{d:g}-s{s}",
+            recipe_name(m, d, s),
             PAIRSET,
             ["--method", m, "--seed", str(s), "--prompt-dropout", f"{d:g}"],
         )
