@@ -94,6 +94,24 @@ def test_bench_memory_on_two_processes_searches_each_settings_largest_video(caps
     assert "capacity_ratio_frames" not in result
 
 
+def test_bench_memory_build_shows_the_meta_order_holding_less_on_each_rank(capsys):
+    """`--build`: a sharded full fine-tune and its reference built the old way (each rank
+    loads the whole transformer, copies it, shards both) against torchtitan's (built on meta,
+    sharded, each rank reads its own rows) on 2 gloo ranks: per rank the meta order holds
+    less, by both measures, and refuses to run on one process."""
+    assert main(["bench", "memory", "--nproc", "2", "--build", "--arch", "small"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["benchmark"] == "memory-build" and result["precision"] == "bf16"
+    assert result["weights_mb"] > 50  # the fp32 transformer, so the model dominates the peaks
+    whole, meta = result["orders"]["whole"], result["orders"]["meta"]
+    for kind in ("host", "anon"):
+        assert len(meta[f"{kind}_peak_mb_per_rank"]) == 2
+        assert max(meta[f"{kind}_peak_mb_per_rank"]) < min(whole[f"{kind}_peak_mb_per_rank"])
+        assert 0 < result[f"{kind}_peak_ratio_meta_to_whole"] < 1
+    assert main(["bench", "memory", "--build"]) == 1
+    assert "--nproc 2" in capsys.readouterr().err
+
+
 def test_bench_train_step_reports_each_path_against_the_naive_one(capsys):
     # --no-compile: test_preference checks what `train --compile` does
     args = [

@@ -12,13 +12,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from training.config import TrainConfig
-from training.parallel import ParallelPlan
-from training.trainer import train
+from training.parallel import ParallelPlan, load_into_shards
+from training.trainer import build_model, train
 from workbench.cli import main
+from workbench.errors import WorkbenchError
 from workbench.launch import spawn
+from workbench.models.loading import load_model
+from workbench.models.runtime import pick_runtime
 from workbench.store import Store
 
 SCRIPT = str(Path(sys.executable).parent / "workbench")
@@ -125,6 +128,40 @@ def test_every_layout_matches_one_process(pairs_home):
     assert Store(pairs_home).query("SELECT count(*) AS n FROM runs WHERE status != 'done'") == [
         {"n": 0}
     ]
+
+
+def test_a_sharded_full_fine_tune_is_built_on_meta_and_loaded_after(pairs_home, tmp_path):
+    """torchtitan's order, so no rank holds a whole 14B model: a sharded full fine-tune's
+    transformer is built on the meta device and `load_into_shards` gives it the checkpoint's
+    weights after `fully_shard` (the layouts above prove the numbers); a LoRA base and one
+    process load at once. A folder that lacks a weight is refused in one line."""
+    store, runtime = Store(pairs_home), pick_runtime("fp32")
+    model, parent, weights = build_model(store, _config("regdpo", lora=False), runtime, True)
+    assert all(p.is_meta for p in model.transformer.parameters())
+    assert weights == parent.path / "transformer"
+    rope = model.transformer.rope.freqs_cos
+    assert not rope.is_meta and rope.dtype == torch.float32  # computed, not loaded
+    for cfg, sharded in ((_config("regdpo"), True), (_config("regdpo", lora=False), False)):
+        plain, _, none = build_model(store, cfg, runtime, sharded)
+        assert none is None and not any(p.is_meta for p in plain.transformer.parameters())
+
+    load_into_shards(model.transformer, weights, runtime.device)  # one process: whole tensors
+    expected = load_model(parent.path).transformer.state_dict()
+    loaded = model.transformer.state_dict()
+    assert loaded.keys() == expected.keys()
+    for key, value in expected.items():
+        assert torch.equal(loaded[key], value), key
+
+    partial = tmp_path / "partial"
+    partial.mkdir()
+
+    save_file(
+        {k: v for k, v in expected.items() if "blocks.0." not in k and "rope" not in k},
+        partial / "diffusion_pytorch_model.safetensors",
+    )
+    empty, *_ = build_model(store, _config("regdpo", lora=False), runtime, True)
+    with pytest.raises(WorkbenchError, match=r"no weights for blocks\.0\."):
+        load_into_shards(empty.transformer, partial, runtime.device)
 
 
 def test_a_bf16_full_fine_tune_on_two_processes_matches_one(pairs_home):

@@ -26,7 +26,13 @@ from training.checkpointing import (
 from training.config import TrainConfig
 from training.data import DEFAULT_RAM_BYTES, TrainingSet, batch_draws, load_clips, load_pairs
 from training.objectives import pair_inputs, preference_objective, sft_objective
-from training.parallel import Parallel, ParallelPlan, init_parallel, parallelize
+from training.parallel import (
+    Parallel,
+    ParallelPlan,
+    init_parallel,
+    load_into_shards,
+    parallelize,
+)
 from training.parallel.checkpoint import (
     SHARDS,
     load_sharded_checkpoint,
@@ -56,6 +62,7 @@ from workbench.models.loading import (
     load_model,
     load_transformer,
     trainable_parameters,
+    transformer_folder,
 )
 from workbench.models.runtime import (
     Runtime,
@@ -70,20 +77,24 @@ from workbench.store import Store
 
 
 def build_model(
-    store: Store, cfg: TrainConfig, runtime: Runtime
-) -> tuple[WanVideoModel, CheckpointRef | None]:
-    """The model to train and the checkpoint it came from (None when built from scratch).
-    Under LoRA the base weights load in the runtime's frozen dtype (bf16 on CUDA)."""
+    store: Store, cfg: TrainConfig, runtime: Runtime, sharded: bool = False
+) -> tuple[WanVideoModel, CheckpointRef | None, Path | None]:
+    """The model to train, the checkpoint it came from (None when built from scratch), and
+    where its transformer's weights load from after sharding (None: loaded now). Under LoRA
+    the base weights load in the runtime's frozen dtype (bf16 on CUDA); a `sharded` full
+    fine-tune builds its transformer on the meta device (`load_into_shards` fills it)."""
     if cfg.init == "tiny":
         spec = get_dataset(store, cfg.dataset)
         tiny = TinyWanConfig(patch_size=tuple(cfg.tiny_patch))
         model = build_tiny_wan(
             tiny, cfg.task, spec.frames, spec.height, spec.width, spec.fps, seed=cfg.seed
         )
-        return model, None
+        return model, None, None
     parent = resolve_checkpoint(store, cfg.init)  # refuses non-finite weights
-    dtype = runtime.frozen_dtype if cfg.trains_lora else torch.float32
-    return load_model(parent.path, dtype), parent
+    if cfg.trains_lora:
+        return load_model(parent.path, runtime.frozen_dtype), parent, None
+    later = transformer_folder(parent.path) if sharded else None
+    return load_model(parent.path, torch.float32, later is not None), parent, later
 
 
 def make_trainable(model: WanVideoModel, cfg: TrainConfig, runtime: Runtime) -> None:
@@ -372,7 +383,7 @@ def build_training(
     out = checkpoint_dir(store, name)
     state = _previous_state(store, cfg, name, out, resume, sharded=par is not None)
     runtime = pick_runtime(cfg.precision, offload)
-    model, parent = build_model(store, cfg, runtime)
+    model, parent, weights = build_model(store, cfg, runtime, sharded=par is not None)
     attention = apply_attention(model.transformer, cfg.attention, runtime.device)
     make_trainable(model, cfg, runtime)
     # Sharded: each rank's shards alone reach its device, as `fully_shard` moves them (a
@@ -399,6 +410,10 @@ def build_training(
         check_tokens(model.transformer, tuple(data.winners.shape[1:]), plan.cp)
         for network in networks:
             parallelize(network, par, runtime)
+        if weights is not None:  # built on meta: the start's weights, each rank its shards
+            for network in (model.transformer, copy):
+                if network is not None:
+                    load_into_shards(network, weights, runtime.device)
     if compile_blocks:  # before the reference's table, so both run the same compiled graph
         for network in networks:
             apply_compile(network)

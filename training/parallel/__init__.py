@@ -6,11 +6,11 @@ from __future__ import annotations
 import torch
 
 from training.parallel.context import apply_cp
-from training.parallel.fsdp import apply_fsdp
+from training.parallel.fsdp import apply_fsdp, load_into_shards
 from training.parallel.mesh import Parallel, ParallelPlan, init_parallel
 from workbench.models.runtime import Runtime
 
-__all__ = ["Parallel", "ParallelPlan", "init_parallel", "parallelize"]
+__all__ = ["Parallel", "ParallelPlan", "init_parallel", "load_into_shards", "parallelize"]
 
 
 def parallelize(transformer: torch.nn.Module, par: Parallel, runtime: Runtime) -> None:

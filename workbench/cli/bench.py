@@ -19,7 +19,8 @@ def add_parser(subparsers) -> None:
         "  workbench bench memory        # a small Wan-shaped model on this machine (CPU: 2 min)\n"
         "  workbench bench memory --arch 1.3b --size 480x832 --frames 5,17,33,49,81 "
         "--budget-mb 80000   # on a GPU\n"
-        "  workbench bench memory --nproc 2   # FSDP2 alone against the full stack, 2 processes",
+        "  workbench bench memory --nproc 2   # FSDP2 alone against the full stack, 2 processes\n"
+        "  workbench bench memory --nproc 2 --build --arch 1.3b   # each rank's cost of loading",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     benches = parser.add_subparsers(dest="bench", required=True, metavar="BENCH")
@@ -50,6 +51,12 @@ def add_parser(subparsers) -> None:
         "stack (context parallel over the N), searched instead of --frames / --settings",
     )
     memory.add_argument("--max-frames", type=int, default=257, help="with --nproc: search cap")
+    memory.add_argument(
+        "--build",
+        action="store_true",
+        help="with --nproc: each rank's memory to build a sharded full fine-tune and its "
+        "reference, loaded whole then sharded against built on meta and loaded after",
+    )
     memory.add_argument(
         "--attention", default="auto", help="attention backend of every setting (train's)"
     )
@@ -122,6 +129,13 @@ def run_memory(args: argparse.Namespace) -> int:
         raise WorkbenchError("--repeats must be >= 0 and --batch >= 1")
     if args.nproc < 1:
         raise WorkbenchError("--nproc must be >= 1")
+    if args.build:
+        if args.nproc < 2:
+            raise WorkbenchError("--build compares sharded builds: give --nproc 2 or more")
+        from benchmarks.memory_build import bench_memory_build
+
+        _emit(args, bench_memory_build(args.nproc, args.arch))
+        return 0
     if args.nproc > 1:
         from benchmarks.memory_parallel import bench_memory_parallel
 

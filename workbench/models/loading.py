@@ -25,20 +25,51 @@ WAN_DEFAULT_SAMPLING = {
 SCHEDULER_NAMES = {"UniPCMultistepScheduler": "unipc", "FlowMatchEulerDiscreteScheduler": "euler"}
 
 
-def load_model(path: str | Path, dtype: torch.dtype | None = None) -> WanVideoModel:
+def load_model(
+    path: str | Path, dtype: torch.dtype | None = None, empty_transformer: bool = False
+) -> WanVideoModel:
     """A model from a diffusers Wan pipeline folder or a workbench checkpoint folder.
 
     `dtype`: of the transformer and the text and image encoders (the VAE stays fp32); None
     keeps the saved one. bf16 halves the host memory a 14B model needs while it loads.
+    `empty_transformer`: the transformer's weights on the meta device, to be loaded after
+    sharding from `transformer_folder(path)` (`training.parallel.load_into_shards`).
 
     Raises:
-        WorkbenchError: the folder is missing, or is neither kind of model.
+        WorkbenchError: the folder is missing, or is neither kind of model, or an empty
+            transformer is asked of a LoRA checkpoint (its weights exist only merged).
     """
     path = Path(path)
     model_task(path)  # checks what the folder is before any weights load
+    if empty_transformer and transformer_folder(path) is None:
+        raise WorkbenchError(f"{path}: a LoRA checkpoint's transformer cannot load after sharding")
     if (path / MODEL_FILE).is_file():
-        return _load_checkpoint(path, dtype)
-    return _load_diffusers_wan(path, dtype)
+        return _load_checkpoint(path, dtype, empty_transformer)
+    return _load_diffusers_wan(path, dtype, empty_transformer)
+
+
+def transformer_folder(path: str | Path) -> Path | None:
+    """The folder whose safetensors hold a model folder's transformer as it runs; None for a
+    LoRA checkpoint, whose transformer is its parent's with the adapter merged."""
+    path = Path(path)
+    info = json.loads((path / MODEL_FILE).read_text()) if (path / MODEL_FILE).is_file() else {}
+    return None if info.get("kind") == "lora" else path / "transformer"
+
+
+def transformer_from(folder: Path, dtype: torch.dtype | None = None, empty: bool = False):
+    """Wan's transformer from its folder; `empty`: built from the config with its weights on
+    the meta device (no memory) and its computed buffers (the RoPE tables) real, for
+    torchtitan's order: build, shard, then load each rank's shards."""
+    from diffusers import WanTransformer3DModel
+
+    if not empty:
+        return WanTransformer3DModel.from_pretrained(
+            folder, torch_dtype=dtype, local_files_only=True
+        )
+    from accelerate import init_empty_weights
+
+    with init_empty_weights(include_buffers=False):
+        return WanTransformer3DModel.from_config(WanTransformer3DModel.load_config(folder))
 
 
 def load_transformer(path: str | Path, dtype: torch.dtype | None = None):
@@ -99,8 +130,8 @@ def model_task(path: str | Path) -> str:
     )
 
 
-def _load_diffusers_wan(path: Path, dtype: torch.dtype | None) -> WanVideoModel:
-    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+def _load_diffusers_wan(path: Path, dtype: torch.dtype | None, empty: bool) -> WanVideoModel:
+    from diffusers import AutoencoderKLWan
     from transformers import AutoTokenizer, UMT5EncoderModel
 
     task = model_task(path)
@@ -109,9 +140,7 @@ def _load_diffusers_wan(path: Path, dtype: torch.dtype | None) -> WanVideoModel:
             raise WorkbenchError(f"{path}: missing component folder {part}/")
     kw: dict[str, Any] = {"local_files_only": True}
     typed = _transformers_kw(kw, dtype)
-    transformer = WanTransformer3DModel.from_pretrained(
-        path / "transformer", torch_dtype=dtype, **kw
-    )
+    transformer = transformer_from(path / "transformer", dtype, empty)
     vae = AutoencoderKLWan.from_pretrained(path / "vae", torch_dtype=torch.float32, **kw)
     text_encoder = UMT5EncoderModel.from_pretrained(path / "text_encoder", **typed)
     tokenizer = AutoTokenizer.from_pretrained(path / "tokenizer", **kw)
@@ -159,36 +188,32 @@ def _pipeline_sampling(path: Path) -> dict[str, Any]:
     }
 
 
-def _load_checkpoint(path: Path, dtype: torch.dtype | None) -> WanVideoModel:
-    from diffusers import WanTransformer3DModel
-
+def _load_checkpoint(path: Path, dtype: torch.dtype | None, empty: bool) -> WanVideoModel:
     info = json.loads((path / MODEL_FILE).read_text())
     if info.get("parent"):
         parent = (path.parent / info["parent"]).resolve()
-        model = load_model(parent, dtype)
         if info["kind"] == "lora":
+            model = load_model(parent, dtype)
             _merge_lora(model.transformer, path)
-        else:
-            transformer = WanTransformer3DModel.from_pretrained(
-                path / "transformer", torch_dtype=dtype, local_files_only=True
-            )
+        else:  # the parent's other parts (its transformer never loads), this folder's
+            model = load_model(parent, dtype, transformer_folder(parent) is not None)
+            transformer = transformer_from(path / "transformer", dtype, empty)
             parts = (model.prompts, model.codec, model.task, model.info)
             model = WanVideoModel(transformer, *parts, model.image_encoder, model.image_processor)
         model.info = {**model.info, **{k: v for k, v in info.items() if k != "parent"}}
         return model
-    return _load_standalone(path, info, dtype)
+    return _load_standalone(path, info, dtype, empty)
 
 
-def _load_standalone(path: Path, info: dict[str, Any], dtype: torch.dtype | None) -> WanVideoModel:
-    from diffusers import WanTransformer3DModel
+def _load_standalone(
+    path: Path, info: dict[str, Any], dtype: torch.dtype | None, empty: bool
+) -> WanVideoModel:
     from transformers import PreTrainedTokenizerFast, UMT5EncoderModel
 
     if info.get("codec") != "pixel":
         raise WorkbenchError(f"{path}: a standalone checkpoint needs the pixel codec")
     kw: dict[str, Any] = {"local_files_only": True}
-    transformer = WanTransformer3DModel.from_pretrained(
-        path / "transformer", torch_dtype=dtype, **kw
-    )
+    transformer = transformer_from(path / "transformer", dtype, empty)
     text_encoder = UMT5EncoderModel.from_pretrained(
         path / "text_encoder", **_transformers_kw(kw, dtype)
     )
