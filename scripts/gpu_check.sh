@@ -8,7 +8,9 @@
 #      Reg-DPO steps of the embedded model on the GPU (about 2 minutes);
 #   3. with two or more GPUs (W9): `workbench bench memory --nproc N` over NCCL, FSDP2 alone
 #      against the full stack (fused pair, LoRA-off reference, Ulysses CP, activation
-#      checkpointing, caches), the largest frames within the per-rank budget;
+#      checkpointing, caches), the largest frames within the per-rank budget; and
+#      `--build` (W14): each rank's host and device memory to build a sharded 1.3b full
+#      fine-tune, loaded whole on every rank against built on meta and loaded after;
 #   4. (W14) one NCCL rank through the real CLI with mp4 I/O: a world, a base, GT-Pairs, then
 #      a bf16 full Reg-DPO fine-tune under FSDP2 on a lone torchrun worker (every collective
 #      and the sharded save on NCCL), s = 0 at step 0 read back from the store;
@@ -105,3 +107,5 @@ for row in r['rows']:
     print(row['setting'], row['frames'], 'oom' if row['oom'] else
           f\"{max(row['peak_mb_per_rank']) / 1024:.1f} GiB {row['step_s']:.2f} s\")
 print('largest', r['largest_frames'], 'ratio', r.get('capacity_ratio_frames'))"
+timeout 600 python3 -m workbench bench memory --nproc "$GPUS" --build --arch "${ARCH:-1.3b}" \
+    --out "$OUT/memory-build.json" 2>&1 | grep -v '^ ' | tail -n 5
