@@ -200,3 +200,14 @@ def _summarise(store: Store, ckpt: str, judges: list[Judge], video_ids: list[str
     }
     rows.sort(key=lambda r: order.get((r["judge"], r["dimension"]), (len(judges), 0)))
     return [{"checkpoint": ckpt, "judge": r.pop("judge"), **r} for r in rows]
+
+
+def mean_overall(store: Store, versions: dict[str, str], video_ids: list[str]) -> dict[str, float]:
+    """Each video's `overall` score averaged over the judges `versions` names (judge: version)."""
+    rows = store.query(
+        """SELECT video_id, avg(value) AS value FROM scores WHERE dimension = 'overall'
+           AND list_contains(?, judge || '@' || judge_version) AND list_contains(?, video_id)
+           GROUP BY video_id""",
+        [[f"{j}@{v}" for j, v in versions.items()], video_ids],
+    )
+    return {r["video_id"]: r["value"] for r in rows}

@@ -136,9 +136,7 @@ def ingest_official_results(store, path: str | Path) -> int:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise WorkbenchError(f"{path.name}: not a VBench results file ({exc})") from exc
     ids = sorted({video for _, video, _ in entries})
-    known = {
-        r["id"] for r in store.query("SELECT id FROM videos WHERE list_contains(?, id)", [ids])
-    }
+    known = store.video_paths(ids)
     unknown = [v for v in ids if v not in known]
     if unknown:
         raise WorkbenchError(f"{path.name}: videos not in the store: {', '.join(unknown[:5])}")

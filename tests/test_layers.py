@@ -1,4 +1,5 @@
-"""The floors of docs/design.md hold: no module imports from a floor above its own."""
+"""The floors of docs/design.md hold: no module imports from a floor above its own, and SQL is
+written only in the modules the design note lists as owning the store's tables."""
 
 import ast
 import re
@@ -54,3 +55,35 @@ def test_no_module_imports_from_a_floor_above_its_own():
                 if floor_of(target, floors) > mine
             ]
     assert not upward, "\n".join(upward)
+
+
+SQL = re.compile(r"\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|CREATE TABLE)\b")
+
+
+def sql_owners() -> set[str]:
+    """The modules of the design note's "owns | module" table."""
+    text = (ROOT / "docs" / "design.md").read_text()
+    table = text[text.index("| owns | module |") :]
+    return {
+        name
+        for line in table.splitlines()[2:]
+        if line.startswith("|")
+        for name in re.findall(r"`([\w.]+)`", line.split("|")[2])
+    }
+
+
+def test_sql_is_written_only_where_the_tables_are_owned():
+    owners = sql_owners()
+    assert {"workbench.store", "training.run_record", "evaluators.runner"} <= owners
+    writers = set()
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            strings = [
+                node.value
+                for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            ]
+            if any(SQL.search(s) for s in strings):
+                writers.add(".".join(path.relative_to(ROOT).with_suffix("").parts))
+    assert writers <= owners, sorted(writers - owners)
+    assert not {w for w in writers if w.startswith(("workbench.cli", "workbench.app"))}

@@ -89,19 +89,9 @@ def load_pairs(
         WorkbenchError: unknown or empty pair set, two sides of a pair that differ in shape,
             a format the model cannot take.
     """
-    rows = store.query(
-        """SELECT p.id, s.prompt, s.first_frame, w.id AS w_id, w.path AS w_path,
-                  w.frames AS w_frames, w.height AS w_height, w.width AS w_width,
-                  l.id AS l_id, l.path AS l_path, l.frames AS l_frames, l.height AS l_height,
-                  l.width AS l_width
-           FROM pairs p JOIN samples s ON s.id = p.sample_id
-           JOIN videos w ON w.id = p.winner_video JOIN videos l ON l.id = p.loser_video
-           WHERE p.pairset = ? ORDER BY p.id""",
-        [pairset],
-    )
+    rows = store.pair_rows(pairset)
     if not rows:
-        known = [r["pairset"] for r in store.query("SELECT DISTINCT pairset FROM pairs")]
-        raise unknown_name("pair set", pairset, known)
+        raise unknown_name("pair set", pairset, store.pairsets())
     shapes = set()
     for row in rows:
         w, l_ = (tuple(row[f"{side}_{k}"] for k in ("frames", "height", "width")) for side in "wl")

@@ -84,3 +84,12 @@ class RunRecord:
                 [self.run_id],
             )
         return ref
+
+
+def trained_checkpoints(store: Store) -> list[str]:
+    """Checkpoints whose run logged metrics, oldest first (what a training curve can show)."""
+    rows = store.query(
+        """SELECT DISTINCT c.name, c.created_at FROM checkpoints c
+           JOIN train_metrics m ON m.run_id = c.run_id ORDER BY c.created_at"""
+    )
+    return [r["name"] for r in rows]

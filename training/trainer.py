@@ -52,6 +52,7 @@ from workbench.atomic import existing_version
 from workbench.checkpoints import (
     CheckpointRef,
     checkpoint_dir,
+    checkpoint_exists,
     resolve_checkpoint,
 )
 from workbench.datasets import get_dataset
@@ -658,7 +659,7 @@ def _previous_state(
 ) -> dict[str, Any] | None:
     """The state to resume from (with its folder), or None for a fresh run. A sharded run
     resumes on any number of processes > 1, a single-process run on one."""
-    if store.query("SELECT name FROM checkpoints WHERE name = ?", [name]):
+    if checkpoint_exists(store, name):
         raise WorkbenchError(f"checkpoint {name!r} already exists; choose another --name")
     if not resume:
         if existing_version(out) is not None:

@@ -7,13 +7,12 @@ the URL nor the response's Last-Modified / ETag ties a side to its source, and b
 same container, size, fps and length. Nothing leaks which source is which until the vote is
 committed (what still can: the README's "For annotators"). Votes are append-only rows; a
 vote is acknowledged only after its transaction commits. Votes out, pair sets and CSV out:
-`export_votes`, `pairs_from_votes` (from rollout battles only, agreement per annotator).
+`export_votes`, `agreement` (per annotator: what `workbench.pairsets.voted` builds pairs from).
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import re
 import secrets
@@ -297,62 +296,6 @@ def arena_records(votes: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for v in votes
         if v["kind"] == "checkpoints"
     ]
-
-
-PAIR_ASPECTS = ("both", "vq", "pf")
-
-
-def pairs_from_votes(
-    store: Store, name: str, min_agree: int = 1, aspect: str = "both"
-) -> dict[str, Any]:
-    """Store `agreed_pairs` as the pair set `name`.
-
-    Raises:
-        WorkbenchError: the pair set exists, min_agree < 1, an unknown aspect, or no pair
-            reaches agreement.
-    """
-    if min_agree < 1:
-        raise WorkbenchError("the winner needs at least 1 agreeing annotator")
-    if aspect not in PAIR_ASPECTS:
-        raise WorkbenchError(f"unknown aspect {aspect!r}: choose from {', '.join(PAIR_ASPECTS)}")
-    if store.pairset_exists(name):
-        raise WorkbenchError(f"pair set {name!r} exists; choose another name")
-    pairs = agreed_pairs(store, name, min_agree, aspect)
-    if not pairs:
-        raise WorkbenchError(
-            f"no pair of rollouts has {min_agree} annotator(s) agreeing on {aspect} "
-            f"({len(vote_rows(store, 'rollouts'))} votes on rollout pairs so far)"
-        )
-    store.insert("pairs", pairs)
-    return {"pairset": name, "pairs": len(pairs), "min_agree": min_agree, "aspect": aspect}
-
-
-def agreed_pairs(
-    store: Store, name: str, min_agree: int = 1, aspect: str = "both"
-) -> list[dict[str, Any]]:
-    """Pair rows of the pair set `name` from the votes on rollout battles (two rollouts of one
-    checkpoint: the paper's annotated pairs). Vote-tab battles between checkpoints or the
-    ground truth never make training pairs."""
-    pairs = []
-    for (sample, win, lose), (agree, against) in agreement(
-        vote_rows(store, "rollouts"), aspect, min_agree
-    ).items():
-        pairs.append(
-            {
-                "id": hashlib.sha256(f"{name}|{sample}|{win}|{lose}".encode()).hexdigest()[:16],
-                "pairset": name,
-                "sample_id": sample,
-                "winner_video": win,
-                "loser_video": lose,
-                "kind": "annotated",
-                "provenance": {
-                    "aspect": aspect,
-                    "annotators_for": agree,
-                    "annotators_against": against,
-                },
-            }
-        )
-    return pairs
 
 
 def agreement(

@@ -150,6 +150,10 @@ def _ref(store: Store, row: dict[str, Any]) -> CheckpointRef:
     )
 
 
+def checkpoint_exists(store: Store, name: str) -> bool:
+    return bool(store.query("SELECT 1 FROM checkpoints WHERE name = ?", [name]))
+
+
 def list_checkpoints(store: Store) -> list[dict[str, Any]]:
     """Every checkpoint and external source, oldest first, with how many videos it made."""
     return store.query(

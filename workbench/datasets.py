@@ -93,6 +93,22 @@ def commit_samples(
     stage.commit(write)
 
 
+def sample_indices(con: duckdb.DuckDBPyConnection, dataset: str) -> set[int]:
+    rows = fetch_dicts(con, "SELECT idx FROM samples WHERE dataset = ?", [dataset])
+    return {r["idx"] for r in rows}
+
+
+def imported_files(con: duckdb.DuckDBPyConnection, dataset: str) -> list[dict[str, Any]]:
+    """Each imported sample's index and the hashes of its decoded content and source file."""
+    return fetch_dicts(
+        con,
+        "SELECT json_extract_string(attributes, '$.content_sha256') AS content_sha256, "
+        "json_extract_string(attributes, '$.source_sha256') AS source_sha256, idx "
+        "FROM samples WHERE dataset = ?",
+        [dataset],
+    )
+
+
 def list_datasets(store: Store) -> list[dict[str, Any]]:
     return store.query(
         """SELECT d.name, d.kind, d.frames, d.height, d.width, d.fps,

@@ -1,9 +1,11 @@
 """The paper's study as a plan of workbench commands, and the record of its stages.
 
-A study is an ordered list of stages, each one `workbench` command line. The plan is plain
-data (presets below); the runner (`workbench experiment run`, workbench/cli/experiment.py)
-executes it, and the store keeps an append-only record per stage (running, done, failed), so a
-rerun skips what is done, a killed run continues where it stopped, and the app shows progress.
+A study is an ordered list of stages, each one `workbench` command line, so its record is
+what a person can rerun by hand. The plan is plain data (presets below); `run_study` executes
+it through the command line a face hands it (`workbench experiment run` hands the CLI's
+`main`; the app starts that command in the background), and the store keeps an append-only
+record per stage (running, done, failed), so a rerun skips what is done, a killed run
+continues where it stopped, and the app shows progress.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ import dataclasses
 import datetime
 import fcntl
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.atomic import existing_version
+from workbench.checkpoints import checkpoint_dir, checkpoint_exists
+from workbench.datasets import list_datasets
 from workbench.errors import WorkbenchError, unknown_name
 from workbench.store import Store
 
@@ -356,6 +361,93 @@ def study_running(store: Store) -> bool:
         return True
 
 
+# -- the runner -----------------------------------------------------------------------------
+
+Execute = Callable[[list[str]], int]
+"""Runs one stage's command line (without `--home`: the study's home is the runner's) and
+returns its exit code."""
+
+
+def run_study(
+    store: Store, study: str, preset: str, seeds: int, retrain_base: bool, execute: Execute
+) -> list[dict[str, Any]]:
+    """Run (or continue) `study` in this home; its stages' status after.
+
+    Raises:
+        WorkbenchError: an unknown study or preset, a home whose study ran with other
+            settings, a study already running here, or a stage that failed.
+    """
+    if study not in PLANS:
+        raise unknown_name("study", study, PLANS)
+    votes = {}
+    if study == "annotated":  # annotated pairs from votes when people gave enough
+        from workbench.pairsets.voted import agreed_pairs
+
+        votes["voted_pairs"] = len(agreed_pairs(store, "annotated"))
+    plan = PLANS[study](preset, seeds, retrain_base, **votes)
+    recorded = recorded_commands(store, study)
+    for stage in plan:
+        if recorded.get(stage.name, stage.command) != stage.command:
+            raise WorkbenchError(
+                f"this home's {study!r} study ran stage {stage.name!r} with other settings; "
+                "use a fresh --home for another preset"
+            )
+    whole = Stage(WHOLE, ["experiment", "run", study, "--preset", preset, "--seeds", str(seeds)])
+    with study_lock(store):
+        record_stage(store, study, whole, "running")
+        _run_plan(store, study, plan, execute)
+        record_stage(store, study, whole, "done")
+    return stage_status(store, study)
+
+
+def _run_plan(store: Store, study: str, plan: list[Stage], execute: Execute) -> None:
+    done = {r["stage"] for r in stage_status(store, study) if r["status"] == "done"}
+    for i, stage in enumerate(plan, start=1):
+        if stage.name in done or _created(store, stage):
+            if stage.name not in done:  # killed after its work landed, before its record
+                record_stage(store, study, stage, "done")
+            continue
+        print(f"[{i}/{len(plan)}] {stage.name}: workbench {' '.join(stage.command)}", flush=True)
+        record_stage(store, study, stage, "running")
+        resume = ["--resume"] if _unfinished_training(store, stage) else []
+        if execute([*stage.command, *resume]) != 0:
+            record_stage(store, study, stage, "failed", "see the error above")
+            raise WorkbenchError(f"stage {stage.name!r} failed; fix it and rerun to continue")
+        record_stage(store, study, stage, "done")
+
+
+def _created(store: Store, stage: Stage) -> bool:
+    if stage.creates is None:
+        return False
+    kind, name = stage.creates
+    if kind == "pairset":
+        return store.pairset_exists(name)
+    return checkpoint_exists(store, name)
+
+
+def _unfinished_training(store: Store, stage: Stage) -> bool:
+    """A training stage whose run left resumable state (it was killed)."""
+    if stage.command[0] != "train":
+        return False
+    return existing_version(checkpoint_dir(store, stage.creates[1])) is not None
+
+
+def study_to_start(store: Store, preset: str, seeds: int) -> str | None:
+    """The preset the app's background study should run with, or None: none asked, one is
+    running, the home's study has every stage of `seeds` seeds, or the home was filled
+    otherwise (a study continues with the preset it was started with)."""
+    if preset == "none" or study_running(store):
+        return None
+    started = recorded_preset(store, "paper")
+    if started is None and list_datasets(store):
+        return None
+    preset = started or preset
+    done = {r["stage"] for r in stage_status(store, "paper") if r["status"] == "done"}
+    if all(stage.name in done for stage in paper_plan(preset, seeds)):
+        return None
+    return preset
+
+
 # -- the record -----------------------------------------------------------------------------
 
 
@@ -372,6 +464,11 @@ def record_stage(store: Store, experiment: str, stage: Stage, status: str, messa
             }
         ],
     )
+
+
+def study_recorded(store: Store) -> bool:
+    """Whether any study has started in this home."""
+    return bool(store.query("SELECT 1 FROM stages LIMIT 1"))
 
 
 def stage_status(store: Store, experiment: str) -> list[dict[str, Any]]:

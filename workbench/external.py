@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from workbench import media
-from workbench.checkpoints import register_checkpoint
+from workbench.checkpoints import checkpoint_exists, register_checkpoint
 from workbench.datasets import DatasetSpec, get_dataset, load_samples
 from workbench.errors import WorkbenchError
 from workbench.importer import VIDEO_SUFFIXES, import_videos, read_captions
@@ -50,7 +50,7 @@ def register_external_videos(
         WorkbenchError: the name is taken, a file is bad or unprompted, or (with a dataset)
             a prompt matches no sample of it.
     """
-    if store.query("SELECT 1 FROM checkpoints WHERE name = ?", [name]):
+    if checkpoint_exists(store, name):
         raise WorkbenchError(f"{name!r} is already a checkpoint or source; choose another --name")
     videos_dir = Path(videos_dir)
     if dataset is None:

@@ -16,7 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from workbench import media
-from workbench.datasets import DatasetSpec, check_dataset, commit_samples
+from workbench.datasets import DatasetSpec, check_dataset, commit_samples, imported_files
 from workbench.errors import WorkbenchError
 from workbench.provenance import run_row
 from workbench.staging import media_stage
@@ -96,14 +96,9 @@ def import_videos(
     on_disk = {p.name for p in videos_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES}
     with store.read() as con:
         check_dataset(con, spec)
-        known = con.execute(
-            "SELECT json_extract_string(attributes, '$.content_sha256'), "
-            "json_extract_string(attributes, '$.source_sha256'), idx "
-            "FROM samples WHERE dataset = ?",
-            [spec.name],
-        ).fetchall()
-    seen = {r[0] for r in known} | {r[1] for r in known}
-    next_index = max((r[2] for r in known), default=-1) + 1
+        known = imported_files(con, spec.name)
+    seen = {r["content_sha256"] for r in known} | {r["source_sha256"] for r in known}
+    next_index = max((r["idx"] for r in known), default=-1) + 1
 
     outcomes, videos, samples = [], [], []
     with media_stage(store) as stage:

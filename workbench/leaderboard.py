@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from workbench.battles import ASPECTS, vote_rows
+from workbench.pairsets.gtpair import gtpair_generators
 from workbench.ratings import (
     TIE_MARGIN,
     Battle,
@@ -109,8 +110,7 @@ def win_fraction_table(store: Store, aspect: str) -> tuple[list[str], np.ndarray
 def gt_pair_agreement(store: Store) -> list[dict[str, Any]]:
     """Per aspect: of the votes between the real video ('gt') and a generator that GT-Pair
     used as the loser source, how often people preferred the real video."""
-    sql = "SELECT DISTINCT provenance->>'generator' AS generator FROM pairs WHERE kind = 'gt'"
-    losers = {r["generator"] for r in store.query(sql)}
+    losers = gtpair_generators(store)
     rows = []
     for aspect in ASPECTS:
         picks = []

@@ -142,6 +142,23 @@ class Store:
     def pairset_exists(self, name: str) -> bool:
         return bool(self.query("SELECT 1 FROM pairs WHERE pairset = ? LIMIT 1", [name]))
 
+    def pairsets(self) -> list[str]:
+        return [r["pairset"] for r in self.query("SELECT DISTINCT pairset FROM pairs")]
+
+    def pair_rows(self, pairset: str) -> list[dict[str, Any]]:
+        """A pair set's pairs, each with its prompt, first frame and both videos' files and
+        shapes (w_* the winner, l_* the loser), in a fixed order."""
+        return self.query(
+            """SELECT p.id, s.prompt, s.first_frame, w.id AS w_id, w.path AS w_path,
+                      w.frames AS w_frames, w.height AS w_height, w.width AS w_width,
+                      l.id AS l_id, l.path AS l_path, l.frames AS l_frames,
+                      l.height AS l_height, l.width AS l_width
+               FROM pairs p JOIN samples s ON s.id = p.sample_id
+               JOIN videos w ON w.id = p.winner_video JOIN videos l ON l.id = p.loser_video
+               WHERE p.pairset = ? ORDER BY p.id""",
+            [pairset],
+        )
+
     def video_paths(self, video_ids: Sequence[str]) -> dict[str, Path]:
         """Absolute mp4 path of each video id, in one query."""
         rows = self.query(

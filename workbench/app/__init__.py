@@ -15,13 +15,7 @@ from gradio.context import LocalContext
 from workbench.app import agreement, compare, leaderboard, training, vote
 from workbench.app.access import Access, slowed_login
 from workbench.app.common import CSS, ROLE_JS, SYNC_JS, empty_home_hint
-from workbench.experiments import (
-    paper_plan,
-    recorded_preset,
-    stage_status,
-    study_progress,
-    study_running,
-)
+from workbench.experiments import study_progress, study_to_start
 from workbench.store import Store
 
 TITLE = "Reg-DPO Workbench"
@@ -83,32 +77,16 @@ def build_app(store: Store, seed: int | None = None, access: Access | None = Non
 
 def start_study(store: Store, preset: str, seeds: int = 1) -> subprocess.Popen | None:
     """Run the paper's study in the background (`workbench experiment run`, logged to
-    <home>/logs/study.log) on an empty home, or continue one a previous launch left
-    unfinished or with fewer seeds (with the preset it was started with); nothing when one
-    is running, it has every stage, or the home was filled otherwise."""
-    if preset == "none" or study_running(store):
-        return None
-    preset = recorded_preset(store, "paper") or preset
-    if recorded_preset(store, "paper") is None and store.query("SELECT 1 FROM datasets LIMIT 1"):
-        return None
-    done = {r["stage"] for r in stage_status(store, "paper") if r["status"] == "done"}
-    if all(stage.name in done for stage in paper_plan(preset, seeds)):
+    <home>/logs/study.log) when `study_to_start` says so: on an empty home, or to continue
+    one a previous launch left unfinished or with fewer seeds."""
+    preset = study_to_start(store, preset, seeds)
+    if preset is None:
         return None
     log = store.home / "logs" / "study.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable,
-        "-m",
-        "workbench",
-        "--home",
-        str(store.home),
-        "experiment",
-        "run",
-        "paper",
-        "--preset",
-        preset,
-        "--seeds",
-        str(seeds),
+        *(sys.executable, "-m", "workbench", "--home", str(store.home)),
+        *("experiment", "run", "paper", "--preset", preset, "--seeds", str(seeds)),
     ]
     with open(log, "a") as out:  # the child keeps its own handle
         return subprocess.Popen(

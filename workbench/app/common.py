@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from workbench.datasets import list_datasets
 from workbench.errors import WorkbenchError
+from workbench.experiments import study_recorded
 from workbench.store import Store
 
 # Small videos are enlarged without blurring (the world's 32x32 clips would be mush).
@@ -152,9 +154,9 @@ def friendly(fallback: Callable[[str], Any]) -> Callable:
 
 def empty_home_hint(store: Store) -> str | None:
     """What to run when the home has nothing to show yet."""
-    if store.query("SELECT 1 FROM datasets LIMIT 1"):
+    if list_datasets(store):
         return None
-    if store.query("SELECT 1 FROM stages LIMIT 1"):
+    if study_recorded(store):
         return "The paper's study is filling this home; the tabs fill as its stages land."
     return (
         f"The home {store.home} has no data yet. Fill it with, for example: "

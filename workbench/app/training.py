@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from training.run_record import trained_checkpoints
 from workbench.app.access import Access
 from workbench.app.common import friendly
 from workbench.report import curves_figure, training_metrics
@@ -27,14 +28,6 @@ METRICS = (
     "lr",
 )
 DEFAULT_METRICS = ["loss", "dgr", "win_gap", "lose_gap", "implicit_acc"]
-
-
-def trained_checkpoints(store: Store) -> list[str]:
-    rows = store.query(
-        """SELECT DISTINCT c.name, c.created_at FROM checkpoints c
-           JOIN train_metrics m ON m.run_id = c.run_id ORDER BY c.created_at"""
-    )
-    return [r["name"] for r in rows]
 
 
 def build(store: Store, access: Access) -> tuple:

@@ -14,15 +14,14 @@ from workbench.app.access import Access
 from workbench.app.common import controls, friendly, message, video_cell
 from workbench.battles import (
     CHOICES,
-    PAIR_ASPECTS,
     export_votes,
-    pairs_from_votes,
     record_votes,
     serve_battle,
     serve_rollouts,
 )
 from workbench.checkpoints import list_checkpoints
 from workbench.datasets import list_datasets
+from workbench.pairsets.voted import PAIR_ASPECTS, pairs_from_votes
 from workbench.sources import source_names
 from workbench.store import Store
 

@@ -39,62 +39,17 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.errors import unknown_name
-    from workbench.experiments import (
-        PLANS,
-        WHOLE,
-        Stage,
-        record_stage,
-        recorded_commands,
-        stage_status,
-        study_lock,
-    )
-
-    if args.study not in PLANS:
-        raise unknown_name("study", args.study, PLANS)
-    store = Store(args.home)
-    votes = {}
-    if args.study == "annotated":  # annotated pairs from votes when people gave enough
-        from workbench.battles import agreed_pairs
-
-        votes["voted_pairs"] = len(agreed_pairs(store, "annotated"))
-    plan = PLANS[args.study](args.preset, args.seeds, args.retrain_base, **votes)
-    recorded = recorded_commands(store, args.study)
-    for stage in plan:
-        if recorded.get(stage.name, stage.command) != stage.command:
-            raise WorkbenchError(
-                f"this home's {args.study!r} study ran stage {stage.name!r} with other settings; "
-                "use a fresh --home for another preset"
-            )
-    whole = Stage(
-        WHOLE,
-        ["experiment", "run", args.study, "--preset", args.preset, "--seeds", str(args.seeds)],
-    )
-    with study_lock(store):
-        record_stage(store, args.study, whole, "running")
-        _run_plan(store, args.study, plan)
-        record_stage(store, args.study, whole, "done")
-    emit(args, stage_status(store, args.study))
-    return 0
-
-
-def _run_plan(store: Store, study: str, plan) -> None:
     from workbench.cli import main
-    from workbench.experiments import record_stage, stage_status
+    from workbench.experiments import run_study
 
-    done = {r["stage"] for r in stage_status(store, study) if r["status"] == "done"}
-    for i, stage in enumerate(plan, start=1):
-        if stage.name in done or _created(store, stage):
-            if stage.name not in done:  # killed after its work landed, before its record
-                record_stage(store, study, stage, "done")
-            continue
-        print(f"[{i}/{len(plan)}] {stage.name}: workbench {' '.join(stage.command)}", flush=True)
-        record_stage(store, study, stage, "running")
-        resume = ["--resume"] if _unfinished_training(store, stage) else []
-        if main(["--home", str(store.home), *stage.command, *resume]) != 0:
-            record_stage(store, study, stage, "failed", "see the error above")
-            raise WorkbenchError(f"stage {stage.name!r} failed; fix it and rerun to continue")
-        record_stage(store, study, stage, "done")
+    store = Store(args.home)
+
+    def execute(command: list[str]) -> int:
+        return main(["--home", str(store.home), *command])
+
+    status = run_study(store, args.study, args.preset, args.seeds, args.retrain_base, execute)
+    emit(args, status)
+    return 0
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -107,22 +62,3 @@ def run_status(args: argparse.Namespace) -> int:
         )
     emit(args, rows)
     return 0
-
-
-def _created(store: Store, stage) -> bool:
-    if stage.creates is None:
-        return False
-    kind, name = stage.creates
-    if kind == "pairset":
-        return store.pairset_exists(name)
-    return bool(store.query("SELECT 1 FROM checkpoints WHERE name = ?", [name]))
-
-
-def _unfinished_training(store: Store, stage) -> bool:
-    """A training stage whose run left resumable state (it was killed)."""
-    from workbench.atomic import existing_version
-    from workbench.checkpoints import checkpoint_dir
-
-    if stage.command[0] != "train":
-        return False
-    return existing_version(checkpoint_dir(store, stage.creates[1])) is not None

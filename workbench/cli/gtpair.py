@@ -34,8 +34,8 @@ def add_parser(subparsers) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from training.gtpair import build_gtpairs
     from workbench.launch import relaunch
+    from workbench.pairsets.gtpair import build_gtpairs
 
     if (code := relaunch(args.argv, args.nproc)) is not None:
         return code

@@ -37,6 +37,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from workbench.checkpoints import list_checkpoints
     from workbench.datasets import get_dataset
     from workbench.errors import unknown_name
     from workbench.report import write_report
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     get_dataset(store, args.dataset)
     known = {
         *source_names(store, args.dataset),
-        *(r["name"] for r in store.query("SELECT name FROM checkpoints")),
+        *(r["name"] for r in list_checkpoints(store)),
     }
     for name in args.ckpt:
         if name not in known:

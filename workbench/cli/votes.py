@@ -96,14 +96,14 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_from_votes(args: argparse.Namespace) -> int:
-    from workbench.battles import pairs_from_votes
+    from workbench.pairsets.voted import pairs_from_votes
 
     emit(args, pairs_from_votes(Store(args.home), args.name, args.min_agree, args.aspect))
     return 0
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from training.annotated import simulate_annotated_pairs
+    from workbench.pairsets.simulated import simulate_annotated_pairs
 
     summary = simulate_annotated_pairs(
         Store(args.home),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tqdm.auto import tqdm
 
-from workbench.datasets import DatasetSpec, check_dataset, commit_samples
+from workbench.datasets import DatasetSpec, check_dataset, commit_samples, sample_indices
 from workbench.provenance import run_row
 from workbench.staging import media_stage
 from workbench.store import Store
@@ -33,10 +33,7 @@ def make_world_dataset(
     spec = world_spec(name, cfg, seed)
     with store.read() as con:
         check_dataset(con, spec)  # fail before rendering anything
-        have = {
-            r[0]
-            for r in con.execute("SELECT idx FROM samples WHERE dataset = ?", [name]).fetchall()
-        }
+        have = sample_indices(con, name)
     todo = [i for i in range(n) if i not in have]
     videos, samples = [], []
     with media_stage(store) as stage:

@@ -82,3 +82,9 @@ def build_gtpairs(
         "samples": len({p["sample_id"] for p in unique}),
         "generators": generators,
     }
+
+
+def gtpair_generators(store: Store) -> set[str]:
+    """Every generator whose rollouts lost in some GT-Pair set of this home."""
+    sql = "SELECT DISTINCT provenance->>'generator' AS generator FROM pairs WHERE kind = 'gt'"
+    return {r["generator"] for r in store.query(sql)}

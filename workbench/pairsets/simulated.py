@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from evaluators.runner import score_videos
-from training.gtpair import ROLLOUT_SEED_STRIDE
+from evaluators.runner import mean_overall, score_videos
 from workbench.datasets import load_samples
 from workbench.errors import WorkbenchError
 from workbench.generation import generate
+from workbench.pairsets.gtpair import ROLLOUT_SEED_STRIDE
 from workbench.provenance import run_row
 from workbench.store import Store, insert_rows
 
@@ -65,7 +65,7 @@ def simulate_annotated_pairs(
             rollouts.setdefault(row["sample_id"], []).append(row["video_id"])
     videos = [(v, samples[s]) for s, ids in rollouts.items() for v in dict.fromkeys(ids)]
     versions = score_videos(store, list(judges), dataset, videos, progress=progress)
-    utility = _utilities(store, versions, [v for v, _ in videos])
+    utility = mean_overall(store, versions, [v for v, _ in videos])
 
     rng = np.random.default_rng(seed)
     pairs, agree = [], 0
@@ -115,13 +115,3 @@ def simulate_annotated_pairs(
         "agreement_with_oracle": round(agree / len(pairs), 3),
         "median_utility_gap": round(float(np.median(gaps)), 4),
     }
-
-
-def _utilities(store: Store, versions: dict[str, str], video_ids: list[str]) -> dict[str, float]:
-    rows = store.query(
-        """SELECT video_id, avg(value) AS value FROM scores WHERE dimension = 'overall'
-           AND list_contains(?, judge || '@' || judge_version) AND list_contains(?, video_id)
-           GROUP BY video_id""",
-        [[f"{j}@{v}" for j, v in versions.items()], video_ids],
-    )
-    return {r["video_id"]: r["value"] for r in rows}
