@@ -13,7 +13,7 @@ import torch
 from benchmarks.common import device_name
 from evaluators.registry import get_judge
 from evaluators.runner import _items, default_judges, evaluate
-from workbench.checkpoints import add_checkpoint
+from workbench.checkpoint_registry import add_checkpoint
 from workbench.datasets import get_dataset, load_samples
 from workbench.generation import generate
 from workbench.models import EMBEDDED_BASES

@@ -31,10 +31,11 @@ from training.losses import per_sample_error, regdpo_loss
 from training.parallel import parallelize
 from training.reference import FrozenReference, lora_disabled_reference
 from training.timesteps import noisy_latents
+from training.transforms import apply_ac, apply_attention
 from workbench.models.codecs import WanVAECodec
 from workbench.models.loading import apply_lora, trainable_parameters
 from workbench.models.random_wan import build_random_wan
-from workbench.models.runtime import Runtime, apply_ac, apply_attention, pick_runtime
+from workbench.models.runtime import Runtime, pick_runtime
 from workbench.models.text import PromptEncoder
 from workbench.models.wan import Conditioning, WanVideoModel
 

@@ -30,11 +30,12 @@ from training.losses import per_sample_error, regdpo_loss
 from training.reference import CachedReference, lora_disabled_reference
 from training.timesteps import noisy_latents, sample_timesteps
 from training.trainer import make_trainable, precompute_reference, train_step
+from training.transforms import apply_compile
 from workbench import media
 from workbench.allocator import keep_freed_memory
 from workbench.models import EMBEDDED_BASES
 from workbench.models.loading import load_model, trainable_parameters
-from workbench.models.runtime import apply_compile, pick_runtime
+from workbench.models.runtime import pick_runtime
 from workbench.models.tiny import TinyWanConfig, build_tiny_wan
 from workbench.models.wan import Conditioning
 from workbench.world.shapes import WorldConfig, make_sample

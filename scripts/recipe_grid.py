@@ -26,16 +26,15 @@ from workbench.experiments import (  # noqa: E402
     recipe_name,
 )
 from workbench.ratings import TIE_MARGIN  # noqa: E402
-from workbench.report import (  # noqa: E402
-    ASPECTS,
-    checkpoint_scores,
+from workbench.report.plots import pyplot  # noqa: E402
+from workbench.report.queries import checkpoint_scores, provenance  # noqa: E402
+from workbench.report.tables import (  # noqa: E402
+    ASPECT_JUDGES,
     headline,
     power_words,
-    provenance,
-    provenance_line,
-    pyplot,
     seed_comparison,
 )
+from workbench.report.writers import provenance_line  # noqa: E402
 from workbench.store import Store  # noqa: E402
 
 
@@ -96,7 +95,7 @@ def markdown(rows: list[dict], made: dict) -> str:
         provenance_line(made),
         "",
     ]
-    for aspect in ASPECTS:
+    for aspect in ASPECT_JUDGES:
         cols = [
             "prompt dropout",
             "guidance",
@@ -126,10 +125,10 @@ def markdown(rows: list[dict], made: dict) -> str:
 def plot(rows: list[dict], path: Path) -> None:
     """Mean per-prompt difference against the base (VQ, PF) with its interval, per cell."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(ASPECTS), figsize=(11, 4), sharey=True)
+    fig, axes = plt.subplots(1, len(ASPECT_JUDGES), figsize=(11, 4), sharey=True)
     rows = [r for r in rows if r["method"] != "base"]
     labels = [f"{r['method']} d{r['prompt dropout']:g} g{r['guidance']:g}" for r in rows]
-    for ax, aspect in zip(axes, ASPECTS, strict=True):
+    for ax, aspect in zip(axes, ASPECT_JUDGES, strict=True):
         data = [r.get(f"{aspect} vs base (data)") for r in rows]
         for i, d in enumerate(data):
             if d:

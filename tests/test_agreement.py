@@ -3,7 +3,7 @@ from stored battles and votes."""
 
 import pytest
 
-from workbench.leaderboard import annotator_agreement, gt_pair_agreement, judge_agreement
+from workbench.human_ratings import annotator_agreement, gt_pair_agreement, judge_agreement
 from workbench.store import Store
 
 
@@ -108,7 +108,7 @@ def test_the_arena_export_read_back_gives_the_leaderboards_ratings(tmp_path, cap
     import json
 
     from workbench.cli import main
-    from workbench.leaderboard import rating_rows
+    from workbench.human_ratings import rating_rows
     from workbench.ratings import bradley_terry_ci
 
     store = Store(tmp_path)

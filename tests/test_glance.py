@@ -2,8 +2,8 @@
 
 import math
 
-from workbench.leaderboard import glance_rows
-from workbench.report import gsb_rows, reference_last
+from workbench.human_ratings import glance_rows
+from workbench.report.tables import gsb_rows, reference_last
 
 VQ, PF = ("shapes-vq", "overall"), ("shapes-pf", "overall")
 

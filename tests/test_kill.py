@@ -32,7 +32,7 @@ WORKBENCH = [sys.executable, "-m", "workbench"]
 # says so: the test kills the process right there.
 BLOCKING_WRITE = """
 import sys, time
-import training.checkpointing as ck
+import training.resume_state as ck
 from workbench.cli import main
 save, calls = ck.save_model, []
 def slow_save(*args, **kwargs):

@@ -255,7 +255,7 @@ def test_a_simulated_annotator_follows_its_judges_and_says_it_is_simulated(base,
     assert json.loads(capsys.readouterr().out)["agreement_with_oracle"] < 1.0
     assert store.query("SELECT count(*) AS n FROM generations")[0]["n"] == generations, "cached"
 
-    from workbench.report import pairset_label
+    from workbench.report.queries import pairset_label
 
     assert "SIMULATED annotator (shapes-vq + shapes-pf, noise 10.0)" in pairset_label(
         store, "noisy"

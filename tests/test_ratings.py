@@ -34,7 +34,7 @@ def test_bootstrap_interval_contains_the_score_and_narrows_with_more_data():
 
 
 def test_vbench_quality_normalises_with_vbenchs_constants_and_needs_every_dimension():
-    from workbench.report import vbench_quality_score
+    from workbench.report.tables import vbench_quality_score
 
     perfect = {
         "subject_consistency": 1.0,

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from workbench.cli import main
-from workbench.report import VBENCH_DIMENSIONS, write_report
+from workbench.report.tables import VBENCH_DIMENSIONS
+from workbench.report.writers import write_report
 from workbench.store import Store
 
 

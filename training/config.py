@@ -66,7 +66,7 @@ class TrainConfig:
     """Share of prompts replaced by '' so the model also learns the unconditional velocity.
     None: 0.1 for SFT, 0 for DPO / Reg-DPO (the paper drops no prompts)."""
     attention: str = "auto"
-    """A diffusers attention backend (`workbench.models.runtime.attention_backends`); auto:
+    """A diffusers attention backend (`training.transforms.attention_backends`); auto:
     flash-attn on CUDA where installed, torch's SDPA otherwise. The run records the one used."""
     precision: str = "auto"
     """fp32, bf16 (frozen weights bf16, bf16 autocast), or auto: bf16 on CUDA, fp32 on CPU."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.checkpoints import CheckpointRef, register_checkpoint
+from workbench.checkpoint_registry import CheckpointRef, register_checkpoint
 from workbench.provenance import run_row
 from workbench.store import Store
 

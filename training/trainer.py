@@ -17,12 +17,6 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from training.cache import cache_key, load_reference_table, save_reference_table
-from training.checkpointing import (
-    STATE_FILE,
-    load_training_state,
-    restore_weights,
-    save_training_checkpoint,
-)
 from training.config import TrainConfig
 from training.data import DEFAULT_RAM_BYTES, TrainingSet, batch_draws, load_clips, load_pairs
 from training.objectives import pair_inputs, preference_objective, sft_objective
@@ -33,23 +27,30 @@ from training.parallel import (
     load_into_shards,
     parallelize,
 )
-from training.parallel.checkpoint import (
+from training.parallel.context import check_tokens
+from training.parallel.pair import exchange_sides, pair_passes
+from training.parallel.sharded_state import (
     SHARDS,
     load_sharded_checkpoint,
     save_sharded_checkpoint,
 )
-from training.parallel.context import check_tokens
-from training.parallel.pair import exchange_sides, pair_passes
 from training.reference import (
     CachedReference,
     FrozenReference,
     ReferenceFn,
     lora_disabled_reference,
 )
+from training.resume_state import (
+    STATE_FILE,
+    load_training_state,
+    restore_weights,
+    save_training_checkpoint,
+)
 from training.run_record import RunRecord
 from training.timesteps import sample_timesteps
+from training.transforms import apply_ac, apply_attention, apply_compile
 from workbench.atomic import existing_version
-from workbench.checkpoints import (
+from workbench.checkpoint_registry import (
     CheckpointRef,
     checkpoint_dir,
     checkpoint_exists,
@@ -65,13 +66,7 @@ from workbench.models.loading import (
     trainable_parameters,
     transformer_folder,
 )
-from workbench.models.runtime import (
-    Runtime,
-    apply_ac,
-    apply_attention,
-    apply_compile,
-    pick_runtime,
-)
+from workbench.models.runtime import Runtime, pick_runtime
 from workbench.models.tiny import TinyWanConfig, build_tiny_wan
 from workbench.models.wan import WanVideoModel
 from workbench.store import Store

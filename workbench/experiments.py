@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.atomic import existing_version
-from workbench.checkpoints import checkpoint_dir, checkpoint_exists
+from workbench.checkpoint_registry import checkpoint_dir, checkpoint_exists
 from workbench.datasets import list_datasets
 from workbench.errors import WorkbenchError, unknown_name
 from workbench.store import Store

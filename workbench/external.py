@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from workbench import media
-from workbench.checkpoints import checkpoint_exists, register_checkpoint
+from workbench.checkpoint_registry import checkpoint_exists, register_checkpoint
 from workbench.datasets import DatasetSpec, get_dataset, load_samples
 from workbench.errors import WorkbenchError
 from workbench.importer import VIDEO_SUFFIXES, import_videos, read_captions

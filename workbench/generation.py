@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from workbench.checkpoints import CheckpointRef, resolve_checkpoint
+from workbench.checkpoint_registry import CheckpointRef, resolve_checkpoint
 from workbench.datasets import get_dataset, load_first_frame, load_samples
 from workbench.errors import WorkbenchError
 from workbench.launch import share, wait_for_all

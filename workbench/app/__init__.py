@@ -1,5 +1,5 @@
 """The app: one module per tab over plain service functions (workbench.battles,
-workbench.leaderboard, workbench.report). It reads and writes only through the store, so it
+workbench.human_ratings, workbench.report). It reads and writes only through the store, so it
 runs while `workbench eval` and training runs write to the same home."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import gradio as gr
 import numpy as np
 from gradio.context import LocalContext
 
-from workbench.app import agreement, compare, leaderboard, training, vote
+from workbench.app import agreement, compare, curves, leaderboard, vote
 from workbench.app.access import Access, slowed_login
 from workbench.app.common import CSS, ROLE_JS, SYNC_JS, empty_home_hint
 from workbench.experiments import study_progress, study_to_start
@@ -46,7 +46,7 @@ def build_app(store: Store, seed: int | None = None, access: Access | None = Non
             with gr.Tab("Leaderboard", id="leaderboard-tab", elem_id="leaderboard-tab") as tab:
                 loaders.append((tab, leaderboard.build(store, access)))
             with gr.Tab("Training", id="training-tab", elem_id="training-tab") as tab:
-                loaders.append((tab, training.build(store, access)))
+                loaders.append((tab, curves.build(store, access)))
             with gr.Tab("Agreement", id="agreement-tab", elem_id="agreement-tab") as tab:
                 loaders.append((tab, agreement.build(store, access)))
         # New datasets, videos, scores and votes appear whenever a tab is opened; the page

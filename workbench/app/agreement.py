@@ -8,7 +8,7 @@ import gradio as gr
 from workbench.app.access import Access
 from workbench.app.common import friendly
 from workbench.app.leaderboard import table
-from workbench.leaderboard import annotator_agreement, gt_pair_agreement, judge_agreement
+from workbench.human_ratings import annotator_agreement, gt_pair_agreement, judge_agreement
 from workbench.store import Store
 
 

@@ -12,7 +12,8 @@ from workbench.app.access import Access
 from workbench.app.common import controls, friendly, image_cell, message, video_cell
 from workbench.datasets import list_datasets, load_samples
 from workbench.ratings import mean_interval
-from workbench.report import ASPECTS, checkpoint_scores, mean_score, newest_scores, seed_groups
+from workbench.report.queries import checkpoint_scores, newest_scores
+from workbench.report.tables import ASPECT_JUDGES, mean_score, seed_groups
 from workbench.sources import source_names, source_videos
 from workbench.store import Store
 
@@ -92,13 +93,13 @@ def summary_rows(store: Store, dataset: str, split: str, sources: list[str]) -> 
     for src in sources:
         per = scored(src)
         row: dict[str, Any] = {"source": src, "prompts": len(per)}
-        for aspect, keys in ASPECTS.items():
+        for aspect, keys in ASPECT_JUDGES.items():
             mean, half = mean_interval([v[keys[0]] for v in per.values() if keys[0] in v])
             row[aspect] = f"{mean:.3f} ± {half:.3f}" if half == half else "-"
         if src in member_of:
             method, names = member_of[src]
             row["seeds"] = f"{len(names)} seeds of {method}"
-            for aspect, keys in ASPECTS.items():
+            for aspect, keys in ASPECT_JUDGES.items():
                 mean, half = mean_interval([mean_score(scored(n), keys[0]) for n in names])
                 row[f"{aspect} over seeds"] = f"{mean:.3f} ± {half:.3f}"
         rows.append(row)

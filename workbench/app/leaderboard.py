@@ -10,19 +10,10 @@ import numpy as np
 from workbench.app.access import Access
 from workbench.app.common import friendly
 from workbench.datasets import list_datasets
-from workbench.leaderboard import glance_rows, human_gsb_rows, rating_rows, win_fraction_table
-from workbench.ratings import TIE_MARGIN
-from workbench.report import (
-    checkpoint_scores,
-    gsb_rows,
-    gsb_table,
-    pairs_rows,
-    pyplot,
-    reference_last,
-    seed_rows,
-    split_rows,
-    vbench_rows,
-)
+from workbench.human_ratings import glance_rows, human_gsb_rows, rating_rows, win_fraction_table
+from workbench.report import report_tables
+from workbench.report.plots import pyplot
+from workbench.report.tables import gsb_table
 from workbench.sources import source_names
 from workbench.store import Store
 
@@ -125,30 +116,25 @@ def build(store: Store, access: Access) -> tuple:
         names = [d["name"] for d in list_datasets(store)]
         name = name if name in names else (names[0] if names else None)
         models, share = win_fraction_table(store, aspect_)
-        scores = {}
+        t = None
         if name:
-            every = {
-                c: checkpoint_scores(store, name, split_, c) for c in source_names(store, name)
-            }
-            scores = {c: per for c, per in every.items() if per}
-        ref = ref if ref in scores else ("base" if "base" in scores else next(iter(scores), ref))
-        scores = reference_last(scores, ref)
+            t = report_tables(store, name, split_, source_names(store, name), ref or "base")
+            ref = t.reference
         ratings = {a: rating_rows(store, a, ties=True) for a in ("vq", "pf")}
         human_rows = human_gsb_rows(store, reference=ref)
-        automatic_rows = gsb_rows(scores, TIE_MARGIN)  # the table below and the glance's win rates
         return (
             gr.update(choices=names, value=name),
             table([g for g in gsb_table(human_rows) if g["aspect"] == aspect_.upper()]),
             ratings_table(rating_rows(store, aspect_, ties=True)),
             ratings_table(rating_rows(store, aspect_, ties=False)),
             heat_map(models, share) if models else None,
-            table(gsb_table(automatic_rows)),
-            table(vbench_rows(scores)[0]),
-            table(pairs_rows(store, scores, ref, TIE_MARGIN)),
-            table(seed_rows(scores, ref, TIE_MARGIN)),
-            gr.update(choices=list(scores), value=ref),
-            table(glance_rows(scores, automatic_rows, ratings, ref)),
-            table(split_rows(store, name, scores) if name else []),
+            table(gsb_table(t.gsb) if t else []),
+            table(t.vbench if t else []),
+            table(t.trained_on if t else []),
+            table(t.seeds if t else []),
+            gr.update(choices=list(t.scores) if t else [], value=ref),
+            table(glance_rows(t.scores, t.gsb, ratings, ref) if t else []),
+            table(t.splits if t else []),
         )
 
     inputs = [aspect, dataset, split, reference]

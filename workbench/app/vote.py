@@ -19,7 +19,7 @@ from workbench.battles import (
     serve_battle,
     serve_rollouts,
 )
-from workbench.checkpoints import list_checkpoints
+from workbench.checkpoint_registry import list_checkpoints
 from workbench.datasets import list_datasets
 from workbench.pairsets.voted import PAIR_ASPECTS, pairs_from_votes
 from workbench.sources import source_names

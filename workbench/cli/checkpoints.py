@@ -38,14 +38,14 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.checkpoints import list_checkpoints
+    from workbench.checkpoint_registry import list_checkpoints
 
     emit(args, list_checkpoints(Store(args.home)))
     return 0
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from workbench.checkpoints import add_checkpoint
+    from workbench.checkpoint_registry import add_checkpoint
 
     folder = EMBEDDED_BASES[args.embedded] if args.embedded else args.path
     ref = add_checkpoint(Store(args.home), args.name, folder, args.method)

@@ -37,10 +37,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.checkpoints import list_checkpoints
+    from workbench.checkpoint_registry import list_checkpoints
     from workbench.datasets import get_dataset
     from workbench.errors import unknown_name
-    from workbench.report import write_report
+    from workbench.report.writers import write_report
     from workbench.sources import source_names
 
     store = Store(args.home)

@@ -19,8 +19,8 @@ from torch.distributed.checkpoint.state_dict import (
     set_state_dict,
 )
 
-from training.checkpointing import save_training_checkpoint
 from training.parallel.mesh import Parallel
+from training.resume_state import save_training_checkpoint
 from workbench.models.wan import WanVideoModel
 
 SHARDS = "shards"

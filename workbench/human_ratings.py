@@ -22,8 +22,8 @@ from workbench.ratings import (
     outcomes_from_scores,
     win_fractions,
 )
-from workbench.report import ASPECTS as JUDGE_ASPECTS
-from workbench.report import Scores, gsb_row, mean_score, newest_scores, verdict_words
+from workbench.report.queries import newest_scores
+from workbench.report.tables import ASPECT_JUDGES, Scores, gsb_row, mean_score, verdict_words
 from workbench.sources import GROUND_TRUTH
 from workbench.store import Store
 
@@ -76,15 +76,15 @@ def glance_rows(
     aspect the judges' rank (by mean) beside the human Bradley-Terry rank (`ratings`: aspect
     -> bradley_terry_ci rows; '-' where nobody voted on that source)."""
     means = {
-        src: {a: mean_score(per, keys[0]) for a, keys in JUDGE_ASPECTS.items()}
+        src: {a: mean_score(per, keys[0]) for a, keys in ASPECT_JUDGES.items()}
         for src, per in scores.items()
     }
     versus = {(r["A"], r["aspect"]): r for r in gsb if r["B"] == reference}
-    human = {a: {h["model"]: h["rank"] for h in ratings.get(a.lower(), [])} for a in JUDGE_ASPECTS}
+    human = {a: {h["model"]: h["rank"] for h in ratings.get(a.lower(), [])} for a in ASPECT_JUDGES}
     rows = []
     for src in scores:
-        row: dict[str, Any] = {"source": src, **{a: means[src][a] for a in JUDGE_ASPECTS}}
-        for aspect in JUDGE_ASPECTS:
+        row: dict[str, Any] = {"source": src, **{a: means[src][a] for a in ASPECT_JUDGES}}
+        for aspect in ASPECT_JUDGES:
             r = versus.get((src, aspect))
             row[f"{aspect} win rate vs {reference}"] = (
                 f"{r['win_rate']:.2f} ({r['win_rate_ci'][0]:.2f}-{r['win_rate_ci'][1]:.2f}) "
@@ -92,7 +92,7 @@ def glance_rows(
                 if r
                 else "-"
             )
-        for aspect in JUDGE_ASPECTS:
+        for aspect in ASPECT_JUDGES:
             finite = [m[aspect] for m in means.values() if np.isfinite(m[aspect])]
             mine = means[src][aspect]
             row[f"{aspect} rank: judges"] = (
@@ -138,7 +138,7 @@ def judge_agreement(store: Store, margin: float = TIE_MARGIN) -> list[dict[str, 
     scores = newest_scores(store, sorted({v[k] for v in votes for k in ("video_a", "video_b")}))
     rows = []
     for aspect in ASPECTS:
-        for judge, dimension in JUDGE_ASPECTS[aspect.upper()]:
+        for judge, dimension in ASPECT_JUDGES[aspect.upper()]:
             human, machine = [], []
             for v in votes:
                 if v["aspect"] != aspect:

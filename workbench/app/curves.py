@@ -8,7 +8,8 @@ import gradio as gr
 from training.run_record import trained_checkpoints
 from workbench.app.access import Access
 from workbench.app.common import friendly
-from workbench.report import curves_figure, training_metrics
+from workbench.report.plots import curves_figure
+from workbench.report.queries import training_metrics
 from workbench.store import Store
 
 METRICS = (

@@ -1,23 +1,17 @@
-"""`workbench report`: paper-style tables and training curves from what the store holds.
-
-Everything is recomputed from stored scores and metrics (append-only events). For each
-checkpoint the newest generation per sample is used.
-"""
+"""The report's tables as pure functions over plain data (scores in, rows out), FastChat's
+style: GSB with its intervals, VBench's rank-sum Total and Quality score, the seeds, splits and
+preference-data tables. `workbench.report.report_tables` feeds them from the store, for
+`workbench report` and the app's Leaderboard alike."""
 
 from __future__ import annotations
 
-import html
 import itertools
-import json
 import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from workbench.provenance import made_by
 from workbench.ratings import (
-    TIE_MARGIN,
     format_gsb_score,
     gsb_bootstrap_ci,
     gsb_counts,
@@ -28,11 +22,13 @@ from workbench.ratings import (
     win_rate,
     win_rate_bootstrap_ci,
 )
-from workbench.sources import source_video_sql
-from workbench.store import Store
+
+Scores = dict[str, dict[str, dict[tuple[str, str], float]]]  # ckpt -> sample -> key -> value
 
 # Which (judge, dimension) stands for the paper's two GSB aspects, in order of preference.
-ASPECTS = {"VQ": [("shapes-vq", "overall")], "PF": [("shapes-pf", "overall")]}
+ASPECT_JUDGES = {"VQ": [("shapes-vq", "overall")], "PF": [("shapes-pf", "overall")]}
+
+
 VBENCH_DIMENSIONS = (
     "subject_consistency",
     "background_consistency",
@@ -42,6 +38,8 @@ VBENCH_DIMENSIONS = (
     "imaging_quality",
     "temporal_flickering",
 )
+
+
 # VBench's normalisation (scripts/constant.py): (score - Min) / (Max - Min), then a weighted
 # mean over the quality dimensions, dynamic degree at half weight.
 VBENCH_NORMALIZE = {
@@ -53,8 +51,14 @@ VBENCH_NORMALIZE = {
     "aesthetic_quality": (0.0, 1.0),
     "imaging_quality": (0.0, 1.0),
 }
+
+
 VBENCH_WEIGHT = {"dynamic_degree": 0.5}
+
+
 OFFICIAL = "vbench-official"  # results of the official package, ingested by `eval`
+
+
 # Native sources of each dimension after the official one: (judge, stored dimension, exact).
 # Not exact = not VBench's procedure (temporal flickering without its static filter): shown,
 # labelled, and kept out of VBench's normalised Quality score.
@@ -70,52 +74,19 @@ NATIVE_VBENCH = {
         ("vbench", "temporal_flickering_unfiltered", False),
     ],
 }
-# The newest version of each judge: the version of its most recent score.
-NEWEST_VERSIONS = """WITH newest AS (
-    SELECT judge, arg_max(judge_version, created_at) AS judge_version FROM scores GROUP BY judge)"""
-CURVES = ("loss", "dgr", "win_gap", "lose_gap", "implicit_acc", "sft")
-
-Scores = dict[str, dict[str, dict[tuple[str, str], float]]]  # ckpt -> sample -> key -> value
 
 
-def checkpoint_scores(
-    store: Store, dataset: str, split: str, ckpt: str, guidance: float | None = None
-) -> dict[str, dict]:
-    """sample_id -> {(judge, dimension): value} for a checkpoint's newest video per sample
-    (sampled with `guidance` when given).
-
-    Only each judge's newest version counts (the version of its most recent score), so a
-    judge fixed since some videos were scored never mixes old and new numbers.
-    """
-    video_of, extra = source_video_sql(ckpt, guidance)
-    params = [dataset, split, *extra]
-    rows = store.query(
-        f"""{NEWEST_VERSIONS}
-            SELECT v.sample_id, s.judge, s.dimension, avg(s.value) AS value
-            FROM ({video_of}) v JOIN scores s ON s.video_id = v.video_id
-            JOIN newest n ON n.judge = s.judge AND n.judge_version = s.judge_version
-            WHERE s.value IS NOT NULL GROUP BY ALL""",
-        params,
-    )
-    out: dict[str, dict] = {}
-    for r in rows:
-        out.setdefault(r["sample_id"], {})[(r["judge"], r["dimension"])] = r["value"]
-    return out
+SEEDED = re.compile(r"^(?P<method>.+)-s(?P<seed>\d+)$")  # fine-tunes of `--seeds N` studies
 
 
-def newest_scores(store: Store, video_ids: list[str]) -> dict[str, dict[tuple[str, str], float]]:
-    """video_id -> {(judge, dimension): value}, newest version of each judge only."""
-    rows = store.query(
-        f"""{NEWEST_VERSIONS}
-            SELECT s.video_id, s.judge, s.dimension, avg(s.value) AS value FROM scores s
-            JOIN newest n ON n.judge = s.judge AND n.judge_version = s.judge_version
-            WHERE list_contains(?, s.video_id) AND s.value IS NOT NULL GROUP BY ALL""",
-        [list(video_ids)],
-    )
-    out: dict[str, dict] = {}
-    for r in rows:
-        out.setdefault(r["video_id"], {})[(r["judge"], r["dimension"])] = r["value"]
-    return out
+# The judges the seed, split and preference-data tables show, under their short names.
+HEADLINE = (
+    ("shapes-pf", "overall", "PF"),
+    ("shapes-pf", "shape", "shape"),
+    ("shapes-pf", "motion", "motion"),
+    ("shapes-vq", "overall", "VQ"),
+    ("technical", "overall", "technical"),
+)
 
 
 def reference_last(scores: Scores, reference: str | None) -> Scores:
@@ -131,7 +102,7 @@ def gsb_rows(scores: Scores, margin: float, seed: int = 0) -> list[dict[str, Any
     scored on that aspect, with 95% bootstrap intervals of the score and the win rate."""
     rows = []
     for a, b in itertools.combinations(scores, 2):
-        for aspect, keys in ASPECTS.items():
+        for aspect, keys in ASPECT_JUDGES.items():
             for key in keys:  # the first judge that scored shared samples stands for the aspect
                 shared = [
                     s for s in scores[a] if key in scores[a][s] and key in scores[b].get(s, {})
@@ -275,17 +246,6 @@ def mean_score(per_sample: dict[str, dict], key: tuple[str, str]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-SEEDED = re.compile(r"^(?P<method>.+)-s(?P<seed>\d+)$")  # fine-tunes of `--seeds N` studies
-# The judges the seed, split and preference-data tables show, under their short names.
-HEADLINE = (
-    ("shapes-pf", "overall", "PF"),
-    ("shapes-pf", "shape", "shape"),
-    ("shapes-pf", "motion", "motion"),
-    ("shapes-vq", "overall", "VQ"),
-    ("technical", "overall", "technical"),
-)
-
-
 def headline(per_sample: dict[str, dict]) -> dict[str, float]:
     """The headline judges' means over one source's samples, by short name."""
     return {label: mean_score(per_sample, (judge, dim)) for judge, dim, label in HEADLINE}
@@ -321,7 +281,7 @@ def seed_comparison(
     rests on prompts x seeds)."""
     against = against * len(names) if len(against) == 1 else against
     out = {}
-    for aspect, keys in ASPECTS.items():
+    for aspect, keys in ASPECT_JUDGES.items():
         key = keys[0]
         pairs = list(zip(names, against, strict=True))
         prompts = set.intersection(
@@ -392,13 +352,9 @@ def _plus_minus(values: list[float]) -> str:
     return f"{mean:.3f} ± {half:.3f}"
 
 
-def split_rows(store: Store, dataset: str, scores: Scores) -> list[dict[str, Any]]:
+def split_rows(heldout: dict[str, bool], scores: Scores) -> list[dict[str, Any]]:
     """Per checkpoint, the headline judges on in-distribution prompts and, apart, on the
-    attribute combinations training never showed (shapes world: `heldout` samples)."""
-    rows = store.query(
-        "SELECT id, attributes->>'heldout' AS heldout FROM samples WHERE dataset = ?", [dataset]
-    )
-    heldout = {r["id"]: r["heldout"] == "true" for r in rows if r["heldout"] is not None}
+    attribute combinations training never showed (`heldout`: sample -> held out)."""
     out = []
     for ckpt, per in scores.items():
         for label, flag in (("in-distribution", False), ("held-out combinations", True)):
@@ -410,43 +366,15 @@ def split_rows(store: Store, dataset: str, scores: Scores) -> list[dict[str, Any
     return out
 
 
-def pairset_label(store: Store, pairset: str) -> str:
-    """What a pair set is, in words: GT-Pairs, human-annotated, or SIMULATED annotation."""
-    rows = store.query(
-        "SELECT kind, any_value(provenance) AS provenance, count(*) AS n FROM pairs "
-        "WHERE pairset = ? GROUP BY kind",
-        [pairset],
-    )
-    if not rows:
-        return "unknown (no such pair set)"
-    kind, n = rows[0]["kind"], sum(r["n"] for r in rows)
-    prov = json.loads(rows[0]["provenance"] or "{}")
-    if kind == "gt":
-        return f"GT-Pairs: real video beats a {prov.get('generator', '?')} rollout ({n} pairs)"
-    if prov.get("annotator") == "simulated":
-        judges = " + ".join(prov.get("judges", []))
-        return (
-            f"annotated by a SIMULATED annotator ({judges}, noise {prov.get('noise')}) "
-            f"over {prov.get('generator', '?')} rollouts ({n} pairs)"
-        )
-    return f"annotated from human votes ({n} pairs)"
-
-
-def pairs_rows(store: Store, scores: Scores, baseline: str, margin: float) -> list[dict]:
-    """The paper's Table 1 shape: each preference fine-tune with the pair set it learned from,
-    its headline judges and its win rates against `baseline`."""
-    rows = store.query(
-        "SELECT name, method, config->>'pairs' AS pairset FROM checkpoints "
-        "WHERE list_contains(?, name) AND config->>'pairs' IS NOT NULL ORDER BY name",
-        [list(scores)],
-    )
+def pairs_rows(
+    trained: list[dict[str, str]], scores: Scores, baseline: str, margin: float
+) -> list[dict]:
+    """The paper's Table 1 shape: each preference fine-tune (`trained`: name, method and
+    the pair set's label, `queries.trained_on`) with its headline judges and its win rates
+    against `baseline`."""
     out = []
-    for r in rows:
-        row = {
-            "checkpoint": r["name"],
-            "method": r["method"],
-            "pairs": pairset_label(store, r["pairset"]),
-        }
+    for r in trained:
+        row = {"checkpoint": r["name"], "method": r["method"], "pairs": r["pairs"]}
         row |= headline(scores[r["name"]])
         if baseline in scores and baseline != r["name"]:
             for aspect, rate in win_rates(scores, r["name"], baseline, margin).items():
@@ -464,199 +392,3 @@ def judge_rows(scores: dict[str, dict[str, dict]]) -> list[dict[str, Any]]:
         }
         for j, d in keys
     ]
-
-
-def pyplot():
-    """matplotlib's pyplot on the file-only backend (servers and CI have no display)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def training_metrics(store: Store, ckpts: list[str], metrics: list[str]) -> list[dict]:
-    """(checkpoint name, step, metric, value) of the training runs that made `ckpts`."""
-    return store.query(
-        """SELECT c.name, m.step, m.name AS metric, m.value FROM checkpoints c
-           JOIN train_metrics m ON m.run_id = c.run_id
-           WHERE list_contains(?, c.name) AND list_contains(?, m.name) ORDER BY m.step""",
-        [list(ckpts), list(metrics)],
-    )
-
-
-def curves_figure(rows: list[dict], metrics: list[str]):
-    """One panel per metric, one line per checkpoint (DGR on a log axis); a matplotlib
-    figure, used by the report's PNGs and the app's Training tab."""
-    fig, axes = pyplot().subplots(len(metrics), 1, figsize=(6, 3.2 * len(metrics)), squeeze=False)
-    for ax, metric in zip(axes[:, 0], metrics, strict=True):
-        series = [r for r in rows if r["metric"] == metric]
-        for name in dict.fromkeys(r["name"] for r in series):
-            pts = [(r["step"], r["value"]) for r in series if r["name"] == name]
-            ax.plot(*zip(*pts, strict=True), label=name)
-        ax.set(xlabel="step", ylabel=metric, title=metric)
-        if metric == "dgr" and series:
-            ax.set_yscale("log")
-        if series:
-            ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def plot_curves(store: Store, ckpts: list[str], out_dir: Path) -> list[Path]:
-    """One PNG per training metric, one line per checkpoint that has a training run."""
-    rows = training_metrics(store, ckpts, list(CURVES))
-    paths = []
-    for metric in CURVES:
-        if not any(r["metric"] == metric for r in rows):
-            continue
-        fig = curves_figure(rows, [metric])
-        path = out_dir / f"curve_{metric}.png"
-        fig.savefig(path, dpi=100)
-        pyplot().close(fig)
-        paths.append(path)
-    return paths
-
-
-def provenance(store: Store, ckpts: list[str], command: str) -> dict[str, Any]:
-    """What made a report: the command, this code's version, the date and the machine, and
-    per checkpoint the seed and code version of the run that trained it (a number in a
-    report can then be traced to the code that made it)."""
-    marks = ", ".join("?" for _ in ckpts)
-    runs = store.query(
-        f"""SELECT c.name, r.seed, r.code_version FROM checkpoints c
-            LEFT JOIN runs r ON r.id = c.run_id WHERE c.name IN ({marks})""",
-        ckpts,
-    )
-    return {
-        **made_by(command),
-        "checkpoints": {
-            r["name"]: {"seed": r["seed"], "code_version": r["code_version"]} for r in runs
-        },
-    }
-
-
-def provenance_line(made: dict[str, Any]) -> str:
-    trained = "; ".join(
-        f"{name}: seed {r['seed']}, code {r['code_version']}"
-        for name, r in made["checkpoints"].items()
-    )
-    return (
-        f"Made by `{made['command']}` at {made['code_version']} on {made['date']}, "
-        f"{made['machine']}." + (f" Checkpoints trained by: {trained}." if trained else "")
-    )
-
-
-def write_report(
-    store: Store,
-    dataset: str,
-    split: str,
-    ckpts: list[str],
-    out_dir: Path,
-    margin: float = TIE_MARGIN,
-    command: str = "workbench report",
-    guidance: float | None = None,
-) -> Path:
-    """Write report.md, report.html (with PNG curves) and report.json into out_dir, headed by
-    their `provenance`; returns report.md. `guidance`: read only videos sampled with it."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    made = provenance(store, ckpts, command)
-    every = {c: checkpoint_scores(store, dataset, split, c, guidance) for c in ckpts}
-    scores = {c: per for c, per in every.items() if per}
-    unscored = [c for c, per in every.items() if not per]
-    gsb = gsb_rows(scores, margin)
-    vbench, missing = vbench_rows(scores)
-    judges = judge_rows(scores)
-    trained_on = pairs_rows(store, scores, "base", margin)
-    splits = split_rows(store, dataset, scores)
-    sections = [
-        (f"GSB, automatic (judge scores, tie margin {margin})", gsb_table(gsb)),
-        (
-            "VBench dimensions, paper's rank-sum Total"
-            + (f" (missing: {', '.join(missing)})" if missing else ""),
-            vbench,
-        ),
-        ("Judge scores (means, newest version of each judge)", judges),
-    ]
-    if splits:
-        sections.insert(1, ("In-distribution prompts and held-out attribute combinations", splits))
-    if trained_on:  # annotated pairs vs GT-Pairs (the paper's Table 1) when both are present
-        sections.insert(1, ("Preference data: what each fine-tune learned from", trained_on))
-    seeded = seed_rows(scores, "base", margin)
-    if seeded:  # --seeds N studies: how much of a difference survives another seed
-        sections.insert(1, ("Across seeds (mean ± 95% t-interval half-width)", seeded))
-    curves = plot_curves(store, ckpts, out_dir)
-    title = f"Report: {', '.join(ckpts)} on {dataset} / {split}" + (
-        "" if guidance is None else f", sampled with guidance {guidance:g}"
-    )
-    md = [f"# {title}", "", provenance_line(made), ""]
-    if unscored:  # said, not silently dropped
-        md += [f"No scores yet (run `workbench eval`): {', '.join(unscored)}", ""]
-    page = [
-        f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p>{html.escape(provenance_line(made))}</p>",
-    ]
-    for heading, rows in sections:
-        md += [f"## {heading}", "", _markdown_table(rows), ""]
-        page += [f"<h2>{html.escape(heading)}</h2>", _html_table(rows)]
-    if curves:
-        md += ["## Training curves", ""] + [f"![{p.stem}]({p.name})" for p in curves] + [""]
-        page += ["<h2>Training curves</h2>"] + [f"<img src='{p.name}'>" for p in curves]
-    (out_dir / "report.html").write_text("\n".join([*page, "</body></html>"]))
-    data = {
-        "provenance": made,
-        "dataset": dataset,
-        "split": split,
-        "guidance": guidance,
-        "checkpoints": ckpts,
-        "unscored": unscored,
-        "gsb": [{**r, "score_text": format_gsb_score(r["score"])} for r in gsb],
-        "vbench": vbench,
-        "vbench_missing": missing,
-        "judges": judges,
-        "seeds": seeded,
-        "trained_on": trained_on,
-        "splits": splits,
-    }
-    (out_dir / "report.json").write_text(json.dumps(_finite(data), indent=1))
-    path = out_dir / "report.md"
-    path.write_text("\n".join(md))
-    return path
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no inf or NaN: they become null (the GSB rows say why in score_text)."""
-    if isinstance(value, float):
-        return value if np.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _markdown_table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "(no data)"
-    cols = list(rows[0])
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_fmt(r.get(c, "")) for c in cols) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def _html_table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "<p>(no data)</p>"
-    cols = list(rows[0])
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c, '')))}</td>" for c in cols) + "</tr>"
-        for r in rows
-    )
-    return f"<table border='1'><tr>{head}</tr>{body}</table>"
