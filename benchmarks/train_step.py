@@ -38,7 +38,7 @@ from workbench.models.loading import load_model, trainable_parameters
 from workbench.models.runtime import pick_runtime
 from workbench.models.tiny import TinyWanConfig, build_tiny_wan
 from workbench.models.wan import Conditioning
-from workbench.world.shapes import WorldConfig, make_sample
+from workbench.world.shapes import WorldConfig, make_sample, vocabulary
 
 
 def bench_train_step(
@@ -163,7 +163,9 @@ def _base_step(folder: Path, samples, world, runtime):
     cfg = TrainConfig(
         method="sft", init="tiny", task="i2v", batch_size=16, lr=3e-3, t_shift=3.0, pairs=None
     )
-    model = build_tiny_wan(TinyWanConfig(), "i2v", world.frames, world.size, world.size, world.fps)
+    model = build_tiny_wan(
+        TinyWanConfig(), "i2v", world.frames, world.size, world.size, world.fps, vocabulary()
+    )
     make_trainable(model, cfg, runtime)
     model.place(runtime)
     clips = [(f"b{i}", functools.partial(getattr, s, "frames")) for i, s in enumerate(samples)]

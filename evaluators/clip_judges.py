@@ -29,7 +29,6 @@ import numpy as np
 import torch
 
 from evaluators.base import Dimension, Judge, VideoItem
-from evaluators.registry import register
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".bin")
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -149,7 +148,6 @@ class ClipJudge(Judge):
         return self._aesthetic_head(self.frame_features(frames, "ViT-L-14")).squeeze(-1)
 
 
-@register("clip-pf")
 class ClipPromptFollowing(ClipJudge):
     name, version = "clip-pf", "2"
     dimensions = (Dimension("clip_score", True, "mean cos(text, frame), ViT-B-32"),)
@@ -162,7 +160,6 @@ class ClipPromptFollowing(ClipJudge):
         ]
 
 
-@register("clip-aesthetic")
 class ClipAesthetic(ClipJudge):
     name, version, models, needs_aesthetic = "clip-aesthetic", "2", ("ViT-L-14",), True
     dimensions = (Dimension("aesthetic", True, "LAION aesthetic score, 1..10"),)
@@ -171,7 +168,6 @@ class ClipAesthetic(ClipJudge):
         return [{"aesthetic": float(self.aesthetic(i.frames).mean())} for i in items]
 
 
-@register("vbench-clip")
 class VBenchClip(ClipJudge):
     name, version, needs_aesthetic = "vbench-clip", "2", True
     models = ("ViT-B-32", "ViT-L-14")

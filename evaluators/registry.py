@@ -1,44 +1,41 @@
-"""The judge registry: names to factories. Duplicate names raise; unknown names suggest."""
+"""The judge registry: every built-in judge by its name. The judge modules know nothing of it
+(no import cycle); a judge is added by importing its class here. Unknown names suggest."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from evaluators.base import Judge
+from evaluators.clip_judges import ClipAesthetic, ClipPromptFollowing, VBenchClip
+from evaluators.shapes_judges import ShapesPromptFollowing, ShapesVisualQuality
+from evaluators.technical import TechnicalQuality
+from evaluators.vbench import VBenchNative
+from evaluators.vbench_models import VBenchDino, VBenchMusiq, VBenchRaft
 from workbench.errors import unknown_name
 
-JudgeFactory = Callable[[Path | None], Judge]  # weights folder -> judge
-_REGISTRY: dict[str, JudgeFactory] = {}
-
-
-def register(name: str) -> Callable[[JudgeFactory], JudgeFactory]:
-    def add(factory: JudgeFactory) -> JudgeFactory:
-        if name in _REGISTRY:
-            raise ValueError(f"judge {name!r} is registered twice")
-        _REGISTRY[name] = factory
-        return factory
-
-    return add
+JUDGES: dict[str, type[Judge]] = {
+    judge.name: judge
+    for judge in (
+        ShapesPromptFollowing,
+        ShapesVisualQuality,
+        TechnicalQuality,
+        VBenchNative,
+        VBenchDino,
+        VBenchRaft,
+        VBenchMusiq,
+        ClipPromptFollowing,
+        ClipAesthetic,
+        VBenchClip,
+    )
+}
 
 
 def judge_names() -> list[str]:
-    _load_builtin()
-    return sorted(_REGISTRY)
+    return sorted(JUDGES)
 
 
 def get_judge(name: str, weights: Path | None = None) -> Judge:
     """Raises WorkbenchError for an unknown name."""
-    _load_builtin()
-    if name not in _REGISTRY:
-        raise unknown_name("judge", name, _REGISTRY)
-    return _REGISTRY[name](weights)
-
-
-def _load_builtin() -> None:
-    # Importing the modules registers their judges.
-    import evaluators.clip_judges  # noqa: F401
-    import evaluators.shapes_judges  # noqa: F401
-    import evaluators.technical  # noqa: F401
-    import evaluators.vbench  # noqa: F401
-    import evaluators.vbench_models  # noqa: F401
+    if name not in JUDGES:
+        raise unknown_name("judge", name, JUDGES)
+    return JUDGES[name](weights)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from evaluators.base import Dimension, PerVideoJudge, VideoItem
-from evaluators.registry import register
 from evaluators.shapes_oracle import prompt_following, visual_quality
 from workbench import media
 
 
-@register("shapes-pf")
 class ShapesPromptFollowing(PerVideoJudge):
     name, version, needs_world = "shapes-pf", "4", True
     dimensions = (
@@ -29,7 +27,6 @@ class ShapesPromptFollowing(PerVideoJudge):
         return prompt_following(item.frames, item.attributes, item.reference)
 
 
-@register("shapes-vq")
 class ShapesVisualQuality(PerVideoJudge):
     name, version, needs_world = "shapes-vq", "3", True
     dimensions = (

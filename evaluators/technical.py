@@ -32,7 +32,6 @@ from __future__ import annotations
 import numpy as np
 
 from evaluators.base import Dimension, PerVideoJudge, VideoItem
-from evaluators.registry import register
 from evaluators.shapes_oracle import geometric_mean
 
 # Scales of the overall's components: levels at which each fault costs a factor e.
@@ -144,7 +143,6 @@ def technical_quality(frames: np.ndarray) -> dict[str, float]:
     return scores
 
 
-@register("technical")
 class TechnicalQuality(PerVideoJudge):
     name, version = "technical", "3"
     dimensions = (

@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 
 from evaluators.base import Dimension, PerVideoJudge, VideoItem
-from evaluators.registry import register
 from workbench.errors import WorkbenchError
 
 DYNAMIC_TOP, STATIC_TOP = 0.05, 0.02  # share of the largest flow magnitudes averaged
@@ -96,7 +95,6 @@ def imaging_quality(frames: np.ndarray, scorer) -> float:
     return float(np.mean([float(scorer(frame[None])) for frame in x])) / 100.0
 
 
-@register("vbench")
 class VBenchNative(PerVideoJudge):
     name, version = "vbench", "2"
     dimensions = (

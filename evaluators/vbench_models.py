@@ -36,7 +36,6 @@ import torch
 
 from evaluators.base import Dimension, PerVideoJudge, VideoItem
 from evaluators.clip_judges import vbench_consistency
-from evaluators.registry import register
 from evaluators.vbench import (
     DYNAMIC_TOP,
     RAFT_ITERS,
@@ -85,7 +84,6 @@ class WeightsFileJudge(PerVideoJudge):
         return None
 
 
-@register("vbench-dino")
 class VBenchDino(WeightsFileJudge):
     name, version, folder = "vbench-dino", "2", "dino"
     expected = "vit_base_patch16_224.dino.pth"
@@ -107,7 +105,6 @@ class VBenchDino(WeightsFileJudge):
         return {"subject_consistency": vbench_consistency(features)}
 
 
-@register("vbench-raft")
 class VBenchRaft(WeightsFileJudge):
     name, version, folder = "vbench-raft", "2", "raft"
     expected = "raft_large_C_T_V1-22a6c225.pth (torchvision Raft_Large_Weights.C_T_V1)"
@@ -171,7 +168,6 @@ class VBenchRaft(WeightsFileJudge):
         return scores
 
 
-@register("vbench-musiq")
 class VBenchMusiq(WeightsFileJudge):
     name, version, folder = "vbench-musiq", "1", "musiq"
     expected = "musiq_spaq_ckpt-358bb6af.pth"

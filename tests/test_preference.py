@@ -20,7 +20,7 @@ from workbench.models.loading import apply_lora
 from workbench.models.runtime import Runtime
 from workbench.models.tiny import TinyWanConfig, build_tiny_wan
 from workbench.store import Store
-from workbench.world.shapes import WorldConfig, make_sample
+from workbench.world.shapes import WorldConfig, make_sample, vocabulary
 
 DIAGNOSTICS = {
     "loss",
@@ -54,7 +54,7 @@ DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
 def test_three_references_give_the_same_loss_on_the_same_batch(precision, device, tmp_path):
     # bf16 is the CUDA default (frozen weights bf16, bf16 autocast); CPU autocast runs it too.
     runtime = Runtime(torch.device(device), precision)
-    model = build_tiny_wan(TinyWanConfig(layers=2), "t2v", 8, 32, 32, 8)
+    model = build_tiny_wan(TinyWanConfig(layers=2), "t2v", 8, 32, 32, 8, vocabulary())
     samples = [make_sample(WorldConfig(), 0, i) for i in range(4)]
     winners = model.codec.encode(np.stack([s.frames for s in samples]))
     losers = _shelf(winners.flip(0) * 0.9, tmp_path / "l")
@@ -272,7 +272,7 @@ def test_a_simulated_annotator_follows_its_judges_and_says_it_is_simulated(base,
 def test_i2v_condition_pads_with_exact_grey_and_dpo_drops_no_prompts():
     """The padding frames after the first are 0 in [-1, 1] pixels, as the pipeline builds
     them (uint8 128 would be 0.0039); DPO and Reg-DPO keep every prompt unless told."""
-    model = build_tiny_wan(TinyWanConfig(layers=1), "i2v", 8, 32, 32, 8)
+    model = build_tiny_wan(TinyWanConfig(layers=1), "i2v", 8, 32, 32, 8, vocabulary())
     first = np.full((2, 32, 32, 3), 200, np.uint8)
     latents, embeds = model.image_condition(first, 8)
     mask, pixels = latents[:, :1], latents[:, 1:]
@@ -379,7 +379,9 @@ def test_a_frozen_copy_is_cast_while_copying():
     the trained model is untouched, and the copy equals freezing a plain deep copy."""
     import copy
 
-    transformer = build_tiny_wan(TinyWanConfig(layers=1), "t2v", 8, 32, 32, 8).transformer
+    transformer = build_tiny_wan(
+        TinyWanConfig(layers=1), "t2v", 8, 32, 32, 8, vocabulary()
+    ).transformer
     runtime = Runtime(torch.device("cpu"), "bf16")
     frozen = runtime.frozen_copy(transformer)
     plain = runtime.freeze(copy.deepcopy(transformer))

@@ -70,6 +70,7 @@ from workbench.models.runtime import Runtime, pick_runtime
 from workbench.models.tiny import TinyWanConfig, build_tiny_wan
 from workbench.models.wan import WanVideoModel
 from workbench.store import Store
+from workbench.world import shapes
 
 
 def build_model(
@@ -82,8 +83,9 @@ def build_model(
     if cfg.init == "tiny":
         spec = get_dataset(store, cfg.dataset)
         tiny = TinyWanConfig(patch_size=tuple(cfg.tiny_patch))
+        words = shapes.vocabulary()
         model = build_tiny_wan(
-            tiny, cfg.task, spec.frames, spec.height, spec.width, spec.fps, seed=cfg.seed
+            tiny, cfg.task, spec.frames, spec.height, spec.width, spec.fps, words, cfg.seed
         )
         return model, None, None
     parent = resolve_checkpoint(store, cfg.init)  # refuses non-finite weights

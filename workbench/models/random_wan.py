@@ -13,7 +13,8 @@ from typing import Any
 
 import torch
 
-from workbench.models.tiny import build_tokenizer, world_vocabulary
+from workbench.models.tiny import build_tokenizer
+from workbench.world.shapes import vocabulary
 
 # transformer, text encoder, VAE and CLIP vision sizes per architecture
 SIZES: dict[str, dict[str, dict[str, Any]]] = {
@@ -114,7 +115,7 @@ def build_random_wan(size: str, task: str, image_encoder: bool = True, seed: int
 
     spec = SIZES[size]
     torch.manual_seed(seed)
-    tokenizer = build_tokenizer(world_vocabulary())
+    tokenizer = build_tokenizer(vocabulary())
     text_encoder = UMT5EncoderModel(
         UMT5Config(
             vocab_size=len(tokenizer),

@@ -13,7 +13,6 @@ import torch
 from workbench.models.codecs import PixelCodec
 from workbench.models.text import PromptEncoder
 from workbench.models.wan import WanVideoModel
-from workbench.world import shapes
 
 SPECIAL_TOKENS = ("<pad>", "</s>", "<unk>")
 # CFG only while t > 0.3: in pixel space, late guidance turns cond / uncond disagreement into
@@ -42,15 +41,6 @@ class TinyWanConfig:
             raise ValueError("width (heads * head_dim) must cover a pixel patch (p_t*p_h*p_w*3)")
 
 
-def world_vocabulary() -> list[str]:
-    """Every word a shapes-world caption can use."""
-    texts = [*shapes.COLORS, *shapes.TEMPLATES]
-    for table in (shapes.SHAPE_WORDS, shapes.BACKGROUND_WORDS, shapes.MOTION_PHRASES):
-        texts += [w for words in table.values() for w in words]
-    words = {w for text in texts for w in text.replace(",", " , ").split() if "{" not in w}
-    return sorted(words | {"and", ","})
-
-
 def build_tokenizer(vocabulary: list[str]):
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
@@ -70,14 +60,22 @@ def build_tokenizer(vocabulary: list[str]):
 
 
 def build_tiny_wan(
-    cfg: TinyWanConfig, task: str, frames: int, height: int, width: int, fps: float, seed: int = 0
+    cfg: TinyWanConfig,
+    task: str,
+    frames: int,
+    height: int,
+    width: int,
+    fps: float,
+    vocabulary: list[str],
+    seed: int = 0,
 ) -> WanVideoModel:
-    """A freshly initialised embedded model for clips of the given format."""
+    """A freshly initialised embedded model for clips of the given format, whose word-level
+    tokenizer knows `vocabulary` (the shapes world's: `shapes.vocabulary()`)."""
     from diffusers import WanTransformer3DModel
     from transformers import UMT5Config, UMT5EncoderModel
 
     torch.manual_seed(seed)  # diffusers / transformers initialise from the global generator
-    tokenizer = build_tokenizer(world_vocabulary())
+    tokenizer = build_tokenizer(vocabulary)
     text_config = UMT5Config(
         vocab_size=len(tokenizer),
         d_model=cfg.text_dim,

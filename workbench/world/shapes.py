@@ -276,3 +276,12 @@ def make_sample(cfg: WorldConfig, seed: int, index: int) -> WorldSample:
         attributes=attributes,
         frames=render(cfg, attributes),
     )
+
+
+def vocabulary() -> list[str]:
+    """Every word a shapes-world caption can use."""
+    texts = [*COLORS, *TEMPLATES]
+    for table in (SHAPE_WORDS, BACKGROUND_WORDS, MOTION_PHRASES):
+        texts += [w for words in table.values() for w in words]
+    words = {w for text in texts for w in text.replace(",", " , ").split() if "{" not in w}
+    return sorted(words | {"and", ","})
