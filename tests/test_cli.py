@@ -36,3 +36,24 @@ def test_user_errors_are_one_line_and_nonzero(home, capsys):
     assert err.startswith("error: unknown dataset 'shapse'") and "\n" not in err
     assert main(["world", "make", "--n", "2", "--motions", "sideways"]) == 1
     assert "sideways" in capsys.readouterr().err
+
+
+def test_train_flags_and_trainconfig_are_one_config():
+    """Every TrainConfig field is a `workbench train` flag (but the few the CLI leaves to
+    Wan's and the paper's defaults), and a run given no flags gets TrainConfig()'s values."""
+    import dataclasses
+
+    from training.config import TrainConfig
+    from workbench.cli import build_parser
+    from workbench.cli.train import NOT_FLAGS, train_config
+
+    args = build_parser().parse_args(["train", "--name", "x"])
+    assert train_config(args) == TrainConfig()
+    flags = set(vars(args)) | {"r", "lora"}  # --r dgr|number, --full
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert fields - flags == set(NOT_FLAGS)
+    given = build_parser().parse_args(
+        ["train", "--name", "x", "--beta", "50", "--r", "0.5", "--full", "--tiny-patch", "1,2,2"]
+    )
+    cfg = train_config(given)
+    assert (cfg.beta, cfg.r, cfg.lora, cfg.tiny_patch) == (50.0, 0.5, False, (1, 2, 2))

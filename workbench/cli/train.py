@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from typing import TYPE_CHECKING
 
 from workbench.cli.output import emit
 from workbench.errors import WorkbenchError
 from workbench.store import Store
+
+if TYPE_CHECKING:  # torch-heavy: the command line imports it only to train
+    from training.config import TrainConfig
 
 
 def add_parser(subparsers) -> None:
@@ -111,27 +115,18 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=int, default=100)
+    parser.add_argument("--log-every", type=int, default=10, help="steps between metric flushes")
     parser.add_argument("--resume", action="store_true", help="continue the unfinished run NAME")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
 
-    from training.config import TrainConfig
     from training.parallel import ParallelPlan
     from training.trainer import check_plan, train
     from workbench.launch import is_main, launched_rank, torchrun
 
-    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"r", "lora", "tiny_patch"}
-    try:
-        cfg = TrainConfig(
-            **{k: v for k, v in vars(args).items() if k in names},
-            r=None if args.r == "dgr" else float(args.r),
-            lora=not args.full,
-            tiny_patch=_patch(args.tiny_patch),
-        )
-    except ValueError as exc:
-        raise WorkbenchError(f"bad training config: {exc}") from exc
+    cfg = train_config(args)
     if args.cache_ram_mb < 0:
         raise WorkbenchError("--cache-ram-mb must be >= 0")
     plan = ParallelPlan(args.nproc, args.dp_shard, args.cp, args.pair_parallel)
@@ -163,6 +158,31 @@ def run(args: argparse.Namespace) -> int:
         },
     )
     return 0
+
+
+NOT_FLAGS = ("weight_decay", "t_mean", "t_std", "lora_targets")
+"""TrainConfig fields the command line leaves at their defaults (Wan's and the paper's)."""
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The one config a run is: TrainConfig from the flags, whose defaults are TrainConfig's
+    (tests/test_cli.py checks both ways, so a default is never declared twice apart).
+
+    Raises:
+        WorkbenchError: a value TrainConfig refuses.
+    """
+    from training.config import TrainConfig
+
+    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"r", "lora", "tiny_patch"}
+    try:
+        return TrainConfig(
+            **{k: v for k, v in vars(args).items() if k in names},
+            r=None if args.r == "dgr" else float(args.r),
+            lora=not args.full,
+            tiny_patch=_patch(args.tiny_patch),
+        )
+    except ValueError as exc:
+        raise WorkbenchError(f"bad training config: {exc}") from exc
 
 
 def _patch(text: str) -> tuple[int, int, int]:
