@@ -389,13 +389,7 @@ def build_training(
     model.place(runtime, transformer=par is None)
     if activation_checkpointing:
         apply_ac(model.transformer)
-    with _main_first(par):  # the others then find every latent in the cache
-        if cfg.pairs:
-            data = load_pairs(store, model, cfg.pairs, ram_bytes)
-        else:
-            data = load_clips(store, model, cfg.dataset, ram_bytes=ram_bytes)
-    if not model.prompts.trainable:
-        model.prompts.encode([*data.prompts, ""])  # every embedding once, before the loop
+    data = _data(store, cfg, model, ram_bytes, par)
     saved_table = (state or {}).get("reference_errors")
     live = None
     if saved_table is None:
@@ -406,15 +400,7 @@ def build_training(
         apply_attention(copy, attention, runtime.device)
     if par is not None:
         check_tokens(model.transformer, tuple(data.winners.shape[1:]), plan.cp)
-        for network in networks:
-            parallelize(network, par, runtime)
-        if weights is not None:  # built on meta: the start's weights, each rank its shards
-            for network in (model.transformer, copy):
-                if network is not None:
-                    load_into_shards(network, weights, runtime.device)
-    if compile_blocks:  # before the reference's table, so both run the same compiled graph
-        for network in networks:
-            apply_compile(network)
+    _shard_and_compile(networks, par, runtime, weights, compile_blocks)
     numerics = {"layout": plan.to_dict(), "compiled": compile_blocks, "attention": attention}
     reference = build_reference(store, cfg, model, data, runtime, live, saved_table, par, numerics)
     model.transformer.train()
@@ -428,6 +414,41 @@ def build_training(
         _restore(state, model, optimizer, scheduler, par)
     parts = (model, data, reference, params, optimizer, scheduler, runtime, par, parent, out)
     return Training(*parts, state, attention)
+
+
+def _data(
+    store: Store, cfg: TrainConfig, model: WanVideoModel, ram_bytes: int, par: Parallel | None
+) -> TrainingSet:
+    """The run's pairs or clips, encoded once (rank 0 first: the others then find every
+    latent in the cache), and every prompt's embedding before the loop."""
+    with _main_first(par):
+        if cfg.pairs:
+            data = load_pairs(store, model, cfg.pairs, ram_bytes)
+        else:
+            data = load_clips(store, model, cfg.dataset, ram_bytes=ram_bytes)
+    if not model.prompts.trainable:
+        model.prompts.encode([*data.prompts, ""])
+    return data
+
+
+def _shard_and_compile(
+    networks: list[torch.nn.Module],
+    par: Parallel | None,
+    runtime: Runtime,
+    weights: Path | None,
+    compile_blocks: bool,
+) -> None:
+    """Context parallel and FSDP2 over the run's mesh; a network built on meta (the model,
+    and the frozen copy of it) then gets the start's weights, each rank its shards; compiled
+    blocks last, before the reference's table, so both run the same compiled graph."""
+    if par is not None:
+        for network in networks:
+            parallelize(network, par, runtime)
+            if weights is not None and any(p.is_meta for p in network.parameters()):
+                load_into_shards(network, weights, runtime.device)
+    if compile_blocks:
+        for network in networks:
+            apply_compile(network)
 
 
 def _join(cfg: TrainConfig, plan: ParallelPlan, compile_blocks: bool) -> Parallel | None:
@@ -555,24 +576,32 @@ def train_step(
         if finite:
             (loss * scale / cfg.grad_accum).backward()
         micro_stats.append(stats)
-    if par is not None:  # every data-parallel rank's micro-batches
-        gathered: list[list[dict]] = [[] for _ in range(par.plan.data_degree)]
-        dist.all_gather_object(gathered, micro_stats, group=par.group("dp_shard"))
-        micro_stats = [s for rank in gathered for s in rank]
-    totals = pool_stats(micro_stats)
-    max_norm = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
-    grad_norm = (
-        torch.nn.utils.clip_grad_norm_(params, max_norm) if finite else torch.tensor(math.nan)
-    )
-    if hasattr(grad_norm, "full_tensor"):  # a DTensor under FSDP2
-        grad_norm = grad_norm.full_tensor()
-    finite = finite and bool(torch.isfinite(grad_norm))
+    totals = pool_stats(_every_rank(micro_stats, par))
+    grad_norm = _clipped_grad_norm(params, cfg.grad_clip) if finite else math.nan
+    finite = finite and math.isfinite(grad_norm)
     if finite:
         optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     totals |= {"grad_norm": float(grad_norm), "skipped": float(not finite)}
     totals["step_time"] = time.perf_counter() - started
     return totals
+
+
+def _every_rank(micro_stats: list[dict], par: Parallel | None) -> list[dict]:
+    """Every data-parallel rank's micro-batch stats, in rank order."""
+    if par is None:
+        return micro_stats
+    gathered: list[list[dict]] = [[] for _ in range(par.plan.data_degree)]
+    dist.all_gather_object(gathered, micro_stats, group=par.group("dp_shard"))
+    return [s for rank in gathered for s in rank]
+
+
+def _clipped_grad_norm(params: list[torch.nn.Parameter], grad_clip: float) -> float:
+    """The gradients' total norm before clipping them to `grad_clip` (0: no clipping)."""
+    norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else math.inf)
+    if hasattr(norm, "full_tensor"):  # a DTensor under FSDP2
+        norm = norm.full_tensor()
+    return float(norm)
 
 
 def pool_stats(micro_stats: list[dict[str, Any]]) -> dict[str, float]:

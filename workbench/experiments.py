@@ -233,38 +233,7 @@ def _plan(
     ]
     stages = [
         Stage("world", ["world", "make", "--n", str(p.world)]),
-        Stage(
-            "base",
-            [
-                "checkpoints",
-                "add",
-                "--name",
-                "base",
-                "--embedded",
-                *([] if preset == "tiny" else [preset]),
-            ]
-            if p.embedded_base and not retrain_base
-            else [
-                "train",
-                "--name",
-                "base",
-                "--task",
-                "i2v",
-                "--steps",
-                str(p.base_steps),
-                "--batch-size",
-                str(p.base_batch),
-                "--lr",
-                str(p.base_lr),
-                "--warmup",
-                str(min(50, p.base_steps // 10)),
-                "--schedule",
-                "cosine",
-                "--t-shift",
-                "3",
-            ],
-            ("checkpoint", "base"),
-        ),
+        _base_stage(p, preset, retrain_base),
         # Ground truth and base first, so the app has something to compare early.
         *(
             Stage(f"eval-base{tag}", ["eval", "--ckpt", "gt", "--ckpt", "base", *n, *g])
@@ -284,25 +253,7 @@ def _plan(
             # Preference arms on the same pairs and seed share one reference: its errors are
             # computed by the first and read from the shared cache by the others.
             shared = [] if "sft" in args else ["--reference", "cached"]
-            stages.append(
-                Stage(
-                    name,
-                    [
-                        "train",
-                        *args,
-                        *shared,
-                        "--pairs",
-                        pairset,
-                        "--init",
-                        "base",
-                        "--name",
-                        name,
-                        "--steps",
-                        str(p.finetune_steps),
-                    ],
-                    ("checkpoint", name),
-                )
-            )
+            stages.append(_finetune_stage(name, pairset, [*args, *shared], p.finetune_steps))
         new = [name for name, _, _ in block]
         sources += new
         judged = sources if i == 0 else new
@@ -314,6 +265,29 @@ def _plan(
             Stage(f"report{block_tag}{tag}", ["report", *_ckpts(sources), *g]) for tag, g in sampled
         ]
     return stages
+
+
+def _base_stage(p: StudyPreset, preset: str, retrain_base: bool) -> Stage:
+    """The shipped embedded base of the preset, or one trained from scratch."""
+    if p.embedded_base and not retrain_base:
+        embedded = [] if preset == "tiny" else [preset]
+        command = ["checkpoints", "add", "--name", "base", "--embedded", *embedded]
+    else:
+        command = [
+            *("train", "--name", "base", "--task", "i2v", "--steps", str(p.base_steps)),
+            *("--batch-size", str(p.base_batch), "--lr", str(p.base_lr)),
+            *("--warmup", str(min(50, p.base_steps // 10)), "--schedule", "cosine"),
+            *("--t-shift", "3"),
+        ]
+    return Stage("base", command, ("checkpoint", "base"))
+
+
+def _finetune_stage(name: str, pairset: str, args: list[str], steps: int) -> Stage:
+    command = [
+        *("train", *args, "--pairs", pairset, "--init", "base"),
+        *("--name", name, "--steps", str(steps)),
+    ]
+    return Stage(name, command, ("checkpoint", name))
 
 
 def _ckpts(names: list[str]) -> list[str]:

@@ -82,34 +82,45 @@ def generate(
             "and generation is disabled"
         )
     if todo:
-        spec = get_dataset(store, dataset)
-        model = inference_model(ref.path, pick_runtime(offload=offload))
-        model.check_clip_format(spec.frames, spec.height, spec.width)
-        run = run_row(
-            "generate",
-            {
-                "checkpoint": ref.name,
-                "dataset": dataset,
-                "split": split,
-                "settings": settings.to_dict(),
-            },
-            seed,
+        _generate_missing(
+            store, ref, dataset, split, todo, settings, seed, batch_size, offload, progress
         )
-        store.insert("runs", [run])
-        mine = share(todo)  # under torchrun: this process's part
-        bar = tqdm(total=len(mine), desc=f"generate {ref.name}", unit="video", disable=not progress)
-        for start in range(0, len(mine), batch_size):
-            batch = mine[start : start + batch_size]
-            have.update(_generate_batch(store, model, ref, spec, batch, settings, run["id"]))
-            bar.update(len(batch))
-        bar.close()
-        wait_for_all()  # under torchrun: the other processes' videos are stored now
         have |= _generated(store, keys)
     new = {k for _, _, k in todo}
     return [
         {"sample_id": s["id"], "seed": sd, "video_id": have[k], "new": k in new}
         for s, sd, k in jobs
     ]
+
+
+def _generate_missing(
+    store: Store,
+    ref: CheckpointRef,
+    dataset: str,
+    split: str,
+    todo: list[tuple[dict[str, Any], int, str]],
+    settings: SamplerSettings,
+    seed: int,
+    batch_size: int,
+    offload: bool,
+    progress: bool,
+) -> None:
+    """Sample and store the videos of `todo` (sample, seed, key) in batches under one run;
+    under torchrun each process makes its share and waits for the others'."""
+    spec = get_dataset(store, dataset)
+    model = inference_model(ref.path, pick_runtime(offload=offload))
+    model.check_clip_format(spec.frames, spec.height, spec.width)
+    config = {"checkpoint": ref.name, "dataset": dataset, "split": split}
+    run = run_row("generate", {**config, "settings": settings.to_dict()}, seed)
+    store.insert("runs", [run])
+    mine = share(todo)
+    bar = tqdm(total=len(mine), desc=f"generate {ref.name}", unit="video", disable=not progress)
+    for start in range(0, len(mine), batch_size):
+        batch = mine[start : start + batch_size]
+        _generate_batch(store, model, ref, spec, batch, settings, run["id"])
+        bar.update(len(batch))
+    bar.close()
+    wait_for_all()
 
 
 def _generated(store: Store, keys: list[str]) -> dict[str, str]:
@@ -136,7 +147,7 @@ def _external_videos(store: Store, ref: CheckpointRef, samples: list[dict]) -> l
     return [{**r, "new": False} for r in rows]
 
 
-def _generate_batch(store, model, ref, spec, batch, settings, run_id) -> dict[str, str]:
+def _generate_batch(store, model, ref, spec, batch, settings, run_id) -> None:
     first = None
     if model.task == "i2v":
         first = np.stack([load_first_frame(store, s["first_frame"]) for s, _, _ in batch])
@@ -172,4 +183,3 @@ def _generate_batch(store, model, ref, spec, batch, settings, run_id) -> dict[st
             insert_rows(con, "generations", gen_rows)
 
         stage.commit(write)
-    return {g["key"]: g["video_id"] for g in gen_rows}

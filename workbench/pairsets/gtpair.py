@@ -49,20 +49,7 @@ def build_gtpairs(
             rows = generate(
                 store, generator, dataset, split, n, rollout_seed, progress=progress, **sampler
             )
-            for row in rows:
-                sample = samples[row["sample_id"]]
-                key = f"{name}|{sample['id']}|{row['video_id']}"
-                pairs.append(
-                    {
-                        "id": hashlib.sha256(key.encode()).hexdigest()[:16],
-                        "pairset": name,
-                        "sample_id": sample["id"],
-                        "winner_video": sample["video_id"],
-                        "loser_video": row["video_id"],
-                        "kind": "gt",
-                        "provenance": {"generator": generator, "seed": row["seed"], "rollout": k},
-                    }
-                )
+            pairs += [_gt_pair(name, samples[r["sample_id"]], r, generator, k) for r in rows]
     unique = list({p["id"]: p for p in pairs}.values())  # identical rollouts make one pair
     config = {
         "pairset": name,
@@ -81,6 +68,22 @@ def build_gtpairs(
         "pairs": len(unique),
         "samples": len({p["sample_id"] for p in unique}),
         "generators": generators,
+    }
+
+
+def _gt_pair(
+    name: str, sample: dict[str, Any], rollout: dict[str, Any], generator: str, k: int
+) -> dict[str, Any]:
+    """The sample's real video wins over the generator's k-th rollout."""
+    key = f"{name}|{sample['id']}|{rollout['video_id']}"
+    return {
+        "id": hashlib.sha256(key.encode()).hexdigest()[:16],
+        "pairset": name,
+        "sample_id": sample["id"],
+        "winner_video": sample["video_id"],
+        "loser_video": rollout["video_id"],
+        "kind": "gt",
+        "provenance": {"generator": generator, "seed": rollout["seed"], "rollout": k},
     }
 
 

@@ -10,7 +10,6 @@ both utilities, and the report labels pair sets made this way "simulated".
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from typing import Any
 
@@ -20,6 +19,7 @@ from evaluators.runner import mean_overall, score_videos
 from workbench.datasets import load_samples
 from workbench.errors import WorkbenchError
 from workbench.generation import generate
+from workbench.pairsets import annotated_pair
 from workbench.pairsets.gtpair import ROLLOUT_SEED_STRIDE
 from workbench.provenance import run_row
 from workbench.store import Store, insert_rows
@@ -57,42 +57,13 @@ def simulate_annotated_pairs(
     if store.pairset_exists(name):
         raise WorkbenchError(f"pair set {name!r} exists; choose another --name")
     samples = {s["id"]: s for s in load_samples(store, dataset, split)}
-    rollouts: dict[str, list[str]] = {}
-    for k in range(per_sample):
-        for row in generate(
-            store, generator, dataset, split, n, seed + k * ROLLOUT_SEED_STRIDE, progress=progress
-        ):
-            rollouts.setdefault(row["sample_id"], []).append(row["video_id"])
+    rollouts = _rollouts(store, generator, dataset, split, n, seed, per_sample, progress)
     videos = [(v, samples[s]) for s, ids in rollouts.items() for v in dict.fromkeys(ids)]
     versions = score_videos(store, list(judges), dataset, videos, progress=progress)
     utility = mean_overall(store, versions, [v for v, _ in videos])
 
-    rng = np.random.default_rng(seed)
-    pairs, agree = [], 0
-    for sample_id in sorted(rollouts):
-        for a, b in itertools.combinations(dict.fromkeys(rollouts[sample_id]), 2):
-            seen_a, seen_b = (utility[v] + noise * rng.standard_normal() for v in (a, b))
-            win, lose = (a, b) if seen_a >= seen_b else (b, a)
-            agree += utility[win] >= utility[lose]
-            pairs.append(
-                {
-                    "id": hashlib.sha256(f"{name}|{sample_id}|{win}|{lose}".encode()).hexdigest()[
-                        :16
-                    ],
-                    "pairset": name,
-                    "sample_id": sample_id,
-                    "winner_video": win,
-                    "loser_video": lose,
-                    "kind": "annotated",
-                    "provenance": {
-                        "annotator": "simulated",
-                        "judges": list(judges),
-                        "noise": noise,
-                        "utility": [utility[win], utility[lose]],
-                        "generator": generator,
-                    },
-                }
-            )
+    annotator = {"annotator": "simulated", "judges": list(judges), "noise": noise}
+    pairs = _annotate(name, rollouts, utility, seed, {**annotator, "generator": generator})
     if not pairs:
         raise WorkbenchError("every sample's rollouts are identical: nothing to compare")
     config = {
@@ -107,7 +78,9 @@ def simulate_annotated_pairs(
     with store.write() as con:
         insert_rows(con, "pairs", pairs)
         insert_rows(con, "runs", [run_row("pairs.simulate", config, seed)])
-    gaps = [abs(p["provenance"]["utility"][0] - p["provenance"]["utility"][1]) for p in pairs]
+    utilities = [p["provenance"]["utility"] for p in pairs]  # [winner's, loser's]
+    agree = sum(win >= lose for win, lose in utilities)
+    gaps = [abs(win - lose) for win, lose in utilities]
     return {
         "pairset": name,
         "pairs": len(pairs),
@@ -115,3 +88,42 @@ def simulate_annotated_pairs(
         "agreement_with_oracle": round(agree / len(pairs), 3),
         "median_utility_gap": round(float(np.median(gaps)), 4),
     }
+
+
+def _annotate(
+    name: str,
+    rollouts: dict[str, list[str]],
+    utility: dict[str, float],
+    seed: int,
+    annotator: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Every pair of distinct rollouts of a sample, the one the annotator sees as better (its
+    utility plus Gaussian noise of sd annotator['noise']) winning."""
+    rng, noise = np.random.default_rng(seed), annotator["noise"]
+    pairs = []
+    for sample_id in sorted(rollouts):
+        for a, b in itertools.combinations(dict.fromkeys(rollouts[sample_id]), 2):
+            seen_a, seen_b = (utility[v] + noise * rng.standard_normal() for v in (a, b))
+            win, lose = (a, b) if seen_a >= seen_b else (b, a)
+            provenance = {**annotator, "utility": [utility[win], utility[lose]]}
+            pairs.append(annotated_pair(name, sample_id, win, lose, provenance))
+    return pairs
+
+
+def _rollouts(
+    store: Store,
+    generator: str,
+    dataset: str,
+    split: str,
+    n: int | None,
+    seed: int,
+    per_sample: int,
+    progress: bool,
+) -> dict[str, list[str]]:
+    """sample -> its rollouts' videos; rollout k has GT-Pair's seed for rollout k."""
+    rollouts: dict[str, list[str]] = {}
+    for k in range(per_sample):
+        rollout_seed = seed + k * ROLLOUT_SEED_STRIDE
+        for row in generate(store, generator, dataset, split, n, rollout_seed, progress=progress):
+            rollouts.setdefault(row["sample_id"], []).append(row["video_id"])
+    return rollouts

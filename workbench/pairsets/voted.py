@@ -3,11 +3,11 @@ the paper's Annotated_Pair); a winner needs annotators agreeing (`battles.agreem
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from workbench.battles import agreement, vote_rows
 from workbench.errors import WorkbenchError
+from workbench.pairsets import annotated_pair
 from workbench.store import Store
 
 PAIR_ASPECTS = ("both", "vq", "pf")
@@ -44,23 +44,14 @@ def agreed_pairs(
     """Pair rows of the pair set `name` from the votes on rollout battles (two rollouts of one
     checkpoint: the paper's annotated pairs). Vote-tab battles between checkpoints or the
     ground truth never make training pairs."""
-    pairs = []
-    for (sample, win, lose), (agree, against) in agreement(
-        vote_rows(store, "rollouts"), aspect, min_agree
-    ).items():
-        pairs.append(
-            {
-                "id": hashlib.sha256(f"{name}|{sample}|{win}|{lose}".encode()).hexdigest()[:16],
-                "pairset": name,
-                "sample_id": sample,
-                "winner_video": win,
-                "loser_video": lose,
-                "kind": "annotated",
-                "provenance": {
-                    "aspect": aspect,
-                    "annotators_for": agree,
-                    "annotators_against": against,
-                },
-            }
+    agreed = agreement(vote_rows(store, "rollouts"), aspect, min_agree)
+    return [
+        annotated_pair(
+            name,
+            sample,
+            win,
+            lose,
+            {"aspect": aspect, "annotators_for": agree, "annotators_against": against},
         )
-    return pairs
+        for (sample, win, lose), (agree, against) in agreed.items()
+    ]
