@@ -165,31 +165,7 @@ def _prepare(
 ):
     """Build the setting's model and inputs; return a closure running one optimiser step.
     `par`: shard the model (and a reference copy) over several processes."""
-    # One process builds on its GPU; a rank of several builds on the CPU, and only its
-    # shards reach the GPU (`fully_shard` moves them), as `workbench train` does.
-    on_gpu = runtime.device.type == "cuda" and par is None
-    with torch.device(runtime.device) if on_gpu else contextlib.nullcontext():
-        parts = build_random_wan(arch, task, image_encoder=False)
-    text_encoder, vae = parts["text_encoder"], parts["vae"]
-    prompts = PromptEncoder(parts["tokenizer"], text_encoder, 512)
-    model = WanVideoModel(parts["transformer"], prompts, WanVAECodec(vae), task, {"family": "wan"})
-    apply_attention(model.transformer, setting.attention, runtime.device)
-    runtime.freeze(model.transformer)
-    apply_lora(model.transformer, rank=16, alpha=32.0)
-    for param in trainable_parameters(model.transformer):
-        param.data = param.data.float()
-    model.place(runtime, transformer=par is None)
-    reference = (
-        lora_disabled_reference(model)
-        if setting.reference == "lora"
-        else FrozenReference(model, runtime)
-    )
-    if setting.activation_checkpointing:
-        apply_ac(model.transformer)
-    if par is not None:
-        parallelize(model.transformer, par, runtime)
-        if isinstance(reference, FrozenReference):
-            parallelize(reference.network, par, runtime)
+    model, reference = _model(arch, task, setting, runtime, par)
     model.transformer.train()
     params = trainable_parameters(model.transformer)
     optimizer = torch.optim.AdamW(params, lr=1e-4)
@@ -210,7 +186,7 @@ def _prepare(
             lat, cond = latents, Conditioning(text, *image)
         else:  # no caches: the encoders work every step
             lat = model.codec.encode(clips)
-            cond = Conditioning(prompts.encode([PROMPT] * batch, cache=False))
+            cond = Conditioning(model.prompts.encode([PROMPT] * batch, cache=False))
             if task == "i2v":
                 cond = Conditioning(cond.text, *model.image_condition(first, frames))
         cond = cond.to(runtime.device)
@@ -237,6 +213,36 @@ def _prepare(
         optimizer.zero_grad(set_to_none=True)
 
     return step
+
+
+def _model(arch: str, task: str, setting: Setting, runtime: Runtime, par):
+    """The setting's LoRA model of a random `arch` and its reference, placed (and sharded)
+    as `workbench train` does: one process builds on its GPU; a rank of several builds on
+    the CPU, and only its shards reach the GPU (`fully_shard` moves them)."""
+    on_gpu = runtime.device.type == "cuda" and par is None
+    with torch.device(runtime.device) if on_gpu else contextlib.nullcontext():
+        parts = build_random_wan(arch, task, image_encoder=False)
+    text_encoder, vae = parts["text_encoder"], parts["vae"]
+    prompts = PromptEncoder(parts["tokenizer"], text_encoder, 512)
+    model = WanVideoModel(parts["transformer"], prompts, WanVAECodec(vae), task, {"family": "wan"})
+    apply_attention(model.transformer, setting.attention, runtime.device)
+    runtime.freeze(model.transformer)
+    apply_lora(model.transformer, rank=16, alpha=32.0)
+    for param in trainable_parameters(model.transformer):
+        param.data = param.data.float()
+    model.place(runtime, transformer=par is None)
+    reference = (
+        lora_disabled_reference(model)
+        if setting.reference == "lora"
+        else FrozenReference(model, runtime)
+    )
+    if setting.activation_checkpointing:
+        apply_ac(model.transformer)
+    if par is not None:
+        parallelize(model.transformer, par, runtime)
+        if isinstance(reference, FrozenReference):
+            parallelize(reference.network, par, runtime)
+    return model, reference
 
 
 def _sync(runtime: Runtime) -> None:

@@ -87,44 +87,19 @@ def _worker(rank: int, out: str, args: dict) -> None:
     }
     # A throwaway step of each setting first: the process's one-off costs (lazy imports,
     # allocator pools, communication buffers) belong to neither.
+    shape = (args["arch"], args["task"], args["height"], args["width"])
     for name, setting in SETTINGS.items():
-        _step_cost(
-            args["arch"],
-            args["task"],
-            args["height"],
-            args["width"],
-            5,
-            setting,
-            0,
-            args["batch"],
-            meshes[name],
-        )
+        _step_cost(*shape, 5, setting, 0, args["batch"], meshes[name])
     for name, setting in SETTINGS.items():
         par = meshes[name]
 
         def probe(k: int, name=name, setting=setting, par=par) -> dict[str, Any]:
             frames = 4 * k + 1
-            cost = _step_cost(
-                args["arch"],
-                args["task"],
-                args["height"],
-                args["width"],
-                frames,
-                setting,
-                1,
-                args["batch"],
-                par,
-            )
             every = [None] * nproc
-            dist.all_gather_object(every, cost)
-            row = {
-                "setting": name,
-                "frames": frames,
-                "oom": any(c["oom"] for c in every),
-                "peak_mb_per_rank": [c["peak_mb"] for c in every],
-                "step_s": max(c["step_s"] for c in every),
-            }
-            row["fits"] = not row["oom"] and max(row["peak_mb_per_rank"]) <= args["budget_mb"]
+            dist.all_gather_object(
+                every, _step_cost(*shape, frames, setting, 1, args["batch"], par)
+            )
+            row = _probe_row(name, frames, every, args["budget_mb"])
             rows.append(row)
             bar.update()
             bar.set_postfix(setting=name, frames=frames, peak_mb=max(row["peak_mb_per_rank"]))
@@ -145,6 +120,20 @@ def _worker(rank: int, out: str, args: dict) -> None:
             "largest_frames": largest,
         }
         Path(out).write_text(json.dumps(result))
+
+
+def _probe_row(name: str, frames: int, every: list[dict], budget_mb: float) -> dict[str, Any]:
+    """One probe over the ranks: it fits when no rank ran out and the largest peak is within
+    the per-rank budget."""
+    row = {
+        "setting": name,
+        "frames": frames,
+        "oom": any(c["oom"] for c in every),
+        "peak_mb_per_rank": [c["peak_mb"] for c in every],
+        "step_s": max(c["step_s"] for c in every),
+    }
+    row["fits"] = not row["oom"] and max(row["peak_mb_per_rank"]) <= budget_mb
+    return row
 
 
 def _largest_fit(probe, budget_mb: float, max_frames: int, max_step_s: float) -> int:

@@ -68,13 +68,11 @@ def bench_sample(
         for name, fn in (("diffusers", theirs), ("workbench", ours))
     }
     diff = np.abs(videos["workbench"].astype(int) - videos["diffusers"].astype(int))
+    shape = {"videos": batch, "frames": frames, "height": height, "width": width}
     return {
         "benchmark": "sample",
         "arch": arch,
-        "videos": batch,
-        "frames": frames,
-        "height": height,
-        "width": width,
+        **shape,
         "steps": steps,
         "scheduler": settings.scheduler,
         "guidance": settings.guidance,

@@ -57,14 +57,8 @@ def bench_train_step(
     cfg = TrainConfig(method="regdpo", pairs="bench", init="base", batch_size=batch, lr=1e-4)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        winners = [
-            media.write_mp4(folder / f"w{i}.mp4", s.frames, world.fps)
-            for i, s in enumerate(samples[:pairs])
-        ]
-        losers = [
-            media.write_mp4(folder / f"l{i}.mp4", s.frames, world.fps)
-            for i, s in enumerate(samples[pairs:])
-        ]
+        winners = [_mp4(folder / f"w{i}.mp4", s, world) for i, s in enumerate(samples[:pairs])]
+        losers = [_mp4(folder / f"l{i}.mp4", s, world) for i, s in enumerate(samples[pairs:])]
         prompts = [s.prompt for s in samples[:pairs]]
         model = load_model(EMBEDDED_BASES["tiny"])
         make_trainable(model, cfg, runtime)
@@ -83,13 +77,7 @@ def bench_train_step(
         def default(step: int) -> None:
             train_step(model, data, cfg, optimizer, params, step, runtime, reference)
 
-        # The study's preference arms: the reference's errors come from the shared cache, so
-        # a step runs no reference forward (the first arm computes them once, timed here).
-        steps_cfg = dataclasses.replace(cfg, steps=repeats + 1)
-        started = time.perf_counter()
-        table = precompute_reference(model, data, steps_cfg, reference, runtime)
-        precompute_s = (time.perf_counter() - started) / steps_cfg.steps
-        cached = CachedReference(table)
+        cached, precompute_s = _cached_reference(model, data, cfg, repeats, reference, runtime)
 
         def default_cached(step: int) -> None:
             train_step(model, data, cfg, optimizer, params, step, runtime, cached)
@@ -100,13 +88,38 @@ def bench_train_step(
             ("default_cached_reference", default_cached),
         )
         times = {name: median_seconds(fn, repeats, f"bench train-step {name}") for name, fn in arms}
-        faults = page_faults_per_call(default_cached, repeats)
-        flops = count_flops(lambda: default(0))
-        compile_result = _compiled(model, default_cached, times, repeats) if compiled else None
+        measured = {
+            "times": times,
+            "precompute_s": precompute_s,
+            "faults": page_faults_per_call(default_cached, repeats),
+            "flops": count_flops(lambda: default(0)),
+            "compiled": _compiled(model, default_cached, times, repeats) if compiled else None,
+        }
         base = _base_step(folder, samples, world, runtime)
-        base_s = median_seconds(base, repeats, "bench train-step base")
-        base_flops = count_flops(lambda: base(0))
+        measured["base_s"] = median_seconds(base, repeats, "bench train-step base")
+        measured["base_flops"] = count_flops(lambda: base(0))
     matmul = _matmul_flops_per_s(matmul_size, runtime.device)
+    return _summary(measured, batch, repeats, runtime, matmul_size, matmul)
+
+
+def _cached_reference(model, data, cfg: TrainConfig, repeats: int, reference, runtime):
+    """The study's preference arms read the reference's errors from the shared cache, so a
+    step runs no reference forward; the first arm computes them once (seconds per step)."""
+    steps_cfg = dataclasses.replace(cfg, steps=repeats + 1)
+    started = time.perf_counter()
+    table = precompute_reference(model, data, steps_cfg, reference, runtime)
+    return CachedReference(table), (time.perf_counter() - started) / steps_cfg.steps
+
+
+def _mp4(path: Path, sample, world: WorldConfig) -> Path:
+    return media.write_mp4(path, sample.frames, world.fps)
+
+
+def _summary(
+    m: dict[str, Any], batch: int, repeats: int, runtime, matmul_size: int, matmul: float
+) -> dict[str, Any]:
+    """The JSON `bench train-step` prints, from what was measured."""
+    times, flops = m["times"], m["flops"]
     achieved = flops / times["default"]
     return {
         "benchmark": "train-step",
@@ -120,21 +133,21 @@ def bench_train_step(
         "speedup_default_over_naive": times["naive"] / times["default"],
         "speedup_default_cached_reference_over_naive": times["naive"]
         / times["default_cached_reference"],
-        "reference_precompute_s_per_step": precompute_s,
+        "reference_precompute_s_per_step": m["precompute_s"],
         "default_step_flops": flops,
         "default_flops_per_s": achieved,
         "matmul": {"size": matmul_size, "flops_per_s": matmul},
-        "compiled_cached_reference": compile_result,
+        "compiled_cached_reference": m["compiled"],
         "allocator": {
             "keeps_freed_memory": keep_freed_memory(),
-            "page_faults_per_step_cached_reference": faults,
+            "page_faults_per_step_cached_reference": m["faults"],
         },
         "utilisation": achieved / matmul,
         "base_training": {  # the embedded base's own recipe: SFT from scratch, batch 16
-            "steps_per_s": 1 / base_s,
-            "step_flops": base_flops,
-            "flops_per_s": base_flops / base_s,
-            "utilisation": base_flops / base_s / matmul,
+            "steps_per_s": 1 / m["base_s"],
+            "step_flops": m["base_flops"],
+            "flops_per_s": m["base_flops"] / m["base_s"],
+            "utilisation": m["base_flops"] / m["base_s"] / matmul,
         },
     }
 

@@ -47,16 +47,8 @@ def main() -> None:
         sys.exit(f"error: {args.home} is not empty")
     port = free_port()
     command = [
-        sys.executable,
-        str(ROOT / "app.py"),
-        "--home",
-        str(args.home),
-        "--port",
-        str(port),
-        "--study",
-        args.preset,
-        "--seeds",
-        str(args.seeds),
+        *(sys.executable, str(ROOT / "app.py"), "--home", str(args.home), "--port", str(port)),
+        *("--study", args.preset, "--seeds", str(args.seeds)),
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     started = time.time()
@@ -79,12 +71,14 @@ def main() -> None:
         f"{args.preset} --seeds {args.seeds}"
     )
     stages = [{"stage": r["stage"], "seconds": r["seconds"]} for r in rows]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(
-        json.dumps(
-            {"provenance": made, "seconds_from_launch": milestones, "stages": stages}, indent=1
-        )
-    )
+    _write(args.out, made, milestones, stages)
+
+
+def _write(out: Path, made: dict, milestones: dict[str, float], stages: list[dict]) -> None:
+    """The timing as JSON and as a Markdown table, each headed by what made it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record = {"provenance": made, "seconds_from_launch": milestones, "stages": stages}
+    out.with_suffix(".json").write_text(json.dumps(record, indent=1))
     lines = [
         "# The main job timed from an empty home",
         "",
@@ -97,8 +91,8 @@ def main() -> None:
     lines += [f"| {k} | {v:.0f} s ({v / 60:.1f} min) |" for k, v in milestones.items()]
     lines += ["", "| stage | seconds |", "|---|---|"]
     lines += [f"| {s['stage']} | {s['seconds']:.0f} |" for s in stages]
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print(args.out.with_suffix(".md"))
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print(out.with_suffix(".md"))
 
 
 def _first_page(url: str, started: float) -> float:

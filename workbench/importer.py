@@ -11,6 +11,7 @@ import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -19,7 +20,7 @@ from workbench import media
 from workbench.datasets import DatasetSpec, check_dataset, commit_samples, imported_files
 from workbench.errors import WorkbenchError
 from workbench.provenance import run_row
-from workbench.staging import media_stage
+from workbench.staging import MediaStage, media_stage
 from workbench.store import Store
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif"}
@@ -105,33 +106,13 @@ def import_videos(
         for name in tqdm(
             sorted(on_disk | set(captions)), desc="import", unit="file", disable=not progress
         ):
-            entry = captions.get(name, {})
-            try:
-                clip, sample = _normalise_one(videos_dir / name, entry, spec, split)
-                keys = {
-                    sample["attributes"]["content_sha256"],
-                    sample["attributes"]["source_sha256"],
-                }
-                if keys & seen:
-                    raise WorkbenchError("duplicate of a video already in the dataset or batch")
-            except WorkbenchError as exc:
-                outcomes.append(FileOutcome(name, str(exc).removeprefix(f"{name}: ")))
-                continue
-            seen |= keys
-            sample_id = f"{spec.name}:{next_index}"
-            video = stage.add_video(clip, spec.fps)
-            videos.append({**video, "source": "gt", "sample_id": sample_id})
-            samples.append(
-                {
-                    **sample,
-                    "id": sample_id,
-                    "idx": next_index,
-                    "video_id": video["id"],
-                    "first_frame": stage.add_png(clip[0]),
-                }
-            )
-            outcomes.append(FileOutcome(name, sample_id=sample_id))
-            next_index += 1
+            path, entry = videos_dir / name, captions.get(name, {})
+            outcome, video, sample = _stage_file(stage, path, entry, spec, split, seen, next_index)
+            outcomes.append(outcome)
+            if sample is not None:
+                videos.append(video)
+                samples.append(sample)
+                next_index += 1
 
         bad = [o for o in outcomes if not o.ok]
         if bad and not skip_bad:
@@ -149,6 +130,36 @@ def import_videos(
             run = run_row("data.import", config, seed=None)
             commit_samples(stage, spec, videos, samples, run)
     return outcomes
+
+
+def _stage_file(
+    stage: MediaStage,
+    path: Path,
+    entry: dict[str, Any],
+    spec: DatasetSpec,
+    split: str,
+    seen: set[str],
+    index: int,
+) -> tuple[FileOutcome, dict[str, Any] | None, dict[str, Any] | None]:
+    """One file normalised and staged as sample `index` (its video and sample rows), or the
+    reason it is refused (a duplicate of a hash in `seen` too, which grows by its hashes)."""
+    try:
+        clip, sample = _normalise_one(path, entry, spec, split)
+        keys = {sample["attributes"]["content_sha256"], sample["attributes"]["source_sha256"]}
+        if keys & seen:
+            raise WorkbenchError("duplicate of a video already in the dataset or batch")
+    except WorkbenchError as exc:
+        return FileOutcome(path.name, str(exc).removeprefix(f"{path.name}: ")), None, None
+    seen |= keys
+    sample_id = f"{spec.name}:{index}"
+    video = stage.add_video(clip, spec.fps)
+    first_frame = stage.add_png(clip[0])
+    sample = {**sample, "id": sample_id, "idx": index, "video_id": video["id"]}
+    return (
+        FileOutcome(path.name, sample_id=sample_id),
+        {**video, "source": "gt", "sample_id": sample_id},
+        {**sample, "first_frame": first_frame},
+    )
 
 
 MAX_CAPTION = 2000  # characters; UMT5 reads 512 tokens at most

@@ -145,6 +145,51 @@ def with_videos(
     return [s for s in samples if all(s["id"] in h for h in have)]
 
 
+def choices_view(store: Store, current: str | None, chosen: list[str] | None) -> tuple:
+    """The dataset, source and attribute choices (`build`'s choice outputs), keeping what is
+    chosen where it still exists."""
+    names = [d["name"] for d in list_datasets(store)]
+    if not names:
+        return (
+            gr.update(choices=[]),
+            gr.update(choices=[]),
+            *(gr.update() for _ in ATTRIBUTES),
+            "",
+        )
+    name = current if current in names else names[0]
+    known = source_names(store, name)
+    picked = [s for s in (chosen or DEFAULT_SOURCES) if s in known] or known[:5]
+    values = _attribute_values(store, name)
+    return (
+        gr.update(choices=names, value=name),
+        gr.update(choices=known, value=picked),
+        *(gr.update(choices=["any", *values[a]]) for a in ATTRIBUTES),
+        "",
+    )
+
+
+def prompts_view(
+    store: Store, name: str | None, split_: str, text_: str, view_: str, srcs, wanted
+) -> tuple:
+    """The prompts matching the filters that have videos of every chosen source, and the
+    first one's videos side by side (or, as a grid, all of them)."""
+    if not name:
+        return gr.update(choices=[]), ""
+    matched = matching_samples(
+        store, name, split_, text_, dict(zip(ATTRIBUTES, wanted, strict=True))
+    )
+    found = with_videos(store, name, split_, matched, list(srcs or []))
+    count = (
+        f"<p>{len(found)} of {len(matched)} matching prompts have videos of every chosen source</p>"
+    )
+    choices = [(s["prompt"], s["id"]) for s in found]
+    if view_ == "grid":
+        return gr.update(choices=choices), count + grid_html(store, name, split_, found, srcs)
+    first = choices[0][1] if choices else None
+    body = compare_html(store, name, split_, first, srcs) if first else message("no match")
+    return gr.update(choices=choices, value=first), count + body
+
+
 def build(store: Store, access: Access) -> tuple:
     """Lay out the Compare tab and wire its events."""
     with gr.Row():
@@ -164,44 +209,12 @@ def build(store: Store, access: Access) -> tuple:
     @friendly(lambda m: (gr.update(), gr.update(), *(gr.update() for _ in ATTRIBUTES), message(m)))
     @access.researchers_only
     def load_choices(current: str | None, chosen: list[str]):
-        names = [d["name"] for d in list_datasets(store)]
-        if not names:
-            return (
-                gr.update(choices=[]),
-                gr.update(choices=[]),
-                *(gr.update() for _ in ATTRIBUTES),
-                "",
-            )
-        name = current if current in names else names[0]
-        known = source_names(store, name)
-        picked = [s for s in (chosen or DEFAULT_SOURCES) if s in known] or known[:5]
-        values = _attribute_values(store, name)
-        return (
-            gr.update(choices=names, value=name),
-            gr.update(choices=known, value=picked),
-            *(gr.update(choices=["any", *values[a]]) for a in ATTRIBUTES),
-            "",
-        )
+        return choices_view(store, current, chosen)
 
     @friendly(lambda m: (gr.update(), message(m)))
     @access.researchers_only
     def list_prompts(name, split_, text_, view_, srcs, *wanted):
-        if not name:
-            return gr.update(choices=[]), ""
-        matched = matching_samples(
-            store, name, split_, text_, dict(zip(ATTRIBUTES, wanted, strict=True))
-        )
-        found = with_videos(store, name, split_, matched, list(srcs or []))
-        count = (
-            f"<p>{len(found)} of {len(matched)} matching prompts have videos of every "
-            f"chosen source</p>"
-        )
-        choices = [(s["prompt"], s["id"]) for s in found]
-        if view_ == "grid":
-            return gr.update(choices=choices), count + grid_html(store, name, split_, found, srcs)
-        first = choices[0][1] if choices else None
-        body = compare_html(store, name, split_, first, srcs) if first else message("no match")
-        return gr.update(choices=choices, value=first), count + body
+        return prompts_view(store, name, split_, text_, view_, srcs, wanted)
 
     @friendly(message)
     @access.researchers_only

@@ -59,6 +59,34 @@ def heat_map(models: list[str], share: np.ndarray):
     return fig
 
 
+def view(store: Store, aspect_: str, name: str | None, split_: str, ref: str | None) -> tuple:
+    """Every output of the tab, in `build`'s order: the people's tables for `aspect_`, the
+    automatic ones (`report_tables`) for a dataset's split, rows read against `ref`."""
+    names = [d["name"] for d in list_datasets(store)]
+    name = name if name in names else (names[0] if names else None)
+    models, share = win_fraction_table(store, aspect_)
+    t = None
+    if name:
+        t = report_tables(store, name, split_, source_names(store, name), ref or "base")
+        ref = t.reference
+    ratings = {a: rating_rows(store, a, ties=True) for a in ("vq", "pf")}
+    human_rows = human_gsb_rows(store, reference=ref)
+    return (
+        gr.update(choices=names, value=name),
+        table([g for g in gsb_table(human_rows) if g["aspect"] == aspect_.upper()]),
+        ratings_table(rating_rows(store, aspect_, ties=True)),
+        ratings_table(rating_rows(store, aspect_, ties=False)),
+        heat_map(models, share) if models else None,
+        table(gsb_table(t.gsb) if t else []),
+        table(t.vbench if t else []),
+        table(t.trained_on if t else []),
+        table(t.seeds if t else []),
+        gr.update(choices=list(t.scores) if t else [], value=ref),
+        table(glance_rows(t.scores, t.gsb, ratings, ref) if t else []),
+        table(t.splits if t else []),
+    )
+
+
 def build(store: Store, access: Access) -> tuple:
     with gr.Row():
         aspect = gr.Radio(["vq", "pf"], value="vq", label="aspect")
@@ -95,47 +123,13 @@ def build(store: Store, access: Access) -> tuple:
     gr.Markdown("### In-distribution prompts and held-out attribute combinations")
     splits = gr.Dataframe(wrap=True)
 
-    outputs = [
-        dataset,
-        human,
-        with_ties,
-        without_ties,
-        heat,
-        automatic,
-        vbench,
-        trained_on,
-        seeds,
-        reference,
-        glance,
-        splits,
-    ]
+    outputs = [dataset, human, with_ties, without_ties, heat, automatic, vbench, trained_on]
+    outputs += [seeds, reference, glance, splits]
 
     @friendly(lambda m: (gr.update(), table([{"error": m}]), *(gr.update() for _ in range(10))))
     @access.researchers_only
     def update(aspect_, name, split_, ref="base"):
-        names = [d["name"] for d in list_datasets(store)]
-        name = name if name in names else (names[0] if names else None)
-        models, share = win_fraction_table(store, aspect_)
-        t = None
-        if name:
-            t = report_tables(store, name, split_, source_names(store, name), ref or "base")
-            ref = t.reference
-        ratings = {a: rating_rows(store, a, ties=True) for a in ("vq", "pf")}
-        human_rows = human_gsb_rows(store, reference=ref)
-        return (
-            gr.update(choices=names, value=name),
-            table([g for g in gsb_table(human_rows) if g["aspect"] == aspect_.upper()]),
-            ratings_table(rating_rows(store, aspect_, ties=True)),
-            ratings_table(rating_rows(store, aspect_, ties=False)),
-            heat_map(models, share) if models else None,
-            table(gsb_table(t.gsb) if t else []),
-            table(t.vbench if t else []),
-            table(t.trained_on if t else []),
-            table(t.seeds if t else []),
-            gr.update(choices=list(t.scores) if t else [], value=ref),
-            table(glance_rows(t.scores, t.gsb, ratings, ref) if t else []),
-            table(t.splits if t else []),
-        )
+        return view(store, aspect_, name, split_, ref)
 
     inputs = [aspect, dataset, split, reference]
     refresh.click(update, inputs, outputs, api_name="leaderboard")

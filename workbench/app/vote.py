@@ -39,6 +39,18 @@ def annotator_of(name: str, request: gr.Request | None) -> str:
     return user or (name or "").strip()
 
 
+def choices_view(store: Store, rollouts: bool, current: str | None) -> tuple:
+    """The dataset choices and what can be picked on it: a checkpoint to annotate the
+    rollouts of, or the sources of a battle."""
+    names = [d["name"] for d in list_datasets(store)]
+    name_, value = _defaults(store, rollouts, current)
+    if rollouts:
+        options = [c["name"] for c in list_checkpoints(store) if c["method"] != "videos"]
+    else:
+        options = source_names(store, name_) if name_ else []
+    return gr.update(choices=names, value=name_), gr.update(choices=options, value=value)
+
+
 def build(store: Store, rollouts: bool, rng: np.random.Generator, access: Access) -> tuple:
     """Lay out a Vote (or, with `rollouts`, Annotate) tab and wire its events."""
     prefix = "annotate" if rollouts else "battle"
@@ -46,17 +58,14 @@ def build(store: Store, rollouts: bool, rng: np.random.Generator, access: Access
         name = gr.Textbox(label="your name (signs your votes)", elem_classes="wb-name")
         dataset = gr.Dropdown(label="dataset", choices=[], allow_custom_value=True)
         split = gr.Radio(["test", "train"], value="test", label="split")
-    if rollouts:
-        pick = gr.Dropdown(
-            label="checkpoint (two of its rollouts)", choices=[], allow_custom_value=True
-        )
-    else:
-        pick = gr.Dropdown(
-            label="sources (two: that pair; more: all pairs)",
-            choices=[],
-            multiselect=True,
-            allow_custom_value=True,
-        )
+    pick = gr.Dropdown(
+        label="checkpoint (two of its rollouts)"
+        if rollouts
+        else "sources (two: that pair; more: all pairs)",
+        choices=[],
+        multiselect=not rollouts,
+        allow_custom_value=True,
+    )
     serve = gr.Button("new pair" if rollouts else "new battle", variant="primary")
     status = gr.Markdown()
     shown = gr.HTML()
@@ -73,22 +82,10 @@ def build(store: Store, rollouts: bool, rng: np.random.Generator, access: Access
 
     @friendly(lambda m: (gr.update(), gr.update(), message(m), "", gr.update(), None, None))
     def next_battle(who, name_, split_, chosen, served_, request: gr.Request):
-        annotator = annotator_of(who, request)
-        if not name_:  # clicked before the page's load filled the choices
-            name_, chosen = _defaults(store, rollouts, name_)
-        if rollouts:
-            battle = serve_rollouts(store, annotator, name_, split_, chosen, rng)
-        else:
-            battle = serve_battle(store, annotator, name_, split_, list(chosen or []), rng)
-        return (
-            battle_html(battle, prefix),
-            battle["id"],
-            "Which is better? Names appear after the vote.",
-            "",
-            [*served_, battle["id"]],
-            None,
-            None,
-        )
+        battle = _serve(store, rollouts, rng, annotator_of(who, request), name_, split_, chosen)
+        shown = battle_html(battle, prefix)
+        ask = "Which is better? Names appear after the vote."
+        return (shown, battle["id"], ask, "", [*served_, battle["id"]], None, None)
 
     @friendly(lambda m: (message(m), "", gr.update()))
     def vote(who, battle, vq_, pf_, served_, request: gr.Request):
@@ -98,13 +95,7 @@ def build(store: Store, rollouts: bool, rng: np.random.Generator, access: Access
 
     @friendly(lambda m: (gr.update(), gr.update()))
     def choices(current):
-        names = [d["name"] for d in list_datasets(store)]
-        name_, value = _defaults(store, rollouts, current)
-        if rollouts:
-            options = [c["name"] for c in list_checkpoints(store) if c["method"] != "videos"]
-        else:
-            options = source_names(store, name_) if name_ else []
-        return gr.update(choices=names, value=name_), gr.update(choices=options, value=value)
+        return choices_view(store, rollouts, current)
 
     serve.click(
         next_battle,
@@ -117,6 +108,16 @@ def build(store: Store, rollouts: bool, rng: np.random.Generator, access: Access
     )
     dataset.change(lambda d: choices(d)[1], dataset, pick, api_name=False)
     return choices, [dataset], [dataset, pick], name
+
+
+def _serve(store: Store, rollouts: bool, rng, annotator: str, name_, split_, chosen) -> dict:
+    """A new battle for `annotator`: two rollouts of the chosen checkpoint, or two of the
+    chosen sources."""
+    if not name_:  # clicked before the page's load filled the choices
+        name_, chosen = _defaults(store, rollouts, name_)
+    if rollouts:
+        return serve_rollouts(store, annotator, name_, split_, chosen, rng)
+    return serve_battle(store, annotator, name_, split_, list(chosen or []), rng)
 
 
 def _defaults(store: Store, rollouts: bool, current: str | None) -> tuple[str | None, Any]:

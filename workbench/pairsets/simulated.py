@@ -66,15 +66,8 @@ def simulate_annotated_pairs(
     pairs = _annotate(name, rollouts, utility, seed, {**annotator, "generator": generator})
     if not pairs:
         raise WorkbenchError("every sample's rollouts are identical: nothing to compare")
-    config = {
-        "pairset": name,
-        "dataset": dataset,
-        "split": split,
-        "generator": generator,
-        "per_sample": per_sample,
-        "noise": noise,
-        "judges": list(judges),
-    }
+    config = {"pairset": name, "dataset": dataset, "split": split, "generator": generator}
+    config |= {"per_sample": per_sample, "noise": noise, "judges": list(judges)}
     with store.write() as con:
         insert_rows(con, "pairs", pairs)
         insert_rows(con, "runs", [run_row("pairs.simulate", config, seed)])
