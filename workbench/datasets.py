@@ -38,6 +38,11 @@ def get_dataset(store: Store, name: str) -> DatasetSpec:
     return _spec(rows[0])
 
 
+def stored_dataset(store: Store, name: str) -> DatasetSpec | None:
+    with store.read() as con:
+        return find_dataset(con, name)
+
+
 def find_dataset(con: duckdb.DuckDBPyConnection, name: str) -> DatasetSpec | None:
     rows = fetch_dicts(con, "SELECT * FROM datasets WHERE name = ?", [name])
     return _spec(rows[0]) if rows else None

@@ -142,6 +142,12 @@ class Store:
     def pairset_exists(self, name: str) -> bool:
         return bool(self.query("SELECT 1 FROM pairs WHERE pairset = ? LIMIT 1", [name]))
 
+    def insert_pairs(self, pairs: Sequence[dict[str, Any]], run: dict[str, Any]) -> None:
+        """A pair set and the run that built it, in one transaction."""
+        with self.write() as con:
+            insert_rows(con, "pairs", pairs)
+            insert_rows(con, "runs", [run])
+
     def pairsets(self) -> list[str]:
         return [r["pairset"] for r in self.query("SELECT DISTINCT pairset FROM pairs")]
 

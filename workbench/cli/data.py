@@ -79,10 +79,9 @@ def run_import(args: argparse.Namespace) -> int:
 
 def _import_spec(store: Store, args: argparse.Namespace):
     """The dataset's format: the existing dataset's, else the flags' (with defaults)."""
-    from workbench.datasets import DatasetSpec, find_dataset
+    from workbench.datasets import DatasetSpec, stored_dataset
 
-    with store.read() as con:
-        existing = find_dataset(con, args.dataset)
+    existing = stored_dataset(store, args.dataset)
     if existing is not None:
         return existing
     size = args.size or "32x32"

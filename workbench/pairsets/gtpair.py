@@ -12,7 +12,7 @@ from workbench.errors import WorkbenchError
 from workbench.generation import generate
 from workbench.launch import is_main
 from workbench.provenance import run_row
-from workbench.store import Store, insert_rows
+from workbench.store import Store
 
 ROLLOUT_SEED_STRIDE = 1_000_003  # rollout k of a sample uses seed + k * stride + sample index
 
@@ -60,9 +60,7 @@ def build_gtpairs(
     }
     run = run_row("gtpair.build", config, seed)
     if is_main():  # under torchrun every process has every row; one writes them
-        with store.write() as con:
-            insert_rows(con, "pairs", unique)
-            insert_rows(con, "runs", [run])
+        store.insert_pairs(unique, run)
     return {
         "pairset": name,
         "pairs": len(unique),

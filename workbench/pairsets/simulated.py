@@ -22,7 +22,7 @@ from workbench.generation import generate
 from workbench.pairsets import annotated_pair
 from workbench.pairsets.gtpair import ROLLOUT_SEED_STRIDE
 from workbench.provenance import run_row
-from workbench.store import Store, insert_rows
+from workbench.store import Store
 
 ORACLE_JUDGES = ("shapes-vq", "shapes-pf")
 
@@ -68,9 +68,7 @@ def simulate_annotated_pairs(
         raise WorkbenchError("every sample's rollouts are identical: nothing to compare")
     config = {"pairset": name, "dataset": dataset, "split": split, "generator": generator}
     config |= {"per_sample": per_sample, "noise": noise, "judges": list(judges)}
-    with store.write() as con:
-        insert_rows(con, "pairs", pairs)
-        insert_rows(con, "runs", [run_row("pairs.simulate", config, seed)])
+    store.insert_pairs(pairs, run_row("pairs.simulate", config, seed))
     utilities = [p["provenance"]["utility"] for p in pairs]  # [winner's, loser's]
     agree = sum(win >= lose for win, lose in utilities)
     gaps = [abs(win - lose) for win, lose in utilities]
