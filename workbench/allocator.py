@@ -3,12 +3,10 @@
 glibc adapts its mmap threshold to the largest block freed (up to 32 MB) and returns the top
 of the heap to the OS once more than twice that is free. A training step frees its
 activations (blocks of a few MB to tens of MB) at the end of every step, so the heap shrinks
-and the next step faults the same memory back in, zeroed page by page: measured on the
-embedded model (2 CPU cores), 15-100 thousand page faults per Reg-DPO step, 16.6 million in
-a tiny study. Keeping freed memory (up to `KEEP_BYTES` at the top of the heap) removes them:
-a cached-reference step 0.36-0.43 s -> 0.33-0.35 s, the sampler 3.0 -> 3.5 videos/s, the
-tiny study 396 s -> 332 s. `WORKBENCH_KEEP_FREED_MEMORY=0` leaves glibc as it is (to compare:
-`workbench bench train-step` reports the page faults per step).
+and the next step faults the same memory back in, zeroed page by page. Keeping freed memory
+(up to `KEEP_BYTES` at the top of the heap) removes those faults; what that buys is
+`workbench bench train-step`'s to say (it reports the page faults per step; the README
+quotes it). `WORKBENCH_KEEP_FREED_MEMORY=0` leaves glibc as it is, to compare.
 """
 
 from __future__ import annotations

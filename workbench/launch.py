@@ -111,7 +111,7 @@ def first_error(folder: Path) -> str:
 
 def cpu_share(nproc: int) -> int:
     """Threads for each of `nproc` processes on this machine: two torch processes with a
-    thread per core each thrash (a LoRA step measured 20x slower)."""
+    thread per core each thrash on a machine of few cores."""
     return max(1, (os.cpu_count() or 1) // nproc)
 
 

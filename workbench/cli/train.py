@@ -76,8 +76,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--compile",
         action="store_true",
-        help="torch.compile each transformer block: faster steps after a compile of about "
-        "30 s on a CPU (pays on long runs; see workbench bench train-step)",
+        help="torch.compile each transformer block: faster steps after a one-off compile "
+        "(pays on long runs: workbench bench train-step says after how many steps)",
     )
     memory = parser.add_argument_group("memory (no effect on the numbers)")
     memory.add_argument(
