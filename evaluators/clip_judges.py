@@ -109,7 +109,7 @@ class ClipJudge(Judge):
     def unavailable(self) -> str | None:
         if self.weights is None:
             needed = " and ".join(f"clip/{m}.pt" for m in self.models)
-            return f"needs --weights DIR holding {needed} (nothing is downloaded)"
+            return f"needs --weights DIR holding {needed} (workbench judges fetch {self.name})"
         for name in self.models:
             if self._weights_file(name) is None:
                 files = f"{name}.{{pt,bin,safetensors}}"

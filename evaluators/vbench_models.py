@@ -78,7 +78,10 @@ class WeightsFileJudge(PerVideoJudge):
 
     def unavailable(self) -> str | None:
         if self.weights is None:
-            return f"needs --weights DIR holding {self.folder}/{self.expected}"
+            return (
+                f"needs --weights DIR holding {self.folder}/{self.expected} "
+                f"(workbench judges fetch {self.name})"
+            )
         if self._file() is None:
             return f"{self.expected} not found in {self.weights / self.folder}"
         return None

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from workbench.cli.output import emit
+from workbench.errors import WorkbenchError
 from workbench.store import Store
 
 
@@ -52,15 +53,35 @@ def add_parser(subparsers) -> None:
         "--nproc", type=int, default=1, help="processes under torchrun, the work shared out"
     )
     parser.set_defaults(run=run)
-    judges = subparsers.add_parser("judges", help="list judges, dimensions and availability")
-    judges.add_argument("--weights", type=Path, default=None)
+    judges = subparsers.add_parser(
+        "judges",
+        help="list judges, dimensions and availability; fetch their weights",
+        epilog="examples:\n"
+        "  workbench judges fetch                 # every judge's weights, checked\n"
+        "  workbench judges fetch vbench-raft --from /shared/mirror   # a cluster's own copy\n"
+        "  workbench judges --verify              # the files present against their sha256",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    judges.add_argument("--weights", type=Path, default=None, help=WEIGHTS_HELP)
+    judges.add_argument(
+        "--verify", action="store_true", help="check every weight file against its sha256"
+    )
     judges.set_defaults(run=run_judges)
+    actions = judges.add_subparsers(dest="judges_command", metavar="ACTION")
+    fetch = actions.add_parser(
+        "fetch", help="download judge weights from their official sources (opt-in), checked"
+    )
+    fetch.add_argument("names", nargs="*", metavar="NAME", help="judges (default: every one)")
+    fetch.add_argument("--weights", type=Path, default=None, help=WEIGHTS_HELP)
+    fetch.add_argument(
+        "--from", dest="source", default=None, help="a mirror: a folder or URL base, same layout"
+    )
+    fetch.set_defaults(run=run_fetch)
 
 
 def run(args: argparse.Namespace) -> int:
     from evaluators.runner import default_judges, evaluate
     from evaluators.vbench import ingest_official_results
-    from workbench.errors import WorkbenchError
     from workbench.launch import relaunch
 
     if (code := relaunch(args.argv, args.nproc)) is not None:
@@ -93,19 +114,47 @@ def run(args: argparse.Namespace) -> int:
         args.split,
         args.n,
         not args.no_generate,
-        args.weights,
+        weights_folder(args),
         sampler=sampler,
     )
     emit(args, rows)
     return 0
 
 
+WEIGHTS_HELP = "folder of judge weights (default: <home>/weights when it exists)"
+
+
+def weights_folder(args: argparse.Namespace, for_writing: bool = False) -> Path | None:
+    """--weights, else the home's weights folder (where `judges fetch` puts them)."""
+    if args.weights is not None:
+        return args.weights
+    home = Store(args.home).home / "weights"
+    return home if for_writing or home.is_dir() else None
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    from evaluators.weights import fetch, files_for
+
+    files = files_for(args.names)
+    emit(args, fetch(weights_folder(args, for_writing=True), files, args.source))
+    return 0
+
+
 def run_judges(args: argparse.Namespace) -> int:
     from evaluators.registry import get_judge, judge_names
 
+    weights = weights_folder(args)
+    if args.verify:
+        from evaluators.weights import WEIGHT_FILES, verify
+
+        if weights is None:
+            raise WorkbenchError("no weights folder: give --weights DIR or run `judges fetch`")
+        rows = verify(weights, WEIGHT_FILES)
+        emit(args, rows)
+        return 0 if all(r["status"] == "ok" for r in rows) else 1
     rows = []
     for name in judge_names():
-        judge = get_judge(name, args.weights)
+        judge = get_judge(name, weights)
         dims = ", ".join(
             f"{d.name}{'' if d.higher_is_better else ' (lower better)'}" for d in judge.dimensions
         )
