@@ -35,6 +35,7 @@ SLOW_MODULES = {
     "test_experiment.py",
     "test_bench.py",
     "test_crash_safety.py",
+    "test_export.py",
 }
 SLOW_TESTS = {
     "test_embedded_base_keeps_the_prompted_colour",

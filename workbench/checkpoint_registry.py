@@ -154,6 +154,14 @@ def checkpoint_exists(store: Store, name: str) -> bool:
     return bool(store.query("SELECT 1 FROM checkpoints WHERE name = ?", [name]))
 
 
+def checkpoint_config(store: Store, name: str) -> dict[str, Any]:
+    """The training config a checkpoint was made with ({} for one that was not trained)."""
+    import json
+
+    rows = store.query("SELECT config FROM checkpoints WHERE name = ?", [name])
+    return json.loads(rows[0]["config"]) if rows and rows[0]["config"] else {}
+
+
 def list_checkpoints(store: Store) -> list[dict[str, Any]]:
     """Every checkpoint and external source, oldest first, with how many videos it made."""
     return store.query(

@@ -35,6 +35,16 @@ def add_parser(subparsers) -> None:
     )
     add.add_argument("--method", default="base", help="recorded method (default base)")
     add.set_defaults(run=run_add)
+    export = actions.add_parser(
+        "export",
+        help="a folder diffusers loads as it is, with a model card (the Hub's format)",
+        epilog="examples:\n  workbench checkpoints export regdpo --out shared/regdpo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("name")
+    export.add_argument("--out", type=Path, required=True, help="a new folder")
+    export.add_argument("--dataset", default="shapes", help="whose test prompts the card reports")
+    export.set_defaults(run=run_export)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,4 +60,12 @@ def run_add(args: argparse.Namespace) -> int:
     folder = EMBEDDED_BASES[args.embedded] if args.embedded else args.path
     ref = add_checkpoint(Store(args.home), args.name, folder, args.method)
     emit(args, {"checkpoint": ref.name, "path": str(ref.path), "task": ref.task})
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from workbench.export import export_checkpoint
+
+    out = export_checkpoint(Store(args.home), args.name, args.out, args.dataset)
+    emit(args, {"checkpoint": args.name, "exported": str(out), "card": str(out / "README.md")})
     return 0
