@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from training.trackers import Tracker
 from workbench.checkpoint_registry import CheckpointRef, register_checkpoint
 from workbench.provenance import run_row
 from workbench.store import Store
@@ -20,6 +21,8 @@ class RunRecord:
     """False on every process of a run but rank 0."""
     log_every: int = 10
     pending: list[dict[str, Any]] = field(default_factory=list)
+    tracker: Tracker | None = None
+    """Where else the flushed rows go (`--report-to`); rank 0's only."""
 
     @classmethod
     def start(
@@ -61,11 +64,19 @@ class RunRecord:
     def flush(self) -> None:
         if self.writes and self.pending:
             self.store.insert("train_metrics", self.pending)
+            if self.tracker is not None:
+                self.tracker.log(self.pending)
         self.pending = []
+
+    def close_tracker(self) -> None:
+        if self.tracker is not None:
+            self.tracker.close()
+            self.tracker = None
 
     def fail(self, message: str) -> None:
         """Say why the run stopped (what was logged stays)."""
         self.flush()
+        self.close_tracker()
         if self.writes:
             with self.store.write() as con:
                 con.execute(
@@ -77,6 +88,7 @@ class RunRecord:
     def finish(self, **checkpoint: Any) -> CheckpointRef:
         """Register the checkpoint and close the run, in one transaction: a crash leaves a
         registered checkpoint or a resumable run, never neither."""
+        self.close_tracker()
         with self.store.write() as con:
             ref = register_checkpoint(con, self.store, run_id=self.run_id, **checkpoint)
             con.execute(

@@ -48,6 +48,7 @@ from training.resume_state import (
 )
 from training.run_record import RunRecord
 from training.timesteps import sample_timesteps
+from training.trackers import open_tracker, require_tracker
 from training.transforms import apply_ac, apply_attention, apply_compile
 from workbench.atomic import existing_version
 from workbench.checkpoint_registry import (
@@ -312,31 +313,28 @@ def train(
     plan: ParallelPlan | None = None,
     compile_blocks: bool = False,
     keep_shards: bool = False,
+    report_to: str = "none",
 ) -> CheckpointRef:
     """Train to `cfg.steps` and register the checkpoint `name`. `offload`,
     `activation_checkpointing` and `ram_bytes` (latents held in memory) trade speed for
     memory, never the numbers; `plan`: several processes under torchrun, one process's
     numbers up to rounding; `compile_blocks`: `apply_compile` (one process); `keep_shards`:
-    keep a sharded run's DCP shards (optimiser state) in the finished checkpoint.
+    keep a sharded run's DCP shards (optimiser state) in the finished checkpoint;
+    `report_to`: also send the metrics to tensorboard or wandb (`training.trackers`).
 
     Raises:
         WorkbenchError: the name is taken, a run to resume is missing or differs, bad data,
             a layout that does not fit, too many non-finite steps in a row.
     """
     plan = plan or ParallelPlan()
+    require_tracker(report_to)
     how = (resume, offload, activation_checkpointing, ram_bytes, plan, compile_blocks)
     t = build_training(store, cfg, name, *how)
-    record = _record(store, cfg, name, plan, t)
+    record = _record(store, cfg, name, plan, t, report_to)
     start = 0 if t.state is None else t.state["step"]
     bad_in_a_row = (t.state or {}).get("bad_in_a_row", 0)
-    steps = range(start, cfg.steps)
-    bar = tqdm(
-        steps,
-        initial=start,
-        total=cfg.steps,
-        desc=f"train {name}",
-        disable=not (progress and t.main),
-    )
+    quiet = not (progress and t.main)
+    bar = tqdm(range(start, cfg.steps), f"train {name}", cfg.steps, initial=start, disable=quiet)
     try:
         for step in bar:
             stats = t.step(cfg, step, plan.pair)
@@ -494,18 +492,23 @@ def _restore(state: dict[str, Any], model: WanVideoModel, optimizer, scheduler, 
 
 
 def _record(
-    store: Store, cfg: TrainConfig, name: str, plan: ParallelPlan, t: Training
+    store: Store, cfg: TrainConfig, name: str, plan: ParallelPlan, t: Training, report_to: str
 ) -> RunRecord:
-    """A fresh run's record, or the resumed run's reopened."""
+    """A fresh run's record, or the resumed run's reopened; rank 0's with its tracker."""
     if t.state is not None:
-        return RunRecord.reopen(store, t.state["run_id"], t.state["step"], t.main, cfg.log_every)
-    config = {
-        "name": name,
-        **cfg.to_dict(),
-        "parallel": plan.to_dict(),
-        "attention_backend": t.attention,
-    }
-    return RunRecord.start(store, config, cfg.seed, t.main, cfg.log_every)
+        step = t.state["step"]
+        record = RunRecord.reopen(store, t.state["run_id"], step, t.main, cfg.log_every)
+    else:
+        config = {
+            "name": name,
+            **cfg.to_dict(),
+            "parallel": plan.to_dict(),
+            "attention_backend": t.attention,
+        }
+        record = RunRecord.start(store, config, cfg.seed, t.main, cfg.log_every)
+    if t.main:
+        record.tracker = open_tracker(report_to, store.home / "logs", name, cfg.to_dict())
+    return record
 
 
 def _save_checkpoint(

@@ -116,6 +116,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=int, default=100)
     parser.add_argument("--log-every", type=int, default=10, help="steps between metric flushes")
+    parser.add_argument(
+        "--report-to",
+        default="none",
+        choices=("none", "tensorboard", "wandb"),
+        help="also send the metrics to <home>/logs/tensorboard or wandb (offline); the store "
+        "keeps them either way",
+    )
     parser.add_argument("--resume", action="store_true", help="continue the unfinished run NAME")
     parser.set_defaults(run=run)
 
@@ -144,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         plan=plan,
         compile_blocks=args.compile,
         keep_shards=args.keep_shards,
+        report_to=args.report_to,
     )
     if not is_main():  # one answer per run
         return 0
