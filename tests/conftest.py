@@ -36,6 +36,7 @@ SLOW_MODULES = {
     "test_bench.py",
     "test_crash_safety.py",
     "test_export.py",
+    "test_pair_sources.py",
 }
 SLOW_TESTS = {
     "test_embedded_base_keeps_the_prompted_colour",

@@ -35,7 +35,9 @@ def add_parser(subparsers) -> None:
     )
     export.set_defaults(run=run_export)
 
-    pairs = subparsers.add_parser("pairs", help="annotated pair sets: from votes, or simulated")
+    pairs = subparsers.add_parser(
+        "pairs", help="pair sets without GT: from votes, simulated annotators, judge-mined"
+    )
     actions = pairs.add_subparsers(dest="pairs_command", required=True, metavar="ACTION")
     from_votes = actions.add_parser(
         "from-votes",
@@ -77,6 +79,22 @@ def add_parser(subparsers) -> None:
     )
     simulate.add_argument("--seed", type=int, default=0)
     simulate.set_defaults(run=run_simulate)
+    mine = actions.add_parser(
+        "mine",
+        help="judge-mined pairs (VideoDPO): of N rollouts per prompt, the judges' best over "
+        "their worst when at least --gap apart",
+        epilog="example:\n  workbench pairs mine --generator base --per-sample 4 --gap 0.05 "
+        "--n 128 --name mined",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mine.add_argument("--name", required=True, help="name of the new pair set")
+    mine.add_argument("--generator", required=True, help="checkpoint whose rollouts compete")
+    mine.add_argument("--dataset", default="shapes")
+    mine.add_argument("--per-sample", type=int, default=4, help="rollouts per sample (N)")
+    mine.add_argument("--gap", type=float, default=0.05, help="least utility gap of a pair")
+    mine.add_argument("--n", type=int, default=None, help="first N samples (default: all)")
+    mine.add_argument("--seed", type=int, default=0)
+    mine.set_defaults(run=run_mine)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -112,6 +130,24 @@ def run_simulate(args: argparse.Namespace) -> int:
         args.name,
         args.per_sample,
         args.noise,
+        n=args.n,
+        seed=args.seed,
+    )
+    emit(args, summary)
+    return 0
+
+
+def run_mine(args: argparse.Namespace) -> int:
+    from workbench.pairsets.mined import mine_pairs
+
+    store = Store(args.home)
+    summary = mine_pairs(
+        store,
+        args.dataset,
+        args.generator,
+        args.name,
+        args.per_sample,
+        args.gap,
         n=args.n,
         seed=args.seed,
     )

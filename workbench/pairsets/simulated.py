@@ -15,16 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from evaluators.runner import mean_overall, score_videos
-from workbench.datasets import load_samples
 from workbench.errors import WorkbenchError
-from workbench.generation import generate
 from workbench.pairsets import annotated_pair
-from workbench.pairsets.gtpair import ROLLOUT_SEED_STRIDE
+from workbench.pairsets.rollouts import ORACLE_JUDGES, JudgedRollouts, judged_rollouts
 from workbench.provenance import run_row
 from workbench.store import Store
-
-ORACLE_JUDGES = ("shapes-vq", "shapes-pf")
 
 
 def simulate_annotated_pairs(
@@ -56,14 +51,11 @@ def simulate_annotated_pairs(
         raise WorkbenchError(f"--noise must be >= 0, got {noise}")
     if store.pairset_exists(name):
         raise WorkbenchError(f"pair set {name!r} exists; choose another --name")
-    samples = {s["id"]: s for s in load_samples(store, dataset, split)}
-    rollouts = _rollouts(store, generator, dataset, split, n, seed, per_sample, progress)
-    videos = [(v, samples[s]) for s, ids in rollouts.items() for v in dict.fromkeys(ids)]
-    versions = score_videos(store, list(judges), dataset, videos, progress=progress)
-    utility = mean_overall(store, versions, [v for v, _ in videos])
-
+    judged = judged_rollouts(
+        store, generator, dataset, split, n, seed, per_sample, judges, progress
+    )
     annotator = {"annotator": "simulated", "judges": list(judges), "noise": noise}
-    pairs = _annotate(name, rollouts, utility, seed, {**annotator, "generator": generator})
+    pairs = _annotate(name, judged, seed, {**annotator, "generator": generator})
     if not pairs:
         raise WorkbenchError("every sample's rollouts are identical: nothing to compare")
     config = {"pairset": name, "dataset": dataset, "split": split, "generator": generator}
@@ -82,39 +74,16 @@ def simulate_annotated_pairs(
 
 
 def _annotate(
-    name: str,
-    rollouts: dict[str, list[str]],
-    utility: dict[str, float],
-    seed: int,
-    annotator: dict[str, Any],
+    name: str, judged: JudgedRollouts, seed: int, annotator: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """Every pair of distinct rollouts of a sample, the one the annotator sees as better (its
     utility plus Gaussian noise of sd annotator['noise']) winning."""
-    rng, noise = np.random.default_rng(seed), annotator["noise"]
+    rng, noise, utility = np.random.default_rng(seed), annotator["noise"], judged.utility
     pairs = []
-    for sample_id in sorted(rollouts):
-        for a, b in itertools.combinations(dict.fromkeys(rollouts[sample_id]), 2):
+    for sample_id in sorted(judged.videos):
+        for a, b in itertools.combinations(judged.videos[sample_id], 2):
             seen_a, seen_b = (utility[v] + noise * rng.standard_normal() for v in (a, b))
             win, lose = (a, b) if seen_a >= seen_b else (b, a)
             provenance = {**annotator, "utility": [utility[win], utility[lose]]}
             pairs.append(annotated_pair(name, sample_id, win, lose, provenance))
     return pairs
-
-
-def _rollouts(
-    store: Store,
-    generator: str,
-    dataset: str,
-    split: str,
-    n: int | None,
-    seed: int,
-    per_sample: int,
-    progress: bool,
-) -> dict[str, list[str]]:
-    """sample -> its rollouts' videos; rollout k has GT-Pair's seed for rollout k."""
-    rollouts: dict[str, list[str]] = {}
-    for k in range(per_sample):
-        rollout_seed = seed + k * ROLLOUT_SEED_STRIDE
-        for row in generate(store, generator, dataset, split, n, rollout_seed, progress=progress):
-            rollouts.setdefault(row["sample_id"], []).append(row["video_id"])
-    return rollouts

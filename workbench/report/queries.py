@@ -90,6 +90,13 @@ def pairset_label(store: Store, pairset: str) -> str:
     prov = json.loads(rows[0]["provenance"] or "{}")
     if kind == "gt":
         return f"GT-Pairs: real video beats a {prov.get('generator', '?')} rollout ({n} pairs)"
+    if kind == "mined":
+        judges = " + ".join(prov.get("judges", []))
+        return (
+            f"judge-mined: best over worst of {prov.get('per_sample')} "
+            f"{prov.get('generator', '?')} rollouts by {judges}, gap >= {prov.get('gap')} "
+            f"({n} pairs)"
+        )
     if prov.get("annotator") == "simulated":
         judges = " + ".join(prov.get("judges", []))
         return (
