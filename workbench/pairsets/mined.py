@@ -9,7 +9,7 @@ import hashlib
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.pairsets.rollouts import ORACLE_JUDGES, judged_rollouts
+from workbench.pairsets.rollouts import ORACLE_JUDGES, JudgedRollouts, judged_rollouts
 from workbench.provenance import run_row
 from workbench.store import Store
 
@@ -44,24 +44,7 @@ def mine_pairs(
     )
     source = {"source": "judge-mined", "judges": list(judges), "per_sample": per_sample}
     source |= {"gap": gap, "generator": generator}
-    pairs = []
-    for sample_id in sorted(judged.videos):
-        ranked = sorted(judged.videos[sample_id], key=lambda v: -judged.utility[v])
-        best, worst = ranked[0], ranked[-1]
-        utilities = [judged.utility[best], judged.utility[worst]]
-        if len(ranked) > 1 and utilities[0] - utilities[1] >= gap:
-            key = f"{name}|{sample_id}|{best}|{worst}"
-            pairs.append(
-                {
-                    "id": hashlib.sha256(key.encode()).hexdigest()[:16],
-                    "pairset": name,
-                    "sample_id": sample_id,
-                    "winner_video": best,
-                    "loser_video": worst,
-                    "kind": "mined",
-                    "provenance": {**source, "utility": utilities},
-                }
-            )
+    pairs = _best_over_worst(name, judged, gap, source)
     if not pairs:
         raise WorkbenchError(
             f"no sample's best and worst of {per_sample} rollouts are {gap} apart; "
@@ -77,3 +60,29 @@ def mine_pairs(
         "kept": round(len(pairs) / samples, 3),
         "cost": f"{samples * per_sample} rollouts, {samples * per_sample * len(judges)} judgings",
     }
+
+
+def _best_over_worst(
+    name: str, judged: JudgedRollouts, gap: float, source: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Per sample the best rollout over the worst, where they are at least `gap` apart."""
+    pairs = []
+    for sample_id in sorted(judged.videos):
+        ranked = sorted(judged.videos[sample_id], key=lambda v: -judged.utility[v])
+        best, worst = ranked[0], ranked[-1]
+        utilities = [judged.utility[best], judged.utility[worst]]
+        if len(ranked) < 2 or utilities[0] - utilities[1] < gap:
+            continue
+        key = f"{name}|{sample_id}|{best}|{worst}"
+        pairs.append(
+            {
+                "id": hashlib.sha256(key.encode()).hexdigest()[:16],
+                "pairset": name,
+                "sample_id": sample_id,
+                "winner_video": best,
+                "loser_video": worst,
+                "kind": "mined",
+                "provenance": {**source, "utility": utilities},
+            }
+        )
+    return pairs
