@@ -1,9 +1,13 @@
-"""Pair sources beyond GT-Pairs: judge-mined pairs (VideoDPO) take, per prompt, the judges'
+"""Pair sources beyond GT-Pairs: denoised-from-real pairs keep the real video's layout;
+judge-mined pairs (VideoDPO) take, per prompt, the judges'
 best of N rollouts over their worst when they are `gap` apart, record how they were made,
 and train like any pair set; a gap no sample reaches is refused and stores nothing."""
 
 import json
 
+import numpy as np
+
+from workbench import media
 from workbench.cli import main
 from workbench.report.queries import pairset_label
 from workbench.store import Store
@@ -48,3 +52,38 @@ def test_judge_mined_pairs_are_the_best_over_the_worst(home, capsys):
     assert not store.pairset_exists("m2")
     train = ["train", "--method", "regdpo", "--pairs", "m", "--init", "base", "--name", "r"]
     assert main([*train, "--steps", "1", "--batch-size", "2"]) == 0
+
+
+def test_denoised_pairs_keep_the_real_layout_the_more_the_lower_the_strength(home, capsys):
+    """The real video wins over the base's denoising of a noised copy of it; the loser is a
+    stored mp4 that differs from the real one, and less so from a lower strength."""
+    assert main(["world", "make", "--n", "8"]) == 0
+    assert main(["train", "--name", "base", "--steps", "3", "--batch-size", "4"]) == 0
+    denoise = ["pairs", "denoise", "--generator", "base", "--n", "4"]
+    for strength in ("0.2", "0.9"):
+        assert main([*denoise, "--strength", strength, "--name", f"d{strength}"]) == 0
+    store = Store(home)
+    distance = {}
+    for strength in ("0.2", "0.9"):
+        pairs = store.query(
+            "SELECT p.*, s.video_id AS real, s.attributes, s.dataset FROM pairs p "
+            "JOIN samples s ON s.id = p.sample_id WHERE pairset = ?",
+            [f"d{strength}"],
+        )
+        assert len(pairs) == 4 and all(p["kind"] == "denoised" for p in pairs)
+        gaps = []
+        for p in pairs:
+            prov = json.loads(p["provenance"])
+            assert prov["source"] == "denoised-from-real" and prov["strength"] == float(strength)
+            assert p["winner_video"] == p["real"] != p["loser_video"]
+            real, _ = media.read_video(store.video_paths([p["real"]])[p["real"]])
+            loser, _ = media.read_video(store.video_paths([p["loser_video"]])[p["loser_video"]])
+            assert real.shape == loser.shape
+            gaps.append(np.abs(real.astype(int) - loser.astype(int)).mean())
+        assert min(gaps) > 0
+        distance[strength] = float(np.mean(gaps))
+    assert distance["0.2"] < distance["0.9"], distance
+    assert "denoised-from-real: real video beats base's denoising" in pairset_label(store, "d0.2")
+    assert main([*denoise, "--strength", "0", "--name", "d0"]) == 1
+    assert "--strength must be in (0, 1]" in capsys.readouterr().err
+    assert not store.pairset_exists("d0")

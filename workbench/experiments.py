@@ -50,12 +50,21 @@ class StudyPreset:
     embedded_base: bool = False
     """Use the shipped base of this preset (trained by its base recipe, models.EMBEDDED_BASES)
     instead of training it."""
+    mined_gap: float = 0.05
+    """Least judged gap of a judge-mined pair (the smoke base's rollouts are all alike)."""
 
 
 PRESETS = {
     # Seconds: the whole study end to end, to prove the plumbing (CI).
     "smoke": StudyPreset(
-        world=40, base_steps=20, base_batch=4, base_lr=3e-3, pairs=8, finetune_steps=4, eval_n=4
+        world=40,
+        base_steps=20,
+        base_batch=4,
+        base_lr=3e-3,
+        pairs=8,
+        finetune_steps=4,
+        eval_n=4,
+        mined_gap=0.0,
     ),
     # The demo: the base (shipped; 8-9 min to retrain on two CPU cores) reads colour and
     # motion (README).
@@ -163,25 +172,60 @@ def annotated_plan(
         annotated, command = "annotated", ["pairs", "from-votes", "--name", "annotated"]
     else:
         annotated = "annotated-sim"
-        command = [
-            "pairs",
-            "simulate",
-            "--generator",
-            "base",
-            "--per-sample",
-            "2",
-            "--n",
-            str(p.pairs),
-            "--noise",
-            str(SIMULATED_NOISE),
-            "--name",
-            annotated,
-        ]
+        command = _simulate_command(p.pairs, annotated)
     runs = [(m, PAIRSET, ["--method", m, "--seed", "0"]) for m in ("dpo", "regdpo")]
     runs += [
         (f"{m}-{annotated}", annotated, ["--method", m, "--seed", "0"]) for m in ("dpo", "regdpo")
     ]
-    return _plan(preset, retrain_base, [runs], Stage(annotated, command, ("pairset", annotated)))
+    return _plan(preset, retrain_base, [runs], (Stage(annotated, command, ("pairset", annotated)),))
+
+
+def _simulate_command(pairs: int, name: str) -> list[str]:
+    return [
+        *("pairs", "simulate", "--generator", "base", "--per-sample", "2", "--n", str(pairs)),
+        *("--noise", str(SIMULATED_NOISE), "--name", name),
+    ]
+
+
+# W17: where pairs come from. GT-Pairs (the paper's), judge-mined (VideoDPO), denoised from
+# the real video (DenseDPO) and the simulated annotator (the paper's annotated pairs), each
+# with the same base, pair count, fine-tuning budget and seeds.
+MINED_ROLLOUTS, DENOISE_STRENGTH = 4, 0.5
+
+
+def pair_source_name(method: str, pairset: str, seed: int) -> str:
+    """GT-Pairs keep the paper study's names (a home that ran it reuses them); the others
+    are <method>-<pair set>[-s<seed>]."""
+    if pairset == PAIRSET:
+        return finetune_name(method, seed)
+    return f"{method}-{pairset}" + ("" if seed == 0 else f"-s{seed}")
+
+
+def pair_sources_plan(preset: str, seeds: int = 1, retrain_base: bool = False) -> list[Stage]:
+    """DPO and Reg-DPO on each pair source, per seed, judged on the held-out prompts; the
+    report's preference-data table says what each fine-tune learned from."""
+    if seeds < 1:
+        raise WorkbenchError("--seeds must be at least 1")
+    p = _preset(preset)
+    n = str(p.pairs)
+    commands = {
+        "mined": ["pairs", "mine", "--generator", "base", "--per-sample", str(MINED_ROLLOUTS)],
+        "denoised": ["pairs", "denoise", "--generator", "base"],
+    }
+    commands["mined"] += ["--gap", str(p.mined_gap), "--n", n, "--name", "mined"]
+    commands["denoised"] += ["--strength", str(DENOISE_STRENGTH), "--n", n, "--name", "denoised"]
+    commands["annotated-sim"] = _simulate_command(p.pairs, "annotated-sim")
+    sources = [PAIRSET, *commands]
+    stages = tuple(Stage(name, cmd, ("pairset", name)) for name, cmd in commands.items())
+    blocks = [
+        [
+            (pair_source_name(m, source, s), source, ["--method", m, "--seed", str(s)])
+            for source in sources
+            for m in ("dpo", "regdpo")
+        ]
+        for s in range(seeds)
+    ]
+    return _plan(preset, retrain_base, blocks, stages)
 
 
 # W13's recipe question: prompt dropout while fine-tuning, crossed with the guidance scale the
@@ -218,7 +262,7 @@ def _plan(
     preset: str,
     retrain_base: bool,
     blocks: list[list[tuple[str, str, list[str]]]],
-    extra_pairs: Stage | None = None,
+    pair_stages: tuple[Stage, ...] = (),
     guidances: tuple[float | None, ...] = (None,),
 ) -> list[Stage]:
     """The shared stages, then per block of fine-tunes (name, pair set, train arguments) their
@@ -245,8 +289,7 @@ def _plan(
             ("pairset", PAIRSET),
         ),
     ]
-    if extra_pairs:
-        stages.append(extra_pairs)
+    stages += pair_stages
     sources = ["gt", "base"]
     for i, block in enumerate(blocks):
         for name, pairset, args in block:
@@ -305,6 +348,7 @@ PLANS = {
     "ablation-r": ablation_r_plan,
     "annotated": annotated_plan,
     "recipe": recipe_plan,
+    "pair-sources": pair_sources_plan,
 }
 
 

@@ -86,11 +86,47 @@ def sample_videos(
     """Videos as uint8 (B, T, H, W, 3) from t = 1 (noise) to t = 0; the final latents
     instead when `decode` is False. Runs on the model's runtime (device, autocast)."""
     model.check_clip_format(frames, height, width)
-    runtime = model.runtime
     scheduler = make_scheduler(settings)
-    scheduler.set_timesteps(settings.steps, device=runtime.device)
-    n = len(seeds)
-    latents = initial_noise(model.latent_shape(frames, height, width), seeds).to(runtime.device)
+    scheduler.set_timesteps(settings.steps, device=model.runtime.device)
+    latents = initial_noise(model.latent_shape(frames, height, width), seeds)
+    latents = _denoise(model, latents, scheduler, prompts, first_frames, frames, settings)
+    return model.codec.decode(latents) if decode else latents.cpu()
+
+
+@torch.no_grad()
+def edit_videos(
+    model: WanVideoModel,
+    prompts: list[str],
+    seeds: list[int],
+    settings: SamplerSettings,
+    clips: np.ndarray,
+    strength: float,
+    first_frames: np.ndarray | None = None,
+) -> np.ndarray:
+    """SDEdit on flow matching (diffusers' video-to-video pipelines start the same way): each
+    clip (B, T, H, W, 3) noised to the schedule's first level at or below `strength`
+    (x = (1 - sigma) x0 + sigma noise, the noise drawn from its seed) and denoised from there
+    to t = 0, so the result keeps the clip's layout and motion where the model agrees."""
+    model.check_clip_format(*clips.shape[1:4])
+    scheduler = make_scheduler(settings)
+    scheduler.set_timesteps(settings.steps, device=model.runtime.device)
+    sigmas = scheduler.sigmas.cpu()
+    begin = int((sigmas[:-1] > strength).sum())  # the first step at or below `strength`
+    if begin >= settings.steps:
+        raise ValueError(f"strength {strength} leaves no denoising step of {settings.steps}")
+    scheduler.set_begin_index(begin)
+    x0 = model.codec.encode(clips)
+    sigma = float(sigmas[begin])
+    latents = (1 - sigma) * x0 + sigma * initial_noise(tuple(x0.shape[1:]), seeds)
+    latents = _denoise(model, latents, scheduler, prompts, first_frames, clips.shape[1], settings)
+    return model.codec.decode(latents)
+
+
+def _denoise(model, latents, scheduler, prompts, first_frames, frames, settings) -> torch.Tensor:
+    """The sampler's loop over the scheduler's timesteps from its begin index, classifier-free
+    guidance while t > cfg_min_t."""
+    runtime, n = model.runtime, len(prompts)
+    latents = latents.to(runtime.device)
     cond = model.condition(prompts, first_frames, frames)
     guided = settings.guidance != 1.0
     if guided:  # cond and uncond in one forward; the uncond pass keeps the image condition
@@ -98,8 +134,9 @@ def sample_videos(
         cond = Conditioning.cat([cond, uncond])
     cond = cond.to(runtime.device)
     model.transformer.eval()
+    begin = getattr(scheduler, "begin_index", None) or 0
     with runtime.use(model.transformer), runtime.autocast():
-        for timestep in scheduler.timesteps:
+        for timestep in scheduler.timesteps[begin:]:
             t = torch.tensor(float(timestep) / 1000.0, device=runtime.device)
             if guided and t > settings.cfg_min_t:
                 v_cond, v_uncond = (
@@ -111,4 +148,4 @@ def sample_videos(
             else:
                 v = model.velocity(latents, t.expand(n), cond.select(slice(0, n))).float()
             latents = scheduler.step(v, timestep, latents).prev_sample
-    return model.codec.decode(latents) if decode else latents.cpu()
+    return latents

@@ -21,10 +21,11 @@ def add_parser(subparsers) -> None:
         "  workbench experiment run ablation-r --preset tiny   # Table 10: the weight r\n"
         "  workbench experiment run annotated --preset tiny    # Table 1: annotated vs GT-Pairs\n"
         "  workbench experiment run recipe --preset tiny-early --seeds 3  # dropout x guidance\n"
+        "  workbench experiment run pair-sources --preset tiny-early --seeds 3  # W17\n"
         "A rerun skips finished stages; a killed run continues where it stopped.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run_.add_argument("study", help="paper | ablation-r | annotated | recipe")
+    run_.add_argument("study", help="paper | ablation-r | annotated | recipe | pair-sources")
     run_.add_argument("--preset", default="tiny", help="tiny | tiny-early | smoke")
     run_.add_argument("--seeds", type=int, default=1, help="fine-tunes per method, seeds 0..N-1")
     run_.add_argument(
@@ -33,7 +34,10 @@ def add_parser(subparsers) -> None:
     run_.set_defaults(run=run)
     status = actions.add_parser("status", help="the stages of a study, their status and times")
     status.add_argument(
-        "study", nargs="?", default="paper", help="paper | ablation-r | annotated | recipe"
+        "study",
+        nargs="?",
+        default="paper",
+        help="paper | ablation-r | annotated | recipe | pair-sources",
     )
     status.set_defaults(run=run_status)
 

@@ -36,7 +36,7 @@ def add_parser(subparsers) -> None:
     export.set_defaults(run=run_export)
 
     pairs = subparsers.add_parser(
-        "pairs", help="pair sets without GT: from votes, simulated annotators, judge-mined"
+        "pairs", help="pair sets beyond GT-Pairs: votes, simulated, judge-mined, denoised"
     )
     actions = pairs.add_subparsers(dest="pairs_command", required=True, metavar="ACTION")
     from_votes = actions.add_parser(
@@ -95,6 +95,23 @@ def add_parser(subparsers) -> None:
     mine.add_argument("--n", type=int, default=None, help="first N samples (default: all)")
     mine.add_argument("--seed", type=int, default=0)
     mine.set_defaults(run=run_mine)
+    denoise = actions.add_parser(
+        "denoise",
+        help="denoised-from-real pairs (DenseDPO): the real video over the generator's "
+        "denoising of a partly noised copy of it",
+        epilog="example:\n  workbench pairs denoise --generator base --strength 0.5 --n 128 "
+        "--name denoised",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    denoise.add_argument("--name", required=True, help="name of the new pair set")
+    denoise.add_argument("--generator", required=True, help="checkpoint that denoises")
+    denoise.add_argument("--dataset", default="shapes")
+    denoise.add_argument(
+        "--strength", type=float, default=0.5, help="noise level the copy starts from, (0, 1]"
+    )
+    denoise.add_argument("--n", type=int, default=None, help="first N samples (default: all)")
+    denoise.add_argument("--seed", type=int, default=0)
+    denoise.set_defaults(run=run_denoise)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -150,6 +167,17 @@ def run_mine(args: argparse.Namespace) -> int:
         args.gap,
         n=args.n,
         seed=args.seed,
+    )
+    emit(args, summary)
+    return 0
+
+
+def run_denoise(args: argparse.Namespace) -> int:
+    from workbench.pairsets.denoised import denoised_pairs
+
+    store = Store(args.home)
+    summary = denoised_pairs(
+        store, args.dataset, args.generator, args.name, args.strength, n=args.n, seed=args.seed
     )
     emit(args, summary)
     return 0

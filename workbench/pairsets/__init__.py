@@ -1,5 +1,6 @@
-"""Pair sets, the preference data DPO trains on, built four ways: GT-Pairs (the real video
-wins over a generator's rollout: `gtpair`), judge-mined (the judges' best over worst of N
+"""Pair sets, the preference data DPO trains on, built five ways: GT-Pairs (the real video
+wins over a generator's rollout: `gtpair`), denoised-from-real (over the generator's
+denoising of a noised copy of it: `denoised`), judge-mined (the judges' best over worst of N
 rollouts: `mined`), annotated pairs from people's votes on rollout
 battles (`voted`) and from a simulated annotator when too few people voted (`simulated`).
 A service both faces call (docs/design.md, floor 4); training only reads the stored pairs."""

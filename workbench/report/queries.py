@@ -90,6 +90,11 @@ def pairset_label(store: Store, pairset: str) -> str:
     prov = json.loads(rows[0]["provenance"] or "{}")
     if kind == "gt":
         return f"GT-Pairs: real video beats a {prov.get('generator', '?')} rollout ({n} pairs)"
+    if kind == "denoised":
+        return (
+            f"denoised-from-real: real video beats {prov.get('generator', '?')}'s denoising of "
+            f"it from strength {prov.get('strength')} ({n} pairs)"
+        )
     if kind == "mined":
         judges = " + ".join(prov.get("judges", []))
         return (
