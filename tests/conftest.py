@@ -37,9 +37,11 @@ SLOW_MODULES = {
     "test_crash_safety.py",
     "test_export.py",
     "test_pair_sources.py",
+    "test_trackers.py",
 }
 SLOW_TESTS = {
     "test_embedded_base_keeps_the_prompted_colour",
+    "test_a_shipped_base_loads_and_reads_the_prompt_as_its_study_needs",
     "test_compiled_blocks_train_to_the_eager_weights",
     "test_resume_after_sigkill_gives_identical_weights",
     "test_gtpair_dpo_and_regdpo_end_to_end",
