@@ -26,9 +26,17 @@ from workbench.staging import media_stage
 from workbench.store import Store, insert_rows
 
 
-def generation_key(ref: CheckpointRef, sample_id: str, settings: SamplerSettings, seed: int) -> str:
-    payload = json.dumps([ref.fingerprint, sample_id, settings.to_dict(), seed], sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+def generation_key(
+    ref: CheckpointRef,
+    sample_id: str,
+    settings: SamplerSettings,
+    seed: int,
+    edit: dict[str, Any] | None = None,
+) -> str:
+    """What a generated video depends on; `edit`: how a real clip was edited instead of
+    sampling from noise (a rollout's key is unchanged without it)."""
+    payload = [ref.fingerprint, sample_id, settings.to_dict(), seed, *([edit] if edit else [])]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
 def generate(

@@ -58,60 +58,63 @@ def add_parser(subparsers) -> None:
         "--aspect", default="both", help="which answers count: vq, pf, or both alike (default)"
     )
     from_votes.set_defaults(run=run_from_votes)
-    simulate = actions.add_parser(
+    simulate = _pair_builder(
+        actions,
         "simulate",
-        help="annotated pairs (two rollouts, the better wins) chosen by a simulated annotator: "
+        "annotated pairs (two rollouts, the better wins) chosen by a simulated annotator: "
         "the shapes judges plus Gaussian noise",
-        epilog="example:\n  workbench pairs simulate --generator base --n 128 --noise 0.05 "
-        "--name annotated-sim",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "--generator base --n 128 --noise 0.05 --name annotated-sim",
+        "checkpoint whose rollouts compete",
+        run_simulate,
     )
-    simulate.add_argument("--name", required=True, help="name of the new pair set")
-    simulate.add_argument("--generator", required=True, help="checkpoint whose rollouts compete")
-    simulate.add_argument("--dataset", default="shapes")
     simulate.add_argument("--per-sample", type=int, default=2, help="rollouts per sample")
-    simulate.add_argument("--n", type=int, default=None, help="first N samples (default: all)")
     simulate.add_argument(
         "--noise",
         type=float,
         default=0.05,
         help="sd of the noise on the judged utility (0 = a perfect oracle)",
     )
-    simulate.add_argument("--seed", type=int, default=0)
-    simulate.set_defaults(run=run_simulate)
-    mine = actions.add_parser(
+    mine = _pair_builder(
+        actions,
         "mine",
-        help="judge-mined pairs (VideoDPO): of N rollouts per prompt, the judges' best over "
+        "judge-mined pairs (VideoDPO): of N rollouts per prompt, the judges' best over "
         "their worst when at least --gap apart",
-        epilog="example:\n  workbench pairs mine --generator base --per-sample 4 --gap 0.05 "
-        "--n 128 --name mined",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "--generator base --per-sample 4 --gap 0.05 --n 128 --name mined",
+        "checkpoint whose rollouts compete",
+        run_mine,
     )
-    mine.add_argument("--name", required=True, help="name of the new pair set")
-    mine.add_argument("--generator", required=True, help="checkpoint whose rollouts compete")
-    mine.add_argument("--dataset", default="shapes")
     mine.add_argument("--per-sample", type=int, default=4, help="rollouts per sample (N)")
     mine.add_argument("--gap", type=float, default=0.05, help="least utility gap of a pair")
-    mine.add_argument("--n", type=int, default=None, help="first N samples (default: all)")
-    mine.add_argument("--seed", type=int, default=0)
-    mine.set_defaults(run=run_mine)
-    denoise = actions.add_parser(
+    denoise = _pair_builder(
+        actions,
         "denoise",
-        help="denoised-from-real pairs (DenseDPO): the real video over the generator's "
+        "denoised-from-real pairs (DenseDPO): the real video over the generator's "
         "denoising of a partly noised copy of it",
-        epilog="example:\n  workbench pairs denoise --generator base --strength 0.5 --n 128 "
-        "--name denoised",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "--generator base --strength 0.5 --n 128 --name denoised",
+        "checkpoint that denoises",
+        run_denoise,
     )
-    denoise.add_argument("--name", required=True, help="name of the new pair set")
-    denoise.add_argument("--generator", required=True, help="checkpoint that denoises")
-    denoise.add_argument("--dataset", default="shapes")
     denoise.add_argument(
         "--strength", type=float, default=0.5, help="noise level the copy starts from, (0, 1]"
     )
-    denoise.add_argument("--n", type=int, default=None, help="first N samples (default: all)")
-    denoise.add_argument("--seed", type=int, default=0)
-    denoise.set_defaults(run=run_denoise)
+
+
+def _pair_builder(actions, name: str, help_: str, example: str, generator_help: str, run):
+    """A `pairs` action that builds a pair set from a generator's videos, with what every
+    such builder takes: the new set's name, the generator, the dataset, N samples, a seed."""
+    parser = actions.add_parser(
+        name,
+        help=help_,
+        epilog=f"example:\n  workbench pairs {name} {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--name", required=True, help="name of the new pair set")
+    parser.add_argument("--generator", required=True, help=generator_help)
+    parser.add_argument("--dataset", default="shapes")
+    parser.add_argument("--n", type=int, default=None, help="first N samples (default: all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(run=run)
+    return parser
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -11,18 +11,51 @@ import hashlib
 from typing import Any
 
 
-def annotated_pair(
-    pairset: str, sample_id: str, winner: str, loser: str, provenance: dict[str, Any]
+def rollout_pair(
+    pairset: str,
+    sample_id: str,
+    winner: str,
+    loser: str,
+    provenance: dict[str, Any],
+    kind: str = "annotated",
 ) -> dict[str, Any]:
-    """A pair row of two rollouts of one sample, whoever annotated it (people or simulated):
-    its id names the pair set, the sample and both videos, winner first."""
-    key = f"{pairset}|{sample_id}|{winner}|{loser}"
+    """A pair row of two rollouts of one sample, whoever chose the winner (people, the
+    simulated annotator, the judges): its id names the pair set, the sample and both videos."""
+    return _row(
+        f"{pairset}|{sample_id}|{winner}|{loser}",
+        pairset,
+        sample_id,
+        winner,
+        loser,
+        kind,
+        provenance,
+    )
+
+
+def real_pair(
+    pairset: str, sample: dict[str, Any], loser: str, provenance: dict[str, Any], kind: str
+) -> dict[str, Any]:
+    """A pair row whose winner is the sample's real video: its id names the pair set, the
+    sample and the loser."""
+    key = f"{pairset}|{sample['id']}|{loser}"
+    return _row(key, pairset, sample["id"], sample["video_id"], loser, kind, provenance)
+
+
+def _row(
+    key: str,
+    pairset: str,
+    sample_id: str,
+    winner: str,
+    loser: str,
+    kind: str,
+    provenance: dict[str, Any],
+) -> dict[str, Any]:
     return {
         "id": hashlib.sha256(key.encode()).hexdigest()[:16],
         "pairset": pairset,
         "sample_id": sample_id,
         "winner_video": winner,
         "loser_video": loser,
-        "kind": "annotated",
+        "kind": kind,
         "provenance": provenance,
     }

@@ -7,7 +7,6 @@ is stored as a generated video with its settings, as a rollout is."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import numpy as np
@@ -16,9 +15,10 @@ from tqdm.auto import tqdm
 from workbench.checkpoint_registry import resolve_checkpoint
 from workbench.datasets import get_dataset, load_first_frame, load_gt_frames, load_samples
 from workbench.errors import WorkbenchError
-from workbench.generation import inference_model
+from workbench.generation import generation_key, inference_model
 from workbench.models.loading import sampling_defaults
 from workbench.models.runtime import pick_runtime
+from workbench.pairsets import real_pair
 from workbench.provenance import run_row
 from workbench.sampling import SamplerSettings, edit_videos
 from workbench.staging import media_stage
@@ -65,12 +65,13 @@ def denoised_pairs(
             for sample, sd, frames in _edit(store, model, spec, batch, settings, strength, seed):
                 video = stage.add_video(frames, spec.fps)
                 videos.append({**video, "source": "generated", "sample_id": sample["id"]})
-                made = {**settings.to_dict(), "denoised_from_real": strength}
-                key = hashlib.sha256(f"{ref.fingerprint}|{sample['id']}|{made}|{sd}".encode())
-                generation = {"key": key.hexdigest()[:24], "checkpoint": ref.name}
-                generation |= {"sample_id": sample["id"], "seed": sd, "settings": made}
+                edit = {"denoised_from_real": strength}
+                key = generation_key(ref, sample["id"], settings, sd, edit)
+                generation = {"key": key, "checkpoint": ref.name, "sample_id": sample["id"]}
+                generation |= {"seed": sd, "settings": {**settings.to_dict(), **edit}}
                 generations.append({**generation, "video_id": video["id"], "run_id": run["id"]})
-                pairs.append(_pair(name, sample, video["id"], {**source, "seed": sd}))
+                made = {**source, "seed": sd}
+                pairs.append(real_pair(name, sample, video["id"], made, "denoised"))
 
         def write(con) -> None:
             insert_rows(con, "runs", [run])
@@ -94,16 +95,3 @@ def _edit(store: Store, model, spec, batch: list[dict], settings, strength: floa
     prompts = [s["prompt"] for s in batch]
     edited = edit_videos(model, prompts, seeds, settings, clips, strength, first)
     return zip(batch, seeds, edited, strict=True)
-
-
-def _pair(name: str, sample: dict[str, Any], loser: str, provenance: dict) -> dict[str, Any]:
-    key = f"{name}|{sample['id']}|{loser}"
-    return {
-        "id": hashlib.sha256(key.encode()).hexdigest()[:16],
-        "pairset": name,
-        "sample_id": sample["id"],
-        "winner_video": sample["video_id"],
-        "loser_video": loser,
-        "kind": "denoised",
-        "provenance": provenance,
-    }

@@ -4,13 +4,13 @@ first frame loses. No annotation needed; several generators and rollouts per sam
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from workbench.datasets import load_samples
 from workbench.errors import WorkbenchError
 from workbench.generation import generate
 from workbench.launch import is_main
+from workbench.pairsets import real_pair
 from workbench.provenance import run_row
 from workbench.store import Store
 
@@ -49,7 +49,9 @@ def build_gtpairs(
             rows = generate(
                 store, generator, dataset, split, n, rollout_seed, progress=progress, **sampler
             )
-            pairs += [_gt_pair(name, samples[r["sample_id"]], r, generator, k) for r in rows]
+            for r in rows:
+                made = {"generator": generator, "seed": r["seed"], "rollout": k}
+                pairs.append(real_pair(name, samples[r["sample_id"]], r["video_id"], made, "gt"))
     unique = list({p["id"]: p for p in pairs}.values())  # identical rollouts make one pair
     config = {
         "pairset": name,
@@ -66,22 +68,6 @@ def build_gtpairs(
         "pairs": len(unique),
         "samples": len({p["sample_id"] for p in unique}),
         "generators": generators,
-    }
-
-
-def _gt_pair(
-    name: str, sample: dict[str, Any], rollout: dict[str, Any], generator: str, k: int
-) -> dict[str, Any]:
-    """The sample's real video wins over the generator's k-th rollout."""
-    key = f"{name}|{sample['id']}|{rollout['video_id']}"
-    return {
-        "id": hashlib.sha256(key.encode()).hexdigest()[:16],
-        "pairset": name,
-        "sample_id": sample["id"],
-        "winner_video": sample["video_id"],
-        "loser_video": rollout["video_id"],
-        "kind": "gt",
-        "provenance": {"generator": generator, "seed": rollout["seed"], "rollout": k},
     }
 
 

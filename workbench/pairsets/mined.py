@@ -5,10 +5,10 @@ prompt. Every pair records the source, the judges, N, the gap asked and both uti
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.pairsets import rollout_pair
 from workbench.pairsets.rollouts import ORACLE_JUDGES, JudgedRollouts, judged_rollouts
 from workbench.provenance import run_row
 from workbench.store import Store
@@ -73,16 +73,6 @@ def _best_over_worst(
         utilities = [judged.utility[best], judged.utility[worst]]
         if len(ranked) < 2 or utilities[0] - utilities[1] < gap:
             continue
-        key = f"{name}|{sample_id}|{best}|{worst}"
-        pairs.append(
-            {
-                "id": hashlib.sha256(key.encode()).hexdigest()[:16],
-                "pairset": name,
-                "sample_id": sample_id,
-                "winner_video": best,
-                "loser_video": worst,
-                "kind": "mined",
-                "provenance": {**source, "utility": utilities},
-            }
-        )
+        made = {**source, "utility": utilities}
+        pairs.append(rollout_pair(name, sample_id, best, worst, made, kind="mined"))
     return pairs

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import WorkbenchError
-from workbench.pairsets import annotated_pair
+from workbench.pairsets import rollout_pair
 from workbench.pairsets.rollouts import ORACLE_JUDGES, JudgedRollouts, judged_rollouts
 from workbench.provenance import run_row
 from workbench.store import Store
@@ -85,5 +85,5 @@ def _annotate(
             seen_a, seen_b = (utility[v] + noise * rng.standard_normal() for v in (a, b))
             win, lose = (a, b) if seen_a >= seen_b else (b, a)
             provenance = {**annotator, "utility": [utility[win], utility[lose]]}
-            pairs.append(annotated_pair(name, sample_id, win, lose, provenance))
+            pairs.append(rollout_pair(name, sample_id, win, lose, provenance))
     return pairs

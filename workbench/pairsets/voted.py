@@ -7,7 +7,7 @@ from typing import Any
 
 from workbench.battles import agreement, vote_rows
 from workbench.errors import WorkbenchError
-from workbench.pairsets import annotated_pair
+from workbench.pairsets import rollout_pair
 from workbench.store import Store
 
 PAIR_ASPECTS = ("both", "vq", "pf")
@@ -46,7 +46,7 @@ def agreed_pairs(
     ground truth never make training pairs."""
     agreed = agreement(vote_rows(store, "rollouts"), aspect, min_agree)
     return [
-        annotated_pair(
+        rollout_pair(
             name,
             sample,
             win,
