@@ -217,6 +217,12 @@ def _spawned(rank: int, nproc: int, port: int, fn: Callable[..., None], args: tu
         # the last collective can abort ("terminate called without an active exception").
         dist.barrier()
         dist.destroy_process_group()
+    # And leave without the interpreter's finalization: a group outlives its destruction
+    # while a DeviceMesh still holds it, and gloo's threads torn down during finalization
+    # abort the process now and then (SIGABRT after the work is done; pytorch#179291).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def free_port() -> int:
