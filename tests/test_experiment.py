@@ -193,24 +193,29 @@ def test_the_annotated_study_compares_annotated_pairs_with_gt_pairs(home, capsys
 
 
 def test_the_pair_sources_study_trains_each_method_on_each_source(home, capsys):
-    """W17's study at smoke size: GT-Pairs, judge-mined, denoised-from-real and the simulated
-    annotator on one base, DPO and Reg-DPO on each, and the report says what each learned from."""
+    """W17's study at smoke size: GT-Pairs, judge-mined, denoised-from-real, locally corrupted
+    and the simulated annotator on one base, DPO and Reg-DPO on each, and the report says what
+    each learned from and what its pairs cost."""
     from workbench.experiments import pair_sources_plan
 
     plan = {s.name: s for s in pair_sources_plan("tiny")}
     paper = {s.name: s for s in paper_plan("tiny")}
     for shared in ("world", "base", "eval-base", "gtpairs", "dpo", "regdpo"):
         assert plan[shared].command == paper[shared].command  # a paper home reuses them
-    assert [plan[p].command[:2] for p in ("mined", "denoised", "annotated-sim")] == [
+    assert [plan[p].command[:2] for p in ("mined", "denoised", "corrupted", "annotated-sim")] == [
         ["pairs", "mine"],
         ["pairs", "denoise"],
+        ["pairs", "corrupt"],
         ["pairs", "simulate"],
     ]
     assert main(["experiment", "run", "pair-sources", "--preset", "smoke"]) == 0
     report = json.loads((home / "report" / "report.json").read_text())
     labels = {r["checkpoint"]: r["pairs"] for r in report["trained_on"]}
     starts = {"": "GT-Pairs", "-mined": "judge-mined", "-denoised": "denoised-from-real"}
+    starts["-corrupted"] = "locally corrupted"
     starts["-annotated-sim"] = "annotated by a SIMULATED annotator"
     for suffix, label in starts.items():
         for method in ("dpo", "regdpo"):
             assert labels[f"{method}{suffix}"].startswith(label), labels
+    costs = {r["checkpoint"]: r["cost per pair"] for r in report["trained_on"]}
+    assert costs["regdpo"] == "1 rollout" and costs["regdpo-mined"].startswith("4 rollouts + ")

@@ -6,6 +6,7 @@ and train like any pair set; a gap no sample reaches is refused and stores nothi
 import json
 
 import numpy as np
+import pytest
 
 from workbench import media
 from workbench.cli import main
@@ -87,3 +88,46 @@ def test_denoised_pairs_keep_the_real_layout_the_more_the_lower_the_strength(hom
     assert main([*denoise, "--strength", "0", "--name", "d0"]) == 1
     assert "--strength must be in (0, 1]" in capsys.readouterr().err
     assert not store.pairset_exists("d0")
+
+
+def test_locally_corrupted_pairs_differ_from_the_real_video_only_in_their_region(home, capsys):
+    """LocalDPO-style: the loser is the real video with the object (or the background) made
+    anew by the base in a window of frames; outside that region and window it is the real
+    video (up to the mp4's coding), inside it is not. The pair set says how it was made and
+    what a pair cost; a region it does not know is refused and stores nothing."""
+    from workbench.pairsets.denoised import region_masks
+    from workbench.report.queries import pairset_cost
+
+    assert main(["world", "make", "--n", "8"]) == 0
+    assert main(["train", "--name", "base", "--steps", "3", "--batch-size", "4"]) == 0
+    corrupt = ["pairs", "corrupt", "--generator", "base", "--n", "4", "--span", "0.5"]
+    store = Store(home)
+    for region in ("object", "background"):
+        assert main([*corrupt, "--region", region, "--name", region]) == 0
+        pairs = store.query(
+            "SELECT p.*, s.video_id AS real FROM pairs p JOIN samples s ON s.id = p.sample_id "
+            "WHERE pairset = ?",
+            [region],
+        )
+        assert len(pairs) == 4 and all(p["kind"] == "corrupted" for p in pairs)
+        for p in pairs:
+            prov = json.loads(p["provenance"])
+            assert prov["source"] == "locally-corrupted" and prov["region"] == region
+            assert (prov["span"], prov["strength"], prov["generator"]) == (0.5, 1.0, "base")
+            assert p["winner_video"] == p["real"] != p["loser_video"]
+            paths = store.video_paths([p["real"], p["loser_video"]])
+            real, _ = media.read_video(paths[p["real"]])
+            loser, _ = media.read_video(paths[p["loser_video"]])
+            (mask,) = region_masks(real[None], region, 0.5, [prov["seed"]])
+            window = np.flatnonzero(mask.any(axis=(1, 2)))  # half the frames, in one window
+            assert len(window) == 4 and window[-1] - window[0] == 3
+            gap = np.abs(real.astype(int) - loser.astype(int)).max(axis=-1)
+            outside = gap[~mask]  # the real video's pixels, through the mp4's lossy coding
+            assert np.median(outside) <= 2 and gap[mask].mean() > 10 * outside.mean(), region
+        assert pairset_label(store, region).startswith("locally corrupted: real video beats")
+        assert pairset_cost(store, region) == "1.0 rollout"
+    with pytest.raises(SystemExit) as refused:  # argparse's choices: exit 2, one line
+        main([*corrupt, "--region", "sky", "--name", "x"])
+    assert refused.value.code == 2
+    assert "invalid choice: 'sky'" in capsys.readouterr().err
+    assert not store.pairset_exists("x")

@@ -188,9 +188,17 @@ def test_fine_tunes_with_several_seeds_are_summarised_across_seeds(home, tmp_pat
     names = ["regdpo", "regdpo-s1", "regdpo-s2"]
     for name, pf in zip(names, (0.6, 0.7, 0.8), strict=True):
         _fake_source(store, name, samples, pf)
+    # Another source's fine-tunes meet Reg-DPO on GT-Pairs seed for seed, in whatever order
+    # they were asked for: 0.9 beats 0.6, 0.5 loses to 0.7, 0.7 loses to 0.8.
+    others = ["dpo-mined-s2", "dpo-mined", "dpo-mined-s1"]
+    for name, pf in zip(others, (0.7, 0.9, 0.5), strict=True):
+        _fake_source(store, name, samples, pf)
     out = tmp_path / "report"
-    write_report(store, "shapes", "test", ["base", *names], out)
-    (row,) = json.loads((out / "report.json").read_text())["seeds"]
+    write_report(store, "shapes", "test", ["base", others[0], *names, *others[1:]], out)
+    rows = {r["method"]: r for r in json.loads((out / "report.json").read_text())["seeds"]}
+    row, other = rows["regdpo"], rows["dpo-mined"]
+    assert "PF win rate vs regdpo" not in row
+    assert other["PF win rate vs regdpo"] == "0.333 ± 1.434"  # 1, 0, 0 over the seeds
     # mean 0.7, sd 0.1, t(0.975, 2) = 4.303: half-width 4.303 * 0.1 / sqrt(3) = 0.248
     assert row["method"] == "regdpo" and row["seeds"] == 3 and row["PF"] == "0.700 ± 0.248"
     assert row["PF win rate vs base"] == "1.000 ± 0.000"  # every seed beats base everywhere

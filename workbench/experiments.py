@@ -188,9 +188,10 @@ def _simulate_command(pairs: int, name: str) -> list[str]:
 
 
 # W17: where pairs come from. GT-Pairs (the paper's), judge-mined (VideoDPO), denoised from
-# the real video (DenseDPO) and the simulated annotator (the paper's annotated pairs), each
-# with the same base, pair count, fine-tuning budget and seeds.
-MINED_ROLLOUTS, DENOISE_STRENGTH = 4, 0.5
+# the real video (DenseDPO), locally corrupted (LocalDPO: the object made anew in half the
+# frames) and the simulated annotator (the paper's annotated pairs), each with the same base,
+# pair count, fine-tuning budget and seeds.
+MINED_ROLLOUTS, DENOISE_STRENGTH, CORRUPT_SPAN = 4, 0.5, 0.5
 
 
 def pair_source_name(method: str, pairset: str, seed: int) -> str:
@@ -211,9 +212,11 @@ def pair_sources_plan(preset: str, seeds: int = 1, retrain_base: bool = False) -
     commands = {
         "mined": ["pairs", "mine", "--generator", "base", "--per-sample", str(MINED_ROLLOUTS)],
         "denoised": ["pairs", "denoise", "--generator", "base"],
+        "corrupted": ["pairs", "corrupt", "--generator", "base", "--region", "object"],
     }
     commands["mined"] += ["--gap", str(p.mined_gap), "--n", n, "--name", "mined"]
     commands["denoised"] += ["--strength", str(DENOISE_STRENGTH), "--n", n, "--name", "denoised"]
+    commands["corrupted"] += ["--span", str(CORRUPT_SPAN), "--n", n, "--name", "corrupted"]
     commands["annotated-sim"] = _simulate_command(p.pairs, "annotated-sim")
     sources = [PAIRSET, *commands]
     stages = tuple(Stage(name, cmd, ("pairset", name)) for name, cmd in commands.items())

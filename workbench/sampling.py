@@ -102,11 +102,17 @@ def edit_videos(
     clips: np.ndarray,
     strength: float,
     first_frames: np.ndarray | None = None,
+    masks: np.ndarray | None = None,
 ) -> np.ndarray:
     """SDEdit on flow matching (diffusers' video-to-video pipelines start the same way): each
     clip (B, T, H, W, 3) noised to the schedule's first level at or below `strength`
     (x = (1 - sigma) x0 + sigma noise, the noise drawn from its seed) and denoised from there
-    to t = 0, so the result keeps the clip's layout and motion where the model agrees."""
+    to t = 0, so the result keeps the clip's layout and motion where the model agrees.
+
+    With `masks` (B, T, H, W, bool) only the masked region is made anew: after every step the
+    latents outside it are the clip's at the step's noise level (diffusers'
+    pipeline_stable_diffusion_inpaint.py, `init_latents_proper`), and the result keeps the
+    clip's own pixels there."""
     model.check_clip_format(*clips.shape[1:4])
     scheduler = make_scheduler(settings)
     scheduler.set_timesteps(settings.steps, device=model.runtime.device)
@@ -116,15 +122,40 @@ def edit_videos(
         raise ValueError(f"strength {strength} leaves no denoising step of {settings.steps}")
     scheduler.set_begin_index(begin)
     x0 = model.codec.encode(clips)
-    sigma = float(sigmas[begin])
-    latents = (1 - sigma) * x0 + sigma * initial_noise(tuple(x0.shape[1:]), seeds)
-    latents = _denoise(model, latents, scheduler, prompts, first_frames, clips.shape[1], settings)
-    return model.codec.decode(latents)
+    sigma, noise = float(sigmas[begin]), initial_noise(tuple(x0.shape[1:]), seeds)
+    latents = (1 - sigma) * x0 + sigma * noise
+    known = None
+    if masks is not None:  # a latent is made anew if any pixel it codes is
+        region = torch.from_numpy(masks).float()[:, None]
+        known = Known(x0, noise, torch.nn.functional.adaptive_max_pool3d(region, x0.shape[2:]))
+    frames = clips.shape[1]
+    latents = _denoise(model, latents, scheduler, prompts, first_frames, frames, settings, known)
+    edited = model.codec.decode(latents)
+    return edited if masks is None else np.where(masks[..., None], edited, clips)
 
 
-def _denoise(model, latents, scheduler, prompts, first_frames, frames, settings) -> torch.Tensor:
+@dataclass(frozen=True)
+class Known:
+    """What an inpainting edit keeps: the clip's latents `x0`, their noise, and where
+    (`region`, 1 = made anew) the sampler's latents are kept instead."""
+
+    x0: torch.Tensor
+    noise: torch.Tensor
+    region: torch.Tensor
+
+    def paste(self, latents: torch.Tensor, sigma: float) -> torch.Tensor:
+        """The latents inside the region; outside, the clip's noised to `sigma`."""
+        device = latents.device
+        kept = ((1 - sigma) * self.x0 + sigma * self.noise).to(device)
+        region = self.region.to(device)
+        return region * latents + (1 - region) * kept
+
+
+def _denoise(
+    model, latents, scheduler, prompts, first_frames, frames, settings, known: Known | None = None
+) -> torch.Tensor:
     """The sampler's loop over the scheduler's timesteps from its begin index, classifier-free
-    guidance while t > cfg_min_t."""
+    guidance while t > cfg_min_t; with `known`, the known region pasted back after each step."""
     runtime, n = model.runtime, len(prompts)
     latents = latents.to(runtime.device)
     cond = model.condition(prompts, first_frames, frames)
@@ -148,4 +179,6 @@ def _denoise(model, latents, scheduler, prompts, first_frames, frames, settings)
             else:
                 v = model.velocity(latents, t.expand(n), cond.select(slice(0, n))).float()
             latents = scheduler.step(v, timestep, latents).prev_sample
+            if known is not None:
+                latents = known.paste(latents, float(scheduler.sigmas[scheduler.step_index]))
     return latents

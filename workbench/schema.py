@@ -84,7 +84,7 @@ MIGRATIONS: list[str] = [
         sample_id VARCHAR NOT NULL,
         winner_video VARCHAR NOT NULL,
         loser_video VARCHAR NOT NULL,
-        kind VARCHAR NOT NULL,            -- 'gt' | 'annotated' | 'mined' | 'denoised'
+        kind VARCHAR NOT NULL,            -- 'gt' | 'annotated' | 'mined' | 'denoised' | 'corrupted'
         provenance JSON,
         created_at TIMESTAMP DEFAULT current_timestamp
     );

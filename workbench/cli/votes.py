@@ -1,6 +1,7 @@
-"""`workbench votes export`, `workbench pairs from-votes` and `workbench pairs simulate`: human
-votes out as CSV or as a pair set that `workbench train --pairs` accepts, or annotated pairs
-from a simulated annotator where too few people have voted."""
+"""`workbench votes export` and `workbench pairs ...`: human votes out as CSV or arena
+records, and the pair sets `workbench train --pairs` accepts beyond GT-Pairs: from votes,
+from a simulated annotator where too few people have voted, judge-mined, denoised from the
+real video, locally corrupted."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 from pathlib import Path
 
 from workbench.cli.output import emit
+from workbench.pairsets import REGIONS
 from workbench.store import Store
 
 
@@ -36,7 +38,8 @@ def add_parser(subparsers) -> None:
     export.set_defaults(run=run_export)
 
     pairs = subparsers.add_parser(
-        "pairs", help="pair sets beyond GT-Pairs: votes, simulated, judge-mined, denoised"
+        "pairs",
+        help="pair sets beyond GT-Pairs: votes, simulated, judge-mined, denoised, corrupted",
     )
     actions = pairs.add_subparsers(dest="pairs_command", required=True, metavar="ACTION")
     from_votes = actions.add_parser(
@@ -96,6 +99,22 @@ def add_parser(subparsers) -> None:
     )
     denoise.add_argument(
         "--strength", type=float, default=0.5, help="noise level the copy starts from, (0, 1]"
+    )
+    corrupt = _pair_builder(
+        actions,
+        "corrupt",
+        "locally corrupted pairs (LocalDPO): the real video over itself with a region (the "
+        "object or the background, in a window of frames) made anew by the generator",
+        "--generator base --region object --span 0.5 --n 128 --name corrupted",
+        "checkpoint that regenerates the region",
+        run_corrupt,
+    )
+    corrupt.add_argument("--region", choices=REGIONS, default="object", help="what is made anew")
+    corrupt.add_argument(
+        "--span", type=float, default=0.5, help="share of the clip's frames corrupted, (0, 1]"
+    )
+    corrupt.add_argument(
+        "--strength", type=float, default=1.0, help="noise level the region starts from, (0, 1]"
     )
 
 
@@ -181,6 +200,24 @@ def run_denoise(args: argparse.Namespace) -> int:
     store = Store(args.home)
     summary = denoised_pairs(
         store, args.dataset, args.generator, args.name, args.strength, n=args.n, seed=args.seed
+    )
+    emit(args, summary)
+    return 0
+
+
+def run_corrupt(args: argparse.Namespace) -> int:
+    from workbench.pairsets.denoised import denoised_pairs
+
+    summary = denoised_pairs(
+        Store(args.home),
+        args.dataset,
+        args.generator,
+        args.name,
+        args.strength,
+        args.region,
+        args.span,
+        n=args.n,
+        seed=args.seed,
     )
     emit(args, summary)
     return 0

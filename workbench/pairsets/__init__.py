@@ -1,6 +1,7 @@
-"""Pair sets, the preference data DPO trains on, built five ways: GT-Pairs (the real video
-wins over a generator's rollout: `gtpair`), denoised-from-real (over the generator's
-denoising of a noised copy of it: `denoised`), judge-mined (the judges' best over worst of N
+"""Pair sets, the preference data DPO trains on, built six ways: GT-Pairs (the real video
+wins over a generator's rollout: `gtpair`), denoised-from-real and locally corrupted (over
+the generator's denoising of a noised copy of it, whole or in a region: `denoised`),
+judge-mined (the judges' best over worst of N
 rollouts: `mined`), annotated pairs from people's votes on rollout
 battles (`voted`) and from a simulated annotator when too few people voted (`simulated`).
 A service both faces call (docs/design.md, floor 4); training only reads the stored pairs."""
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
+
+REGIONS = ("object", "background")  # what a locally corrupted pair's loser has made anew
 
 
 def rollout_pair(

@@ -72,9 +72,36 @@ def trained_on(store: Store, names: list[str]) -> list[dict[str, str]]:
         [list(names)],
     )
     return [
-        {"name": r["name"], "method": r["method"], "pairs": pairset_label(store, r["pairset"])}
+        {
+            "name": r["name"],
+            "method": r["method"],
+            "pairs": pairset_label(store, r["pairset"]),
+            "cost per pair": pairset_cost(store, r["pairset"]),
+        }
         for r in rows
     ]
+
+
+def pairset_cost(store: Store, pairset: str) -> str:
+    """What one pair of the set cost to make, in rollouts (a partial one counts its share of
+    the sampler's steps), judge calls and votes: what a source's gain is weighed against."""
+    rows = store.query(
+        "SELECT kind, provenance FROM pairs WHERE pairset = ? ORDER BY id LIMIT 1", [pairset]
+    )
+    if not rows:
+        return "?"
+    kind, prov = rows[0]["kind"], json.loads(rows[0]["provenance"] or "{}")
+    if kind == "gt":
+        return "1 rollout"
+    if kind in ("denoised", "corrupted"):
+        return f"{prov.get('strength')} rollout"
+    if kind == "mined":
+        n = prov.get("per_sample")
+        return f"{n} rollouts + {n * len(prov.get('judges', []))} judge calls"
+    if prov.get("annotator") == "simulated":
+        return "2 rollouts + 1 simulated vote (per pair of rollouts)"
+    votes = prov.get("annotators_for", 0) + prov.get("annotators_against", 0)
+    return f"2 rollouts + {votes} votes"
 
 
 def pairset_label(store: Store, pairset: str) -> str:
@@ -94,6 +121,12 @@ def pairset_label(store: Store, pairset: str) -> str:
         return (
             f"denoised-from-real: real video beats {prov.get('generator', '?')}'s denoising of "
             f"it from strength {prov.get('strength')} ({n} pairs)"
+        )
+    if kind == "corrupted":
+        return (
+            f"locally corrupted: real video beats itself with the {prov.get('region')} made "
+            f"anew by {prov.get('generator', '?')} in {prov.get('span')} of its frames "
+            f"({n} pairs)"
         )
     if kind == "mined":
         judges = " + ".join(prov.get("judges", []))

@@ -77,6 +77,7 @@ NATIVE_VBENCH = {
 
 
 SEEDED = re.compile(r"^(?P<method>.+)-s(?P<seed>\d+)$")  # fine-tunes of `--seeds N` studies
+PAPER_METHOD = "regdpo"  # Reg-DPO on GT-Pairs: the paper study's name for it (seed 0)
 
 
 # The judges the seed, split and preference-data tables show, under their short names.
@@ -267,6 +268,7 @@ def seed_groups(names: list[str]) -> dict[str, list[str]]:
         if match:
             groups.setdefault(match["method"], []).append(name)
     for method, members in groups.items():
+        members.sort(key=lambda name: int(SEEDED.match(name)["seed"]))  # seed i meets seed i
         if method in names and f"{method}-s0" not in members:
             members.insert(0, method)
     return {m: n for m, n in groups.items() if len(n) > 1}
@@ -308,18 +310,22 @@ def seed_comparison(
 def seed_rows(scores: Scores, baseline: str, margin: float) -> list[dict[str, Any]]:
     """Per method trained with several seeds: each judge's mean over seeds, and against
     `baseline` per aspect the win rate (mean +- the 95% Student-t half-width across seeds)
-    and the paired verdict over prompts x seeds (`seed_comparison`)."""
+    and the paired verdict over prompts x seeds (`seed_comparison`); against Reg-DPO on
+    GT-Pairs too, seed for seed, where it was trained with as many seeds."""
+    groups = seed_groups(list(scores))
     rows = []
-    for method, names in seed_groups(list(scores)).items():
+    for method, names in groups.items():
         row: dict[str, Any] = {"method": method, "seeds": len(names)}
         means = [headline(scores[n]) for n in names]
         row |= {label: _plus_minus([m[label] for m in means]) for _, _, label in HEADLINE}
-        if baseline in scores:
-            for aspect, c in seed_comparison(scores, names, [baseline], margin).items():
-                row[f"{aspect} win rate vs {baseline}"] = c["win_rate"]
-                row[f"{aspect} vs {baseline}"] = power_words(
-                    c["paired"], method, baseline, c["seeds"]
-                )
+        against = {baseline: [baseline]} if baseline in scores else {}
+        paper = groups.get(PAPER_METHOD, [])
+        if method != PAPER_METHOD and len(paper) == len(names):
+            against[PAPER_METHOD] = paper
+        for other, theirs in against.items():
+            for aspect, c in seed_comparison(scores, names, theirs, margin).items():
+                row[f"{aspect} win rate vs {other}"] = c["win_rate"]
+                row[f"{aspect} vs {other}"] = power_words(c["paired"], method, other, c["seeds"])
         rows.append(row)
     return rows
 
@@ -370,17 +376,30 @@ def pairs_rows(
     trained: list[dict[str, str]], scores: Scores, baseline: str, margin: float
 ) -> list[dict]:
     """The paper's Table 1 shape: each preference fine-tune (`trained`: name, method and
-    the pair set's label, `queries.trained_on`) with its headline judges and its win rates
-    against `baseline`."""
+    the pair set's label and cost, `queries.trained_on`) with its headline judges and its win
+    rates (95% bootstrap intervals) against `baseline` and against Reg-DPO on GT-Pairs of the
+    same seed."""
     out = []
     for r in trained:
-        row = {"checkpoint": r["name"], "method": r["method"], "pairs": r["pairs"]}
-        row |= headline(scores[r["name"]])
-        if baseline in scores and baseline != r["name"]:
-            for aspect, rate in win_rates(scores, r["name"], baseline, margin).items():
-                row[f"{aspect} win rate vs {baseline}"] = round(rate, 3)
+        name = r["name"]
+        row = {"checkpoint": name, "method": r["method"], "pairs": r["pairs"]}
+        row |= {"cost per pair": r["cost per pair"], **headline(scores[name])}
+        for other in dict.fromkeys((baseline, paper_counterpart(name))):
+            if other in scores and other != name:
+                for g in gsb_rows({name: scores[name], other: scores[other]}, margin):
+                    low, high = g["win_rate_ci"]
+                    row[f"{g['aspect']} win rate vs {other}"] = (
+                        f"{g['win_rate']:.2f} ({low:.2f}-{high:.2f})"
+                    )
         out.append(row)
     return out
+
+
+def paper_counterpart(name: str) -> str:
+    """Reg-DPO on GT-Pairs with the seed of the fine-tune `name` (<...>-s<seed>, else 0)."""
+    match = SEEDED.match(name)
+    seed = int(match["seed"]) if match else 0
+    return PAPER_METHOD if seed == 0 else f"{PAPER_METHOD}-s{seed}"
 
 
 def judge_rows(scores: dict[str, dict[str, dict]]) -> list[dict[str, Any]]:
