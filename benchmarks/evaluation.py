@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,15 +23,18 @@ from workbench.world.dataset import make_world_dataset
 from workbench.world.shapes import WorldConfig
 
 
-def bench_eval(n: int = 16, judges: list[str] | None = None) -> dict[str, Any]:
+def bench_eval(
+    n: int = 16, judges: list[str] | None = None, weights: Path | None = None
+) -> dict[str, Any]:
     """Seconds of a first `evaluate` (generate and score n test videos) and of its re-run,
-    then videos per second of generation (new seeds) and of each judge alone."""
+    then videos per second of generation (new seeds) and of each judge alone, loaded (those
+    that need weights find them in `weights`)."""
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(tmp)
         make_world_dataset(store, "shapes", WorldConfig(), n=8 * n, progress=False)
         add_checkpoint(store, "base", EMBEDDED_BASES["tiny"])
         names = judges or default_judges(store, "shapes")
-        run = lambda: evaluate(store, ["base"], names, n=n, progress=False)  # noqa: E731
+        run = lambda: evaluate(store, ["base"], names, n=n, weights=weights, progress=False)  # noqa: E731
         first, rerun = _seconds(run), _seconds(run)
         rows = []
         gen_s = _seconds(
@@ -42,7 +46,7 @@ def bench_eval(n: int = 16, judges: list[str] | None = None) -> dict[str, Any]:
             get_dataset(store, "shapes"),
             [(r["video_id"], samples[r["sample_id"]]) for r in rows],
         )
-        judge_s = {name: _seconds(lambda name=name: get_judge(name).score(items)) for name in names}
+        judge_s = {name: _judge_seconds(get_judge(name, weights), items) for name in names}
     return {
         "benchmark": "eval",
         "videos": len(items),
@@ -54,6 +58,12 @@ def bench_eval(n: int = 16, judges: list[str] | None = None) -> dict[str, Any]:
         "generate_videos_per_s": len(items) / gen_s,
         "judge_videos_per_s": {k: len(items) / v for k, v in judge_s.items()},
     }
+
+
+def _judge_seconds(judge, items) -> float:
+    """Seconds to score `items`, after a first video has loaded the judge's networks."""
+    judge.score(items[:1])
+    return _seconds(lambda: judge.score(items))
 
 
 def _seconds(fn) -> float:

@@ -11,6 +11,7 @@ from evaluators.shapes_judges import ShapesPromptFollowing, ShapesVisualQuality
 from evaluators.technical import TechnicalQuality
 from evaluators.vbench import VBenchNative
 from evaluators.vbench_models import VBenchDino, VBenchMusiq, VBenchRaft
+from evaluators.videoreward import VideoRewardJudge
 from workbench.errors import unknown_name
 
 JUDGES: dict[str, type[Judge]] = {
@@ -26,6 +27,7 @@ JUDGES: dict[str, type[Judge]] = {
         ClipPromptFollowing,
         ClipAesthetic,
         VBenchClip,
+        VideoRewardJudge,
     )
 }
 

@@ -83,6 +83,7 @@ def score_videos(
     videos: list[tuple[str, dict]],
     batch_size: int = 16,
     progress: bool = True,
+    weights: Path | None = None,
 ) -> dict[str, str]:
     """Score (video id, sample) pairs that are not scored yet by each judge's current
     version; returns judge -> that version (for reading the scores back).
@@ -91,7 +92,7 @@ def score_videos(
         WorkbenchError: as `evaluate`.
     """
     spec = get_dataset(store, dataset)
-    judge_objs = [_usable(get_judge(name), spec) for name in judges]
+    judge_objs = [_usable(get_judge(name, weights), spec) for name in judges]
     _score_missing(store, judge_objs, spec, videos, batch_size, progress)
     return {judge.name: judge.version for judge in judge_objs}
 

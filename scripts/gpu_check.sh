@@ -16,7 +16,8 @@
 #      and the sharded save on NCCL), s = 0 at step 0 read back from the store;
 #   5. (W14) the attention backends (native, _native_flash, _native_efficient, flash where
 #      installed) on the 1.3b architecture: step time, peak memory and model FLOP utilisation
-#      (FlopCounterMode FLOPs / step time / the GPU's dense bf16 peak, PEAK_TFLOPS).
+#      (FlopCounterMode FLOPs / step time / the GPU's dense bf16 peak, PEAK_TFLOPS);
+#   6. (W18) the VideoReward judge at Qwen2-VL-2B's size with random weights: videos per second.
 # Results land in $OUT (default ./gpu-out). Packages the machine lacks can come as wheels in
 # .whl/ (diffusers, duckdb, importlib_metadata); see the README's "GPU check".
 set -uo pipefail
@@ -90,6 +91,21 @@ peak = ${PEAK_TFLOPS:-989} * 1e12
 print('$BACKEND', r['frames'], 'frames:', f\"{r['step_s']:.2f} s, {r['peak_mb'] / 1024:.1f} GiB,\",
       f\"MFU {r['flops_per_s'] / peak:.3f}\")"
 done
+
+# 6. (W18) VideoReward at Qwen2-VL-2B's size (random weights in the authors' layout): videos
+#    per second on the GPU in bf16, batches of 4, the model loaded.
+timeout 300 python3 -c "
+from pathlib import Path
+from evaluators.random_videoreward import save_random_videoreward
+save_random_videoreward(Path('$OUT/videoreward-2b'), '2b')" >"$OUT/videoreward.log" 2>&1 &&
+timeout 300 python3 -m workbench bench eval --n 8 --judges videoreward \
+    --weights "$OUT/videoreward-2b" --out "$OUT/videoreward.json" >>"$OUT/videoreward.log" 2>&1 &&
+python3 -c "
+import json
+r = json.load(open('$OUT/videoreward.json'))
+print('videoreward 2b:', f\"{r['judge_videos_per_s']['videoreward']:.2f} videos/s\")" ||
+    echo "videoreward: $(grep -i error "$OUT/videoreward.log" | tail -n 1)"
+rm -rf "$OUT/videoreward-2b"
 
 # 3. Several GPUs: the capacity benchmark on NCCL (NCCL refuses two ranks on one device).
 GPUS=$(nvidia-smi -L | wc -l)

@@ -102,6 +102,7 @@ def add_parser(subparsers) -> None:
     )
     evaluation.add_argument("--n", type=int, default=16, help="test videos")
     evaluation.add_argument("--judges", default=None, help="comma list (default: eval's)")
+    evaluation.add_argument("--weights", type=Path, default=None, help="folder of judge weights")
 
 
 def _bench(benches, name: str, run, help_: str) -> argparse.ArgumentParser:
@@ -204,7 +205,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise WorkbenchError("--n must be >= 1")
-    _emit(args, bench_eval(args.n, args.judges.split(",") if args.judges else None))
+    judges = args.judges.split(",") if args.judges else None
+    _emit(args, bench_eval(args.n, judges, args.weights))
     return 0
 
 

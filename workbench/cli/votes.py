@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from workbench.cli.output import emit
-from workbench.pairsets import REGIONS
+from workbench.pairsets import ORACLE_JUDGES, REGIONS
 from workbench.store import Store
 
 
@@ -71,6 +71,7 @@ def add_parser(subparsers) -> None:
         run_simulate,
     )
     simulate.add_argument("--per-sample", type=int, default=2, help="rollouts per sample")
+    _judges_arguments(simulate)
     simulate.add_argument(
         "--noise",
         type=float,
@@ -87,6 +88,7 @@ def add_parser(subparsers) -> None:
         run_mine,
     )
     mine.add_argument("--per-sample", type=int, default=4, help="rollouts per sample (N)")
+    _judges_arguments(mine)
     mine.add_argument("--gap", type=float, default=0.05, help="least utility gap of a pair")
     denoise = _pair_builder(
         actions,
@@ -116,6 +118,17 @@ def add_parser(subparsers) -> None:
     corrupt.add_argument(
         "--strength", type=float, default=1.0, help="noise level the region starts from, (0, 1]"
     )
+
+
+def _judges_arguments(parser) -> None:
+    """Which judges rank the rollouts: the shapes oracle, or on real videos VideoReward."""
+    parser.add_argument(
+        "--judges",
+        default=",".join(ORACLE_JUDGES),
+        help="comma list whose `overall` scores are averaged (default: the shapes oracle; "
+        "videoreward on real videos)",
+    )
+    parser.add_argument("--weights", type=Path, default=None, help="folder of judge weights")
 
 
 def _pair_builder(actions, name: str, help_: str, example: str, generator_help: str, run):
@@ -171,6 +184,8 @@ def run_simulate(args: argparse.Namespace) -> int:
         args.noise,
         n=args.n,
         seed=args.seed,
+        judges=tuple(args.judges.split(",")),
+        weights=args.weights,
     )
     emit(args, summary)
     return 0
@@ -189,6 +204,8 @@ def run_mine(args: argparse.Namespace) -> int:
         args.gap,
         n=args.n,
         seed=args.seed,
+        judges=tuple(args.judges.split(",")),
+        weights=args.weights,
     )
     emit(args, summary)
     return 0

@@ -12,6 +12,7 @@ import hashlib
 from typing import Any
 
 REGIONS = ("object", "background")  # what a locally corrupted pair's loser has made anew
+ORACLE_JUDGES = ("shapes-vq", "shapes-pf")  # who ranks rollouts unless told otherwise
 
 
 def rollout_pair(

@@ -5,11 +5,12 @@ prompt. Every pair records the source, the judges, N, the gap asked and both uti
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.pairsets import rollout_pair
-from workbench.pairsets.rollouts import ORACLE_JUDGES, JudgedRollouts, judged_rollouts
+from workbench.pairsets import ORACLE_JUDGES, rollout_pair
+from workbench.pairsets.rollouts import JudgedRollouts, judged_rollouts
 from workbench.provenance import run_row
 from workbench.store import Store
 
@@ -26,6 +27,7 @@ def mine_pairs(
     seed: int = 0,
     judges: tuple[str, ...] = ORACLE_JUDGES,
     progress: bool = True,
+    weights: Path | None = None,
 ) -> dict[str, Any]:
     """Store the pair set `name`: per sample the judges' best rollout over their worst.
 
@@ -40,7 +42,7 @@ def mine_pairs(
     if store.pairset_exists(name):
         raise WorkbenchError(f"pair set {name!r} exists; choose another --name")
     judged = judged_rollouts(
-        store, generator, dataset, split, n, seed, per_sample, judges, progress
+        store, generator, dataset, split, n, seed, per_sample, judges, progress, weights
     )
     source = {"source": "judge-mined", "judges": list(judges), "per_sample": per_sample}
     source |= {"gap": gap, "generator": generator}

@@ -5,14 +5,14 @@ set's losers are reused from the generation cache, and so are the judges' scores
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from evaluators.runner import mean_overall, score_videos
 from workbench.datasets import load_samples
 from workbench.generation import generate
+from workbench.pairsets import ORACLE_JUDGES
 from workbench.pairsets.gtpair import ROLLOUT_SEED_STRIDE
 from workbench.store import Store
-
-ORACLE_JUDGES = ("shapes-vq", "shapes-pf")
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,10 @@ def judged_rollouts(
     per_sample: int,
     judges: tuple[str, ...] = ORACLE_JUDGES,
     progress: bool = True,
+    weights: Path | None = None,
 ) -> JudgedRollouts:
-    """`per_sample` rollouts of the first `n` samples (cached), scored by `judges` (cached).
+    """`per_sample` rollouts of the first `n` samples (cached), scored by `judges` (cached;
+    those that need weights find them in `weights`: VideoReward on real videos).
 
     Raises:
         WorkbenchError: an unknown generator, dataset or judge, or a judge that cannot score
@@ -48,5 +50,7 @@ def judged_rollouts(
             videos.setdefault(row["sample_id"], []).append(row["video_id"])
     videos = {s: list(dict.fromkeys(ids)) for s, ids in videos.items()}
     scored = [(v, samples[s]) for s, ids in videos.items() for v in ids]
-    versions = score_videos(store, list(judges), dataset, scored, progress=progress)
+    versions = score_videos(
+        store, list(judges), dataset, scored, progress=progress, weights=weights
+    )
     return JudgedRollouts(videos, mean_overall(store, versions, [v for v, _ in scored]))

@@ -11,13 +11,14 @@ both utilities, and the report labels pair sets made this way "simulated".
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from workbench.errors import WorkbenchError
-from workbench.pairsets import rollout_pair
-from workbench.pairsets.rollouts import ORACLE_JUDGES, JudgedRollouts, judged_rollouts
+from workbench.pairsets import ORACLE_JUDGES, rollout_pair
+from workbench.pairsets.rollouts import JudgedRollouts, judged_rollouts
 from workbench.provenance import run_row
 from workbench.store import Store
 
@@ -34,6 +35,7 @@ def simulate_annotated_pairs(
     seed: int = 0,
     judges: tuple[str, ...] = ORACLE_JUDGES,
     progress: bool = True,
+    weights: Path | None = None,
 ) -> dict[str, Any]:
     """Generate `per_sample` rollouts per sample (cached; rollout k has GT-Pair's seed for
     rollout k, so a GT-Pair set's losers are reused), judge them, and store every pair of
@@ -52,7 +54,7 @@ def simulate_annotated_pairs(
     if store.pairset_exists(name):
         raise WorkbenchError(f"pair set {name!r} exists; choose another --name")
     judged = judged_rollouts(
-        store, generator, dataset, split, n, seed, per_sample, judges, progress
+        store, generator, dataset, split, n, seed, per_sample, judges, progress, weights
     )
     annotator = {"annotator": "simulated", "judges": list(judges), "noise": noise}
     pairs = _annotate(name, judged, seed, {**annotator, "generator": generator})

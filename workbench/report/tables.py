@@ -25,8 +25,12 @@ from workbench.ratings import (
 
 Scores = dict[str, dict[str, dict[tuple[str, str], float]]]  # ckpt -> sample -> key -> value
 
-# Which (judge, dimension) stands for the paper's two GSB aspects, in order of preference.
-ASPECT_JUDGES = {"VQ": [("shapes-vq", "overall")], "PF": [("shapes-pf", "overall")]}
+# Which (judge, dimension) stands for the paper's two GSB aspects, in order of preference: the
+# shapes oracle where it can judge, VideoReward's VQ and TA on real videos.
+ASPECT_JUDGES = {
+    "VQ": [("shapes-vq", "overall"), ("videoreward", "vq")],
+    "PF": [("shapes-pf", "overall"), ("videoreward", "ta")],
+}
 
 
 VBENCH_DIMENSIONS = (
