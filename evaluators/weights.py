@@ -9,6 +9,12 @@ where the source publishes it (OpenAI's URLs carry it) or the prefix the file na
 (torchvision's and pyiqa's convention, which their own loaders check); DINO's and the LAION
 head's sources publish none, so their digest is recorded at the first fetch in
 `<weights>/CHECKSUMS.json` and checked from then on.
+
+A judge that reads a whole Hugging Face repository (VideoReward: the authors' folder and its
+Qwen2-VL base) has its files listed at fetch time by the Hub's API (`HUB_REPOS`): each weight
+file (kept in LFS) with the sha256 the Hub publishes as its pin; the small files the Hub keeps
+in git carry none and are recorded at their first fetch. `judges --verify` checks every file
+with a pin or a record.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import os
 import shutil
 import urllib.error
 import urllib.request
@@ -82,23 +89,82 @@ WEIGHT_FILES = (
 )
 
 
+@dataclass(frozen=True)
+class HubRepo:
+    repo: str
+    """The Hub's name for it, owner/name."""
+    path: str
+    """Where the judge reads it, relative to the weights folder."""
+    judges: tuple[str, ...]
+
+
+HUB = "https://huggingface.co"
+HUB_REPOS = (
+    HubRepo("KwaiVGI/VideoReward", "videoreward", ("videoreward",)),
+    HubRepo("Qwen/Qwen2-VL-2B-Instruct", "Qwen2-VL-2B-Instruct", ("videoreward",)),
+)
+
+
 def files_for(judges: Iterable[str], files: tuple[WeightFile, ...] = WEIGHT_FILES) -> list:
-    """The weight files the named judges need (every file when none is named).
+    """The weight files the named judges need (every file when none is named), those of
+    `HUB_REPOS` aside (`hub_files` lists them).
 
     Raises:
         WorkbenchError: a judge that needs no weight file (or none by that name).
     """
     judges = list(judges)
-    known = sorted({j for f in files for j in f.judges})
+    known = sorted({j for f in (*files, *HUB_REPOS) for j in f.judges})
     for judge in judges:
         if judge not in known:
             raise unknown_name("judge with weight files", judge, known)
     return [f for f in files if not judges or set(f.judges) & set(judges)]
 
 
+def hub_files(judges: Iterable[str], source: str | None = None) -> list[WeightFile]:
+    """The files of the Hub repositories the named judges read (all when none is named), each
+    with the Hub's sha256 where it publishes one: listed by the Hub's API (HF_ENDPOINT, else
+    huggingface.co; `source` a URL: a mirror that answers as the Hub does) or, `source` a
+    folder, found in the mirror's copy.
+
+    Raises:
+        WorkbenchError: the Hub or the mirror cannot be reached, or lacks the repository.
+    """
+    judges, files = list(judges), []
+    for hub in HUB_REPOS:
+        if judges and not set(hub.judges) & set(judges):
+            continue
+        if source is not None and "://" not in source:  # a mirror folder: its copy, unpinned
+            folder = Path(source) / hub.path
+            if not folder.is_dir():
+                raise WorkbenchError(f"{folder}: not in the mirror")
+            found = sorted(p for p in folder.rglob("*") if p.is_file())
+            files += [
+                WeightFile(f"{hub.path}/{p.relative_to(folder)}", str(p), None, hub.judges)
+                for p in found
+            ]
+            continue
+        endpoint = (source or os.environ.get("HF_ENDPOINT") or HUB).rstrip("/")
+        listing = _json(f"{endpoint}/api/models/{hub.repo}/tree/main?recursive=true")
+        files += [
+            WeightFile(
+                f"{hub.path}/{entry['path']}",
+                f"{endpoint}/{hub.repo}/resolve/main/{entry['path']}",
+                (entry.get("lfs") or {}).get("oid"),
+                hub.judges,
+            )
+            for entry in listing
+            if entry["type"] == "file"
+        ]
+    return files
+
+
 def verify(weights: Path, files: Iterable[WeightFile]) -> list[dict[str, str]]:
-    """Per file: ok, missing, or differs (its digest against the pin or the recorded one)."""
+    """Per file: ok, missing, or differs (its digest against the pin or the recorded one);
+    the files recorded at a first fetch that `files` does not name (a Hub repository's) too."""
     recorded = _recorded(weights)
+    files = list(files)
+    named = {f.path for f in files}
+    files += [WeightFile(path, "", None, ("?",)) for path in sorted(recorded) if path not in named]
     rows = []
     for f in files:
         target = weights / f.path
@@ -148,9 +214,10 @@ def fetch(
                 f"{origin}: sha256 {digest[:16]}... is not the pinned {pin}; nothing was kept"
             )
         part.replace(target)
-        if f.sha256 is None:  # trust on first fetch: later fetches and --verify check it
-            recorded[f.path] = digest
-            (weights / CHECKSUMS).write_text(json.dumps(recorded, indent=1, sort_keys=True))
+        # Every digest recorded: an unpinned file is trusted on first fetch, and --verify
+        # finds a Hub repository's files (listed only while fetching) here.
+        recorded[f.path] = digest
+        (weights / CHECKSUMS).write_text(json.dumps(recorded, indent=1, sort_keys=True))
         rows.append({"file": f.path, "status": f"fetched from {origin}"})
     return rows
 
@@ -188,6 +255,24 @@ def _origin(f: WeightFile, source: str | None) -> str:
     return str(Path(source) / f.path)
 
 
+def _json(url: str):
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise WorkbenchError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise _unreachable(url, exc) from None
+
+
+def _unreachable(url: str, exc: Exception) -> WorkbenchError:
+    host = urllib.request.urlparse(url).netloc
+    return WorkbenchError(
+        f"cannot reach {host} ({getattr(exc, 'reason', exc)}): offline? fetch from a "
+        "mirror with --from DIR_OR_URL"
+    )
+
+
 def _download(origin: str, part: Path, progress: bool) -> None:
     """Fill `part` from `origin`, resuming what an earlier run left in it."""
     if "://" not in origin:  # a local mirror
@@ -204,11 +289,7 @@ def _download(origin: str, part: Path, progress: bool) -> None:
             return
         raise WorkbenchError(f"{origin}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
-        host = urllib.request.urlparse(origin).netloc
-        raise WorkbenchError(
-            f"cannot reach {host} ({getattr(exc, 'reason', exc)}): offline? fetch from a "
-            "mirror with --from DIR_OR_URL"
-        ) from None
+        raise _unreachable(origin, exc) from None
     with response:
         resumed = response.status == 206
         expected = int(response.headers.get("Content-Length", 0))

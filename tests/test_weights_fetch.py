@@ -143,3 +143,59 @@ def test_the_cli_fetches_from_a_mirror_url_and_says_offline_in_one_line(
     )
     rows = capsys.readouterr().out
     assert "missing" in rows and "clip/ViT-B-32.pt" in rows
+
+
+def test_a_hub_repository_is_listed_pinned_to_the_hubs_sha256_and_verified(
+    server, tmp_path, capsys
+):
+    """VideoReward reads two Hub repositories whole: `judges fetch videoreward` lists their
+    files through the Hub's API (a server answering as the Hub does, `--from` its URL), pins
+    each LFS file to the sha256 the Hub publishes and records the others; bytes that are not
+    the published ones are refused and not kept; `judges --verify` checks every file after."""
+    digest = {b: hashlib.sha256(b).hexdigest() for b in (GOOD, OTHER)}
+    reward = [
+        {"type": "file", "path": "model_config.json", "oid": "git"},
+        {"type": "directory", "path": "checkpoint-1", "oid": "git"},
+        {
+            "type": "file",
+            "path": "checkpoint-1/adapter_model.safetensors",
+            "lfs": {"oid": digest[GOOD]},
+        },
+    ]
+    base = [
+        {"type": "file", "path": "config.json", "oid": "git"},
+        {"type": "file", "path": "model.safetensors", "lfs": {"oid": digest[OTHER]}},
+    ]
+    api = "/api/models/{}/tree/main?recursive=true"
+    Files.files = {
+        api.format("KwaiVGI/VideoReward"): json.dumps(reward).encode(),
+        api.format("Qwen/Qwen2-VL-2B-Instruct"): json.dumps(base).encode(),
+        "/KwaiVGI/VideoReward/resolve/main/model_config.json": b"{}",
+        "/KwaiVGI/VideoReward/resolve/main/checkpoint-1/adapter_model.safetensors": GOOD,
+        "/Qwen/Qwen2-VL-2B-Instruct/resolve/main/config.json": b'{"model_type": "qwen2_vl"}',
+        "/Qwen/Qwen2-VL-2B-Instruct/resolve/main/model.safetensors": GOOD,  # not the published
+    }
+    weights = tmp_path / "w"
+    home = ["--home", str(tmp_path / "home")]
+    fetch_args = [*home, "judges", "fetch", "videoreward", "--weights", str(weights)]
+    assert main([*fetch_args, "--from", server]) == 1
+    assert f"is not the pinned {digest[OTHER]}" in capsys.readouterr().err
+    assert (weights / "videoreward/checkpoint-1/adapter_model.safetensors").read_bytes() == GOOD
+    assert not (weights / "Qwen2-VL-2B-Instruct/model.safetensors").exists()
+
+    Files.files["/Qwen/Qwen2-VL-2B-Instruct/resolve/main/model.safetensors"] = OTHER
+    assert main([*fetch_args, "--from", server]) == 0
+    recorded = json.loads((weights / "CHECKSUMS.json").read_text())
+    assert recorded["Qwen2-VL-2B-Instruct/model.safetensors"] == digest[OTHER]
+    assert set(recorded) == {
+        "videoreward/model_config.json",
+        "videoreward/checkpoint-1/adapter_model.safetensors",
+        "Qwen2-VL-2B-Instruct/config.json",
+        "Qwen2-VL-2B-Instruct/model.safetensors",
+    }
+    (weights / "Qwen2-VL-2B-Instruct/config.json").write_text("{}")
+    capsys.readouterr()
+    assert main([*home, "--json", "judges", "--verify", "--weights", str(weights)]) == 1
+    status = {r["file"]: r["status"] for r in json.loads(capsys.readouterr().out)}
+    assert status["videoreward/checkpoint-1/adapter_model.safetensors"] == "ok"
+    assert status["Qwen2-VL-2B-Instruct/config.json"] == "differs"

@@ -133,10 +133,11 @@ def weights_folder(args: argparse.Namespace, for_writing: bool = False) -> Path 
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from evaluators.weights import fetch, files_for
+    from evaluators.weights import fetch, files_for, hub_files
 
-    files = files_for(args.names)
-    emit(args, fetch(weights_folder(args, for_writing=True), files, args.source))
+    files, hub = files_for(args.names), hub_files(args.names, args.source)
+    weights = weights_folder(args, for_writing=True)
+    emit(args, fetch(weights, files, args.source) + fetch(weights, hub))
     return 0
 
 
