@@ -18,6 +18,7 @@ from evaluators.base import VideoItem
 from evaluators.random_videoreward import save_random_videoreward
 from evaluators.videoreward import DETAILED_SPECIAL, SPECIAL_TOKENS, VideoRewardJudge
 from workbench import media
+from workbench.app.compare import summary_rows
 from workbench.cli import main
 from workbench.store import Store
 
@@ -211,6 +212,14 @@ def test_eval_and_judge_mined_pairs_use_videoreward_through_the_cli(home, weight
         "SELECT dimension, count(*) AS n FROM scores WHERE judge = 'videoreward' GROUP BY dimension"
     )
     assert {r["dimension"]: r["n"] for r in scores} == {"vq": 2, "mq": 2, "ta": 2, "overall": 2}
+    vq = [
+        r["value"]
+        for r in store.query(
+            "SELECT value FROM scores WHERE judge = 'videoreward' AND dimension = 'vq'"
+        )
+    ]
+    (row,) = summary_rows(store, "shapes", "test", ["gt"])  # the app's Compare, no oracle ran
+    assert row["VQ"].startswith(f"{np.mean(vq):.3f} ± ")
     capsys.readouterr()
     assert main(["eval", "--ckpt", "gt", "--n", "2", "--judges", "videoreward"]) == 1
     assert "needs --weights DIR" in capsys.readouterr().err

@@ -23,7 +23,14 @@ from workbench.ratings import (
     win_fractions,
 )
 from workbench.report.queries import newest_scores
-from workbench.report.tables import ASPECT_JUDGES, Scores, gsb_row, mean_score, verdict_words
+from workbench.report.tables import (
+    ASPECT_JUDGES,
+    Scores,
+    aspect_key,
+    gsb_row,
+    mean_score,
+    verdict_words,
+)
 from workbench.sources import GROUND_TRUTH
 from workbench.store import Store
 
@@ -76,7 +83,7 @@ def glance_rows(
     aspect the judges' rank (by mean) beside the human Bradley-Terry rank (`ratings`: aspect
     -> bradley_terry_ci rows; '-' where nobody voted on that source)."""
     means = {
-        src: {a: mean_score(per, keys[0]) for a, keys in ASPECT_JUDGES.items()}
+        src: {a: mean_score(per, aspect_key(per, a)) for a in ASPECT_JUDGES}
         for src, per in scores.items()
     }
     versus = {(r["A"], r["aspect"]): r for r in gsb if r["B"] == reference}

@@ -13,7 +13,7 @@ from workbench.app.common import controls, friendly, image_cell, message, video_
 from workbench.datasets import list_datasets, load_samples
 from workbench.ratings import mean_interval
 from workbench.report.queries import checkpoint_scores, newest_scores
-from workbench.report.tables import ASPECT_JUDGES, mean_score, seed_groups
+from workbench.report.tables import ASPECT_JUDGES, aspect_key, mean_score, seed_groups
 from workbench.sources import source_names, source_videos
 from workbench.store import Store
 
@@ -93,14 +93,16 @@ def summary_rows(store: Store, dataset: str, split: str, sources: list[str]) -> 
     for src in sources:
         per = scored(src)
         row: dict[str, Any] = {"source": src, "prompts": len(per)}
-        for aspect, keys in ASPECT_JUDGES.items():
-            mean, half = mean_interval([v[keys[0]] for v in per.values() if keys[0] in v])
+        for aspect in ASPECT_JUDGES:
+            key = aspect_key(per, aspect)
+            mean, half = mean_interval([v[key] for v in per.values() if key in v])
             row[aspect] = f"{mean:.3f} ± {half:.3f}" if half == half else "-"
         if src in member_of:
             method, names = member_of[src]
             row["seeds"] = f"{len(names)} seeds of {method}"
-            for aspect, keys in ASPECT_JUDGES.items():
-                mean, half = mean_interval([mean_score(scored(n), keys[0]) for n in names])
+            for aspect in ASPECT_JUDGES:
+                key = aspect_key(per, aspect)
+                mean, half = mean_interval([mean_score(scored(n), key) for n in names])
                 row[f"{aspect} over seeds"] = f"{mean:.3f} ± {half:.3f}"
         rows.append(row)
     return rows

@@ -245,6 +245,13 @@ def _has(per_sample: dict[str, dict], key: tuple[str, str]) -> bool:
     return any(key in v for v in per_sample.values())
 
 
+def aspect_key(per_sample: dict[str, dict], aspect: str) -> tuple[str, str]:
+    """The (judge, dimension) standing for `aspect` in one source's scores: the first of
+    ASPECT_JUDGES it has (the shapes oracle, else VideoReward), else the first."""
+    keys = ASPECT_JUDGES[aspect]
+    return next((k for k in keys if any(k in v for v in per_sample.values())), keys[0])
+
+
 def mean_score(per_sample: dict[str, dict], key: tuple[str, str]) -> float:
     """One source's mean of one judge dimension over the samples it scored (NaN: none)."""
     values = [v[key] for v in per_sample.values() if key in v]
@@ -287,8 +294,8 @@ def seed_comparison(
     rests on prompts x seeds)."""
     against = against * len(names) if len(against) == 1 else against
     out = {}
-    for aspect, keys in ASPECT_JUDGES.items():
-        key = keys[0]
+    for aspect in ASPECT_JUDGES:
+        key = aspect_key(scores[names[0]], aspect)
         pairs = list(zip(names, against, strict=True))
         prompts = set.intersection(
             *(
