@@ -7,7 +7,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup app demo test test-fast lint
+.PHONY: setup app demo test test-fast lint vbench-env
 
 setup: $(VENV)/.installed
 
@@ -44,6 +44,12 @@ demo: setup
 	$(DEMO) data sheet --split test --n 8 --ckpt base --ckpt sft --ckpt dpo --ckpt regdpo
 	$(DEMO) report --ckpt gt --ckpt base --ckpt sft --ckpt dpo --ckpt regdpo
 	@echo "report: $(DEMO_HOME)/report/report.html"
+
+# The official VBench in a venv of its own (its pins clash with ours; torch is borrowed from
+# .venv): tests/test_vbench_official.py compares it with the native judges where it exists.
+vbench-env: .vbench-env/workbench-vbench.json
+.vbench-env/workbench-vbench.json: setup
+	$(WB) --home workbench-data vbench setup --env .vbench-env
 
 test: setup
 	$(VENV)/bin/ruff check .

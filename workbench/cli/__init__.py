@@ -19,6 +19,7 @@ from workbench.cli import (
     gtpair,
     report,
     train,
+    vbench,
     votes,
     world,
 )
@@ -33,6 +34,7 @@ COMMANDS = (
     train,
     generate,
     evaluate,
+    vbench,
     report,
     experiment,
     votes,
