@@ -46,6 +46,7 @@ SLOW_TESTS = {
     "test_resume_after_sigkill_gives_identical_weights",
     "test_gtpair_dpo_and_regdpo_end_to_end",
     "test_bad_input_gives_one_line_and_changes_nothing[huge resolution]",
+    "test_eval_and_judge_mined_pairs_use_videoreward_through_the_cli",
 }
 
 
