@@ -99,7 +99,7 @@ def pairset_cost(store: Store, pairset: str) -> str:
         n = prov.get("per_sample")
         return f"{n} rollouts + {n * len(prov.get('judges', []))} judge calls"
     if prov.get("annotator") == "simulated":
-        return "2 rollouts + 1 simulated vote (per pair of rollouts)"
+        return "2 rollouts + 1 simulated vote"
     votes = prov.get("annotators_for", 0) + prov.get("annotators_against", 0)
     return f"2 rollouts + {votes} votes"
 

@@ -395,11 +395,12 @@ def pairs_rows(
         name = r["name"]
         row = {"checkpoint": name, "method": r["method"], "pairs": r["pairs"]}
         row |= {"cost per pair": r["cost per pair"], **headline(scores[name])}
-        for other in dict.fromkeys((baseline, paper_counterpart(name))):
+        paper = paper_counterpart(name)
+        for other, label in {baseline: baseline, paper: f"{PAPER_METHOD} of its seed"}.items():
             if other in scores and other != name:
                 for g in gsb_rows({name: scores[name], other: scores[other]}, margin):
                     low, high = g["win_rate_ci"]
-                    row[f"{g['aspect']} win rate vs {other}"] = (
+                    row[f"{g['aspect']} win rate vs {label}"] = (
                         f"{g['win_rate']:.2f} ({low:.2f}-{high:.2f})"
                     )
         out.append(row)
