@@ -21,7 +21,8 @@ ENV = Path(os.environ.get("WORKBENCH_VBENCH_ENV", Path(__file__).parents[1] / ".
 )
 def test_official_temporal_flickering_matches_the_native_judge_per_video(home):
     """Both read the same files; the official decodes with OpenCV (FFmpeg's swscale, BGR),
-    the workbench with its BT.601 integer conversion, so they agree to a few 1e-5."""
+    the workbench with its BT.601 integer conversion, so they agree to within a few 1e-4
+    (docs/results/vbench-parity.md: at most 3.7e-4 over 537 videos)."""
     assert main(["world", "make", "--n", "12"]) == 0
     assert main(["eval", "--ckpt", "gt", "--judges", "vbench"]) == 0
     assert main(["vbench", "run", "--ckpt", "gt", "--env", str(ENV)]) == 0
@@ -34,7 +35,7 @@ def test_official_temporal_flickering_matches_the_native_judge_per_video(home):
     )
     tested = store.query("SELECT count(*) AS n FROM samples WHERE split = 'test'")[0]["n"]
     assert len(rows) == tested > 0
-    assert max(abs(r["native"] - r["official"]) for r in rows) < 2e-4, rows
+    assert max(abs(r["native"] - r["official"]) for r in rows) < 5e-4, rows
     assert len({round(r["official"], 4) for r in rows}) > 1  # the videos differ, and it says so
 
 
