@@ -100,6 +100,24 @@ def test_agreement_tables_by_hand(tmp_path):
     assert people["shared items"] == 1 and people["annotator pairs"] == 1
     assert people["agreement"] == 0.0, "good (ann1) against same (ann2), sides normalised"
 
+    # On real videos VideoReward stands for VQ too: its own row, here preferring x.
+    store.insert(
+        "scores",
+        [
+            {
+                "video_id": v,
+                "judge": "videoreward",
+                "judge_version": "1",
+                "dimension": "vq",
+                "value": x,
+            }
+            for v, x in (("r", -0.4), ("x", 0.3))
+        ],
+    )
+    rows = {r["judge"]: r for r in judge_agreement(store)}
+    assert rows["shapes-vq / overall"]["accuracy"] == 0.5
+    assert rows["videoreward / vq"]["votes"] == 2 and rows["videoreward / vq"]["accuracy"] == 0.0
+
 
 def test_the_arena_export_read_back_gives_the_leaderboards_ratings(tmp_path, capsys):
     """`votes export --format arena` writes FastChat's battle records; rated as Chatbot-Arena
