@@ -27,11 +27,8 @@ from workbench.store import Store
 
 PINS = ("vbench==0.1.5", "numpy<2", "transformers==4.33.2", "timm>=0.9,<=1.0.12")
 RECORD = "workbench-vbench.json"
-# Dimensions that need nothing downloaded (the others need VBench's own weights in
-# ~/.cache/vbench, which its code downloads itself on first use: run those where allowed).
-NO_WEIGHTS = ("temporal_flickering",)
 DRIVER = """
-import json, sys, torch, vbench
+import sys, torch, vbench
 from pathlib import Path
 from vbench import VBench
 videos, out, dims = sys.argv[1], sys.argv[2], sys.argv[3].split(",")

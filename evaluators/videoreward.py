@@ -60,7 +60,6 @@ class RewardConfig:
     fps: float | None
     num_frames: int | None
     max_pixels: int
-    sample_type: str
     template: str
     output_dim: int
     lora: dict[str, Any] | None
@@ -88,7 +87,6 @@ class RewardConfig:
             fps=data.get("fps") if data.get("num_frames") is None else None,
             num_frames=data.get("num_frames"),
             max_pixels=int(data["max_frame_pixels"]),
-            sample_type=data["sample_type"],
             template=data["prompt_template_type"],
             output_dim=int(model["output_dim"]),
             lora=(
@@ -100,7 +98,7 @@ class RewardConfig:
         )
 
 
-def prompt_text(prompt: str, template: str = "detailed_special") -> str:
+def prompt_text(prompt: str, template: str) -> str:
     return TEMPLATES[template].format(text_prompt=prompt)
 
 
@@ -288,8 +286,7 @@ class VideoRewardJudge(Judge):
         digest.update(latest_checkpoint(self.folder).name.encode())
         return f"{PIPELINE_VERSION}+{digest.hexdigest()[:8]}"
 
-    def base_folder(self) -> Path:
-        cfg = RewardConfig.read(self.folder)
+    def base_folder(self, cfg: RewardConfig) -> Path:
         given = Path(cfg.base)
         return given if given.is_dir() else self.folder.parent / given.name
 
@@ -301,18 +298,18 @@ class VideoRewardJudge(Judge):
         if not any(self.folder.glob("checkpoint-*")):
             return f"no checkpoint-N folder in {self.folder}"
         try:
-            RewardConfig.read(self.folder)
+            cfg = RewardConfig.read(self.folder)
         except (ValueError, KeyError) as exc:  # JSONDecodeError is a ValueError
             return f"{self.folder / 'model_config.json'} is not one this judge reads: {exc}"
-        if not (self.base_folder() / "config.json").is_file():
-            return f"its base model not found in {self.base_folder()}"
+        if not (self.base_folder(cfg) / "config.json").is_file():
+            return f"its base model not found in {self.base_folder(cfg)}"
         return None
 
     def _model(self):
         if self._loaded is None:
             cfg = RewardConfig.read(self.folder)
             dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
-            model, processor = load_reward_model(self.folder, self.base_folder(), cfg, dtype)
+            model, processor = load_reward_model(self.folder, self.base_folder(cfg), cfg, dtype)
             device = "cuda" if torch.cuda.is_available() else "cpu"
             self._loaded = (model.to(device), processor, cfg)
         return self._loaded

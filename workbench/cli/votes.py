@@ -97,11 +97,12 @@ def add_parser(subparsers) -> None:
         "denoising of a partly noised copy of it",
         "--generator base --strength 0.5 --n 128 --name denoised",
         "checkpoint that denoises",
-        run_denoise,
+        run_edit,
     )
     denoise.add_argument(
         "--strength", type=float, default=0.5, help="noise level the copy starts from, (0, 1]"
     )
+    denoise.set_defaults(region=None, span=1.0)  # the whole clip
     corrupt = _pair_builder(
         actions,
         "corrupt",
@@ -109,7 +110,7 @@ def add_parser(subparsers) -> None:
         "object or the background, in a window of frames) made anew by the generator",
         "--generator base --region object --span 0.5 --n 128 --name corrupted",
         "checkpoint that regenerates the region",
-        run_corrupt,
+        run_edit,
     )
     corrupt.add_argument("--region", choices=REGIONS, default="object", help="what is made anew")
     corrupt.add_argument(
@@ -211,18 +212,9 @@ def run_mine(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_denoise(args: argparse.Namespace) -> int:
-    from workbench.pairsets.denoised import denoised_pairs
-
-    store = Store(args.home)
-    summary = denoised_pairs(
-        store, args.dataset, args.generator, args.name, args.strength, n=args.n, seed=args.seed
-    )
-    emit(args, summary)
-    return 0
-
-
-def run_corrupt(args: argparse.Namespace) -> int:
+def run_edit(args: argparse.Namespace) -> int:
+    """`pairs denoise` and `pairs corrupt`: the generator's edit of each real video, whole or
+    in a region."""
     from workbench.pairsets.denoised import denoised_pairs
 
     summary = denoised_pairs(
